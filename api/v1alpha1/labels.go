@@ -1,0 +1,28 @@
+package v1alpha1
+
+// Labels and annotations that Nestor puts on what it creates. They are part of
+// the API: users and tools select a virtual cluster's host objects by them.
+const (
+	// LabelVirtualCluster names the VirtualCluster an object belongs to.
+	LabelVirtualCluster = "nestor.dev/virtualcluster"
+	// LabelVirtualClusterNamespace names the namespace of that VirtualCluster.
+	LabelVirtualClusterNamespace = "nestor.dev/virtualcluster-namespace"
+	// LabelComponent tells the control plane's and the syncer's pods apart.
+	// Pod selectors use it, so the syncer never copies it from a tenant object.
+	LabelComponent = "nestor.dev/component"
+
+	// LabelManagedBy is the well-known label; its value is ManagedByValue.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByValue marks objects the operator manages; its caches select by it.
+	ManagedByValue = "nestor"
+
+	// Finalizer removes the cluster-scoped children, which owner references
+	// cannot reach, before a VirtualCluster goes away.
+	Finalizer = "tenancy.nestor.dev/cleanup"
+)
+
+// Component values of LabelComponent.
+const (
+	ComponentControlPlane = "control-plane"
+	ComponentSyncer       = "syncer"
+)

@@ -1,0 +1,499 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DefaultKubernetesVersion is the control-plane version a VirtualCluster gets
+// when its manifest names none. It must match the +kubebuilder:default marker
+// on ControlPlaneSpec.Version and the version the project's tools module builds.
+const DefaultKubernetesVersion = "v1.37.2"
+
+// Mode says how a virtual cluster maps its namespaces onto the host.
+// +kubebuilder:validation:Enum=SingleNamespace;MultiNamespace
+type Mode string
+
+const (
+	// SingleNamespaceMode puts every synced object into the VirtualCluster's
+	// own namespace under a rewritten name.
+	SingleNamespaceMode Mode = "SingleNamespace"
+	// MultiNamespaceMode gives every virtual namespace a host namespace of its
+	// own and keeps object names as they are.
+	MultiNamespaceMode Mode = "MultiNamespace"
+)
+
+// Phase is a one-word summary of a VirtualCluster for humans; tools should
+// read the Ready condition instead.
+// +kubebuilder:validation:Enum=Pending;Provisioning;Ready;Failed;Deleting
+type Phase string
+
+const (
+	PhasePending      Phase = "Pending"
+	PhaseProvisioning Phase = "Provisioning"
+	PhaseReady        Phase = "Ready"
+	PhaseFailed       Phase = "Failed"
+	PhaseDeleting     Phase = "Deleting"
+)
+
+// VirtualClusterSpec follows the layout of vcluster's vcluster.yaml, so an
+// existing vcluster.yaml can be pasted under spec.
+type VirtualClusterSpec struct {
+	// Experimental holds the settings vcluster marks as experimental, among
+	// them the namespace mode.
+	// +optional
+	Experimental *ExperimentalSpec `json:"experimental,omitempty"`
+
+	// Sync selects what the syncer copies between the virtual cluster and the host.
+	// +kubebuilder:default={}
+	// +optional
+	Sync SyncSpec `json:"sync,omitempty"`
+
+	// ControlPlane configures the StatefulSet that runs etcd, kube-apiserver and
+	// kube-controller-manager for the virtual cluster.
+	// +kubebuilder:default={}
+	// +optional
+	ControlPlane ControlPlaneSpec `json:"controlPlane,omitempty"`
+
+	// Networking configures the virtual cluster's service network.
+	// +kubebuilder:default={}
+	// +optional
+	Networking NetworkingSpec `json:"networking,omitempty"`
+
+	// Policies are host-side guard rails for the tenant's host namespace(s).
+	// +optional
+	Policies PoliciesSpec `json:"policies,omitempty"`
+}
+
+// ExperimentalSpec holds settings vcluster marks as experimental.
+type ExperimentalSpec struct {
+	// MultiNamespaceMode gives each virtual namespace a host namespace of its own.
+	// +optional
+	MultiNamespaceMode *MultiNamespaceModeSpec `json:"multiNamespaceMode,omitempty"`
+}
+
+// MultiNamespaceModeSpec switches multi-namespace mode.
+type MultiNamespaceModeSpec struct {
+	// Enabled picks multi-namespace mode. It is chosen once, at creation: host
+	// objects are keyed differently in each mode, so a change would orphan or
+	// destroy them, and it is rejected.
+	// +kubebuilder:default=false
+	// +optional
+	Enabled bool `json:"enabled"`
+}
+
+// SyncSpec selects what is synced in each direction.
+type SyncSpec struct {
+	// ToHost lists what the tenant creates in the virtual cluster and the syncer
+	// copies down to the host.
+	// +kubebuilder:default={}
+	// +optional
+	ToHost SyncToHost `json:"toHost,omitempty"`
+
+	// FromHost lists what the syncer copies from the host into the virtual cluster.
+	// +kubebuilder:default={}
+	// +optional
+	FromHost SyncFromHost `json:"fromHost,omitempty"`
+}
+
+// EnabledByDefault switches a kind that is synced unless turned off.
+type EnabledByDefault struct {
+	// +kubebuilder:default=true
+	// +optional
+	Enabled bool `json:"enabled"`
+}
+
+// DisabledByDefault switches a kind that is synced only when turned on.
+type DisabledByDefault struct {
+	// +kubebuilder:default=false
+	// +optional
+	Enabled bool `json:"enabled"`
+}
+
+// SyncReferenced switches a kind that is synced when a synced object
+// references it, or entirely when All is set.
+type SyncReferenced struct {
+	// +kubebuilder:default=true
+	// +optional
+	Enabled bool `json:"enabled"`
+	// All syncs every object of the kind, referenced or not.
+	// +kubebuilder:default=false
+	// +optional
+	All bool `json:"all"`
+}
+
+// SyncToHost lists the kinds copied from the virtual cluster to the host.
+type SyncToHost struct {
+	// +kubebuilder:default={}
+	Pods EnabledByDefault `json:"pods,omitempty"`
+	// +kubebuilder:default={}
+	Services EnabledByDefault `json:"services,omitempty"`
+	// +kubebuilder:default={}
+	Endpoints EnabledByDefault `json:"endpoints,omitempty"`
+	// +kubebuilder:default={}
+	PersistentVolumeClaims EnabledByDefault `json:"persistentVolumeClaims,omitempty"`
+	// +kubebuilder:default={}
+	ConfigMaps SyncReferenced `json:"configMaps,omitempty"`
+	// +kubebuilder:default={}
+	Secrets SyncReferenced `json:"secrets,omitempty"`
+	// +kubebuilder:default={}
+	Ingresses DisabledByDefault `json:"ingresses,omitempty"`
+	// +kubebuilder:default={}
+	NetworkPolicies DisabledByDefault `json:"networkPolicies,omitempty"`
+	// +kubebuilder:default={}
+	ServiceAccounts DisabledByDefault `json:"serviceAccounts,omitempty"`
+	// +kubebuilder:default={}
+	PodDisruptionBudgets DisabledByDefault `json:"podDisruptionBudgets,omitempty"`
+
+	// CustomResources syncs namespaced custom resources, keyed by
+	// <plural>.<group>, for example certificates.cert-manager.io.
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.size() <= 253 && k.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)+$'))",message="keys must be <plural>.<group> in lower case, for example certificates.cert-manager.io"
+	// +optional
+	CustomResources map[string]CustomResourceToHost `json:"customResources,omitempty"`
+}
+
+// CustomResourceToHost switches the sync of one custom resource to the host.
+type CustomResourceToHost struct {
+	// +kubebuilder:default=false
+	// +optional
+	Enabled bool `json:"enabled"`
+}
+
+// SyncFromHost lists the kinds copied from the host into the virtual cluster.
+// Cluster-scoped kinds need cluster-level host access, which only
+// multi-namespace mode grants.
+type SyncFromHost struct {
+	// Events about synced objects, with host names translated back.
+	// +kubebuilder:default={}
+	Events EnabledByDefault `json:"events,omitempty"`
+	// +kubebuilder:default={}
+	Nodes DisabledByDefault `json:"nodes,omitempty"`
+	// +kubebuilder:default={}
+	StorageClasses DisabledByDefault `json:"storageClasses,omitempty"`
+	// +kubebuilder:default={}
+	IngressClasses DisabledByDefault `json:"ingressClasses,omitempty"`
+	// +kubebuilder:default={}
+	PriorityClasses DisabledByDefault `json:"priorityClasses,omitempty"`
+	// +kubebuilder:default={}
+	RuntimeClasses DisabledByDefault `json:"runtimeClasses,omitempty"`
+
+	// CustomResources syncs custom resources from the host, keyed by
+	// <plural>.<group>, for example clusterissuers.cert-manager.io.
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.size() <= 253 && k.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)+$'))",message="keys must be <plural>.<group> in lower case, for example clusterissuers.cert-manager.io"
+	// +optional
+	CustomResources map[string]CustomResourceFromHost `json:"customResources,omitempty"`
+}
+
+// ResourceScope is the scope of a custom resource synced from the host.
+// +kubebuilder:validation:Enum=Cluster;Namespaced
+type ResourceScope string
+
+const (
+	ClusterScoped   ResourceScope = "Cluster"
+	NamespaceScoped ResourceScope = "Namespaced"
+)
+
+// CustomResourceFromHost switches the sync of one custom resource from the host.
+type CustomResourceFromHost struct {
+	// +kubebuilder:default=false
+	// +optional
+	Enabled bool `json:"enabled"`
+	// Scope of the resource: Cluster kinds are read cluster-wide, Namespaced
+	// kinds from the VirtualCluster's own namespace.
+	// +kubebuilder:default=Cluster
+	// +optional
+	Scope ResourceScope `json:"scope,omitempty"`
+}
+
+// ControlPlaneSpec configures the virtual cluster's control plane.
+type ControlPlaneSpec struct {
+	// Version of Kubernetes the control plane runs.
+	// +kubebuilder:default="v1.37.2"
+	// +kubebuilder:validation:Pattern=`^v1\.[0-9]+\.[0-9]+$`
+	// +optional
+	Version string `json:"version,omitempty"`
+
+	// Replicas of the control plane. Each replica runs an etcd member, so the
+	// count is odd to keep a quorum.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Enum=1;3;5
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+
+	// Images overrides the container images; an empty field uses the upstream
+	// image for Version.
+	// +optional
+	Images ControlPlaneImages `json:"images,omitempty"`
+
+	// Resources of each container.
+	// +optional
+	Resources ControlPlaneResources `json:"resources,omitempty"`
+
+	// Persistence of etcd's data.
+	// +kubebuilder:default={}
+	// +optional
+	Persistence PersistenceSpec `json:"persistence,omitempty"`
+
+	// Service through which the virtual cluster's API is reached.
+	// +kubebuilder:default={}
+	// +optional
+	Service ControlPlaneService `json:"service,omitempty"`
+
+	// ExtraArgs are appended to each component's command line.
+	// +optional
+	ExtraArgs ControlPlaneArgs `json:"extraArgs,omitempty"`
+}
+
+// ControlPlaneImages overrides container images.
+type ControlPlaneImages struct {
+	// Etcd image. Default: registry.k8s.io/etcd:3.7.0-0.
+	// +optional
+	Etcd string `json:"etcd,omitempty"`
+	// APIServer image. Default: registry.k8s.io/kube-apiserver:<version>.
+	// +optional
+	APIServer string `json:"apiServer,omitempty"`
+	// ControllerManager image. Default: registry.k8s.io/kube-controller-manager:<version>.
+	// +optional
+	ControllerManager string `json:"controllerManager,omitempty"`
+	// Syncer image. Default: the operator's own image.
+	// +optional
+	Syncer string `json:"syncer,omitempty"`
+}
+
+// ControlPlaneResources sets each container's resources.
+type ControlPlaneResources struct {
+	// +optional
+	Etcd corev1.ResourceRequirements `json:"etcd,omitempty"`
+	// +optional
+	APIServer corev1.ResourceRequirements `json:"apiServer,omitempty"`
+	// +optional
+	ControllerManager corev1.ResourceRequirements `json:"controllerManager,omitempty"`
+	// +optional
+	Syncer corev1.ResourceRequirements `json:"syncer,omitempty"`
+}
+
+// RetentionPolicy says what happens to etcd's volumes when the VirtualCluster is deleted.
+// +kubebuilder:validation:Enum=Delete;Retain
+type RetentionPolicy string
+
+const (
+	RetentionDelete RetentionPolicy = "Delete"
+	RetentionRetain RetentionPolicy = "Retain"
+)
+
+// PersistenceSpec configures etcd's storage.
+type PersistenceSpec struct {
+	// Enabled keeps etcd's data on a PersistentVolumeClaim per replica; when
+	// off, the data lives in an emptyDir and is lost with the pod.
+	// +kubebuilder:default=true
+	// +optional
+	Enabled bool `json:"enabled"`
+	// Size of each volume.
+	// +kubebuilder:default="5Gi"
+	// +optional
+	Size resource.Quantity `json:"size,omitempty"`
+	// StorageClassName of the volumes; empty uses the host's default class.
+	// +optional
+	StorageClassName *string `json:"storageClassName,omitempty"`
+	// RetentionPolicy: Delete removes the volumes with the VirtualCluster,
+	// Retain keeps them for a later restore.
+	// +kubebuilder:default=Delete
+	// +optional
+	RetentionPolicy RetentionPolicy `json:"retentionPolicy,omitempty"`
+}
+
+// ControlPlaneService configures the Service in front of the API server.
+type ControlPlaneService struct {
+	// +kubebuilder:default=ClusterIP
+	// +kubebuilder:validation:Enum=ClusterIP;NodePort;LoadBalancer
+	// +optional
+	Type corev1.ServiceType `json:"type,omitempty"`
+	// Annotations added to the Service, for example for a cloud load balancer.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// ExtraSANs are added to the API server's serving certificate, for names
+	// or addresses the API is reached under from outside the host cluster.
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^([a-z0-9*]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*|[0-9a-fA-F:.]+)$`
+	// +optional
+	ExtraSANs []string `json:"extraSANs,omitempty"`
+}
+
+// ControlPlaneArgs are extra command-line flags per component.
+type ControlPlaneArgs struct {
+	// +kubebuilder:validation:items:Pattern=`^--[a-z0-9][-a-z0-9]*(=.*)?$`
+	// +optional
+	Etcd []string `json:"etcd,omitempty"`
+	// +kubebuilder:validation:items:Pattern=`^--[a-z0-9][-a-z0-9]*(=.*)?$`
+	// +optional
+	APIServer []string `json:"apiServer,omitempty"`
+	// +kubebuilder:validation:items:Pattern=`^--[a-z0-9][-a-z0-9]*(=.*)?$`
+	// +optional
+	ControllerManager []string `json:"controllerManager,omitempty"`
+}
+
+// NetworkingSpec configures the virtual cluster's networks.
+type NetworkingSpec struct {
+	// ServiceCIDR is the virtual cluster's service range. Set it to the host's
+	// service range so that a virtual Service can show its host ClusterIP.
+	// +kubebuilder:default="10.96.0.0/12"
+	// +kubebuilder:validation:Pattern=`^[0-9a-fA-F:.]+/[0-9]{1,3}$`
+	// +optional
+	ServiceCIDR string `json:"serviceCIDR,omitempty"`
+	// ClusterDomain is the DNS domain of the virtual cluster's services.
+	// +kubebuilder:default="cluster.local"
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	ClusterDomain string `json:"clusterDomain,omitempty"`
+}
+
+// PoliciesSpec holds host-side guard rails for the tenant's workloads.
+type PoliciesSpec struct {
+	// +optional
+	ResourceQuota ResourceQuotaPolicy `json:"resourceQuota,omitempty"`
+	// +optional
+	LimitRange LimitRangePolicy `json:"limitRange,omitempty"`
+	// +optional
+	NetworkPolicy NetworkPolicyPolicy `json:"networkPolicy,omitempty"`
+}
+
+// ResourceQuotaPolicy caps what the tenant's workloads may use on the host.
+// +kubebuilder:validation:XValidation:rule="!self.enabled || (has(self.quota) && size(self.quota) > 0)",message="spec.policies.resourceQuota.quota must list at least one limit when enabled"
+type ResourceQuotaPolicy struct {
+	// +kubebuilder:default=false
+	// +optional
+	Enabled bool `json:"enabled"`
+	// Quota is the hard limit per resource name, as in a ResourceQuota's spec.hard.
+	// +optional
+	Quota corev1.ResourceList `json:"quota,omitempty"`
+	// Scopes, as in a ResourceQuota's spec.scopes.
+	// +optional
+	Scopes []corev1.ResourceQuotaScope `json:"scopes,omitempty"`
+}
+
+// LimitRangePolicy sets default and bounding container resources.
+// +kubebuilder:validation:XValidation:rule="!self.enabled || has(self.default) || has(self.defaultRequest) || has(self.max) || has(self.min)",message="spec.policies.limitRange needs at least one of default, defaultRequest, max or min when enabled"
+type LimitRangePolicy struct {
+	// +kubebuilder:default=false
+	// +optional
+	Enabled bool `json:"enabled"`
+	// +optional
+	Default corev1.ResourceList `json:"default,omitempty"`
+	// +optional
+	DefaultRequest corev1.ResourceList `json:"defaultRequest,omitempty"`
+	// +optional
+	Max corev1.ResourceList `json:"max,omitempty"`
+	// +optional
+	Min corev1.ResourceList `json:"min,omitempty"`
+}
+
+// NetworkPolicyPolicy isolates the tenant's workloads from other tenants.
+type NetworkPolicyPolicy struct {
+	// Enabled lets the tenant's pods reach each other, their control plane and
+	// DNS, plus OutgoingConnections, and nothing else.
+	// +kubebuilder:default=false
+	// +optional
+	Enabled bool `json:"enabled"`
+	// OutgoingConnections the tenant's pods may open beyond the virtual cluster.
+	// +optional
+	OutgoingConnections OutgoingConnections `json:"outgoingConnections,omitempty"`
+}
+
+// OutgoingConnections lists the destinations allowed for egress.
+type OutgoingConnections struct {
+	// IPBlock the tenant's pods may reach. Default: the internet, without
+	// private and link-local ranges.
+	// +kubebuilder:default={cidr: "0.0.0.0/0", except: {"100.64.0.0/10", "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"}}
+	// +optional
+	IPBlock *networkingv1.IPBlock `json:"ipBlock,omitempty"`
+}
+
+// VirtualClusterStatus is what the operator observed. It follows the kstatus
+// conventions: a Ready condition and observedGeneration.
+type VirtualClusterStatus struct {
+	// ObservedGeneration is the generation of the last fully successful reconcile.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready summarises CertificatesReady, RBACReady,
+	// ControlPlaneReady and SyncerReady.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Phase is a one-word summary for humans.
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+
+	// Mode is the namespace mode recorded at the first reconcile. The host
+	// objects are laid out for this mode, whatever the spec says later.
+	// +optional
+	Mode Mode `json:"mode,omitempty"`
+
+	// KubeconfigSecretRef names the Secret key holding an admin kubeconfig.
+	// +optional
+	KubeconfigSecretRef *SecretKeyReference `json:"kubeconfigSecretRef,omitempty"`
+
+	// ControlPlaneEndpoint is the URL of the virtual cluster's API.
+	// +optional
+	ControlPlaneEndpoint string `json:"controlPlaneEndpoint,omitempty"`
+
+	// KubernetesVersion the control plane runs once it is rolled out.
+	// +optional
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+}
+
+// SecretKeyReference points at one key of a Secret in the VirtualCluster's namespace.
+type SecretKeyReference struct {
+	Name string `json:"name"`
+	Key  string `json:"key"`
+}
+
+// VirtualCluster is a Kubernetes API of its own whose workloads run on the
+// host cluster.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=vc;vcluster,categories=nestor
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.status.mode`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.kubernetesVersion`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 52",message="metadata.name must be at most 52 characters: the control-plane StatefulSet and Services are named after it"
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must start with a letter and contain only lower-case letters, digits and '-': the API server's Service is named after it"
+type VirtualCluster struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +kubebuilder:default={}
+	// +optional
+	Spec   VirtualClusterSpec   `json:"spec,omitempty"`
+	Status VirtualClusterStatus `json:"status,omitempty"`
+}
+
+// SpecMode is the namespace mode the spec asks for.
+func (vc *VirtualCluster) SpecMode() Mode {
+	if e := vc.Spec.Experimental; e != nil && e.MultiNamespaceMode != nil && e.MultiNamespaceMode.Enabled {
+		return MultiNamespaceMode
+	}
+	return SingleNamespaceMode
+}
+
+// +kubebuilder:object:root=true
+
+// VirtualClusterList is a list of VirtualClusters.
+type VirtualClusterList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []VirtualCluster `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&VirtualCluster{}, &VirtualClusterList{})
+}
