@@ -1,0 +1,136 @@
+package naming
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+func TestForVirtualCluster(t *testing.T) {
+	got := ForVirtualCluster("team-a", "my-vcluster")
+	want := Children{
+		SyncerServiceAccount:   "vc-my-vcluster",
+		WorkloadServiceAccount: "vc-workload-my-vcluster",
+		RBAC:                   "vc-my-vcluster",
+		ClusterRBAC:            "nestor-team-a-my-vcluster",
+		Certs:                  "my-vcluster-certs",
+		Kubeconfig:             "vc-my-vcluster",
+		ControlPlane:           "my-vcluster",
+		HeadlessService:        "my-vcluster-headless",
+		Syncer:                 "my-vcluster-syncer",
+		Policy:                 "vc-my-vcluster",
+	}
+	if got != want {
+		t.Fatalf("ForVirtualCluster:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestShorten(t *testing.T) {
+	long := strings.Repeat("a", 60) + "-x-ns-x-vc"
+	// The hash digits were computed apart, with sha256sum.
+	cases := []struct {
+		name, in string
+		max      int
+		want     string
+	}{
+		{"fits", "web-x-default-x-vc1", 63, "web-x-default-x-vc1"},
+		{"exactly the limit", strings.Repeat("b", 63), 63, strings.Repeat("b", 63)},
+		{"too long", long, 63, strings.Repeat("a", 52) + "-" + "72581a098e"},
+		{"dash at the cut is dropped", strings.Repeat("c", 51) + "-" + strings.Repeat("d", 20), 63, strings.Repeat("c", 51) + "-" + "8b9753c52d"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Shorten(tc.in, tc.max)
+			if len(got) > tc.max {
+				t.Fatalf("Shorten(%q) = %q, %d characters, over %d", tc.in, got, len(got), tc.max)
+			}
+			if got != tc.want {
+				t.Fatalf("Shorten(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzShorten: a result is never over the limit, a name that fits is kept,
+// a DNS-1123 label stays one, and two different names never collide.
+func FuzzShorten(f *testing.F) {
+	f.Add("web", "db")
+	f.Add(strings.Repeat("a", 70), strings.Repeat("a", 71))
+	f.Add(strings.Repeat("a", 52)+"-"+strings.Repeat("b", 20), strings.Repeat("a", 52)+"."+strings.Repeat("b", 20))
+	f.Fuzz(func(t *testing.T, a, b string) {
+		sa, sb := Shorten(a, MaxLabel), Shorten(b, MaxLabel)
+		if len(sa) > MaxLabel {
+			t.Fatalf("Shorten(%q) = %q is %d characters", a, sa, len(sa))
+		}
+		if len(a) <= MaxLabel && sa != a {
+			t.Fatalf("Shorten(%q) = %q changed a name that fits", a, sa)
+		}
+		if isLabelish(a) && len(validation.IsDNS1123Label(sa)) > 0 {
+			t.Fatalf("Shorten(%q) = %q is not a DNS-1123 label: %v", a, sa, validation.IsDNS1123Label(sa))
+		}
+		if a != b && sa == sb {
+			t.Fatalf("Shorten(%q) and Shorten(%q) collide: %q", a, b, sa)
+		}
+	})
+}
+
+// isLabelish reports whether s is a DNS-1123 label but for its length.
+func isLabelish(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		alnum := r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+		if !alnum && (r != '-' || i == 0 || i == len(s)-1) {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzChildNames: for every VirtualCluster the schema admits, each child name
+// is valid for its kind, and two VirtualClusters never share a ClusterRole.
+func FuzzChildNames(f *testing.F) {
+	f.Add("team-a", "my-vcluster", "team", "a-my-vcluster")
+	f.Add(strings.Repeat("n", 63), strings.Repeat("v", 52), "n", "v")
+	f.Fuzz(func(t *testing.T, ns1, name1, ns2, name2 string) {
+		if !admitted(ns1, name1) || !admitted(ns2, name2) {
+			t.Skip()
+		}
+		c := ForVirtualCluster(ns1, name1)
+		for kind, check := range map[string]struct {
+			name  string
+			valid func(string) []string
+		}{
+			"ServiceAccount":      {c.SyncerServiceAccount, validation.IsDNS1123Subdomain},
+			"workload SA":         {c.WorkloadServiceAccount, validation.IsDNS1123Subdomain},
+			"Secret certs":        {c.Certs, validation.IsDNS1123Subdomain},
+			"Secret kubeconfig":   {c.Kubeconfig, validation.IsDNS1123Subdomain},
+			"Service":             {c.ControlPlane, validation.IsDNS1035Label},
+			"headless Service":    {c.HeadlessService, validation.IsDNS1035Label},
+			"Deployment":          {c.Syncer, validation.IsDNS1123Subdomain},
+			"ClusterRole (label)": {c.ClusterRBAC, validation.IsDNS1123Label},
+			// A StatefulSet's pods carry "<name>-<10 hex>" as a label value.
+			"StatefulSet revision label": {c.ControlPlane + "-0123456789", validation.IsValidLabelValue},
+		} {
+			if errs := check.valid(check.name); len(errs) > 0 {
+				t.Fatalf("%s name %q for %s/%s is invalid: %v", kind, check.name, ns1, name1, errs)
+			}
+		}
+		if ns1 == ns2 && name1 == name2 {
+			return
+		}
+		if c2 := ForVirtualCluster(ns2, name2); c.ClusterRBAC == c2.ClusterRBAC && len("nestor-"+ns1+"-"+name1) > MaxLabel {
+			// Short names may coincide ("a-b"/"c" and "a"/"b-c"); the apply
+			// path refuses to adopt the other's object. Hashed ones must not.
+			t.Fatalf("%s/%s and %s/%s share ClusterRole %q", ns1, name1, ns2, name2, c.ClusterRBAC)
+		}
+	})
+}
+
+// admitted mirrors what the API admits: a namespace is a DNS-1123 label, a
+// VirtualCluster name a DNS-1035 label of at most 52 characters.
+func admitted(ns, name string) bool {
+	return len(validation.IsDNS1123Label(ns)) == 0 && len(validation.IsDNS1035Label(name)) == 0 && len(name) <= 52
+}

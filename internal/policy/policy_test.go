@@ -1,0 +1,74 @@
+package policy
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+)
+
+func vc() *tenancyv1alpha1.VirtualCluster {
+	return &tenancyv1alpha1.VirtualCluster{
+		ObjectMeta: metav1.ObjectMeta{Name: "vc", Namespace: "team-a", UID: "u-1"},
+		Spec: tenancyv1alpha1.VirtualClusterSpec{Policies: tenancyv1alpha1.PoliciesSpec{
+			ResourceQuota: tenancyv1alpha1.ResourceQuotaPolicy{Enabled: true, Quota: corev1.ResourceList{"pods": resource.MustParse("10")}},
+			NetworkPolicy: tenancyv1alpha1.NetworkPolicyPolicy{Enabled: true, OutgoingConnections: tenancyv1alpha1.OutgoingConnections{
+				IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: []string{"10.0.0.0/8"}},
+			}},
+		}},
+	}
+}
+
+func TestObjectsFollowTheSwitches(t *testing.T) {
+	desired, unwanted := Objects(vc(), "team-a")
+	if len(desired) != 2 || len(unwanted) != 1 {
+		t.Fatalf("desired %d, unwanted %d", len(desired), len(unwanted))
+	}
+	if _, ok := unwanted[0].(*corev1.LimitRange); !ok {
+		t.Fatalf("the disabled LimitRange must be unwanted, got %T", unwanted[0])
+	}
+	for _, obj := range desired {
+		if obj.GetName() != "vc-vc" || obj.GetNamespace() != "team-a" || len(obj.GetOwnerReferences()) != 1 {
+			t.Errorf("%T: %s/%s owners %v", obj, obj.GetNamespace(), obj.GetName(), obj.GetOwnerReferences())
+		}
+	}
+	// In a tenant namespace of multi-namespace mode, no owner reference can
+	// point back across namespaces: labels tie the objects to their owner.
+	desired, _ = Objects(vc(), "team-a-tenant")
+	for _, obj := range desired {
+		if len(obj.GetOwnerReferences()) != 0 || obj.GetLabels()[tenancyv1alpha1.LabelVirtualClusterNamespace] != "team-a" {
+			t.Errorf("%T in another namespace: owners %v labels %v", obj, obj.GetOwnerReferences(), obj.GetLabels())
+		}
+	}
+}
+
+func TestNetworkPolicySelectsOnlyTheTenantsWorkloads(t *testing.T) {
+	np := NetworkPolicy(vc(), "team-a")
+	sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		labels labels.Set
+		want   bool
+	}{
+		{"tenant pod", labels.Set{tenancyv1alpha1.LabelVirtualCluster: "vc"}, true},
+		{"control plane", labels.Set{tenancyv1alpha1.LabelVirtualCluster: "vc", tenancyv1alpha1.LabelComponent: "control-plane"}, false},
+		{"syncer", labels.Set{tenancyv1alpha1.LabelVirtualCluster: "vc", tenancyv1alpha1.LabelComponent: "syncer"}, false},
+		{"another virtual cluster's pod", labels.Set{tenancyv1alpha1.LabelVirtualCluster: "other"}, false},
+		{"a host pod", labels.Set{"app": "web"}, false},
+	} {
+		if got := sel.Matches(tc.labels); got != tc.want {
+			t.Errorf("%s: selected=%t, want %t", tc.name, got, tc.want)
+		}
+	}
+	if len(np.Spec.Egress) != 3 || np.Spec.Egress[2].To[0].IPBlock.CIDR != "0.0.0.0/0" {
+		t.Errorf("egress = %+v", np.Spec.Egress)
+	}
+}

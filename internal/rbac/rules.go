@@ -1,0 +1,183 @@
+// Package rbac derives the syncer's host permissions from spec.sync and
+// builds its ServiceAccounts, Role, RoleBinding and, in multi-namespace mode
+// only, its ClusterRole and ClusterRoleBinding.
+//
+// Every rule is there because a synced kind needs it; turning a kind off
+// removes its rule.
+package rbac
+
+import (
+	"slices"
+	"strings"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+)
+
+var (
+	readWrite = []string{"get", "list", "watch", "create", "update", "patch", "delete"}
+	readOnly  = []string{"get", "list", "watch"}
+)
+
+// Rules are the syncer's permissions.
+type Rules struct {
+	// Namespaced rules go into the Role in the VirtualCluster's namespace.
+	Namespaced []rbacv1.PolicyRule
+	// Cluster rules go into the ClusterRole; always empty in single-namespace mode.
+	Cluster []rbacv1.PolicyRule
+	// NeedMultiNamespace lists the spec fields that ask for something only
+	// cluster-level access can serve, in single-namespace mode: nothing is
+	// granted for them.
+	NeedMultiNamespace []string
+}
+
+// resource is one kind the syncer touches.
+type resource struct {
+	group, plural string
+}
+
+// For derives the syncer's rules from spec.sync for the recorded mode.
+func For(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
+	to, from := sync.ToHost, sync.FromHost
+
+	// Kinds the syncer writes wherever the tenant's host objects live.
+	var synced []resource
+	add := func(on bool, group, plural string) {
+		if on {
+			synced = append(synced, resource{group, plural})
+		}
+	}
+	add(to.Pods.Enabled, "", "pods")
+	add(to.Services.Enabled, "", "services")
+	add(to.Endpoints.Enabled, "", "endpoints")
+	add(to.PersistentVolumeClaims.Enabled, "", "persistentvolumeclaims")
+	add(to.ConfigMaps.Enabled, "", "configmaps")
+	// A synced pod's service-account token reaches the host as a Secret.
+	add(to.Secrets.Enabled || to.Pods.Enabled, "", "secrets")
+	add(to.Ingresses.Enabled, "networking.k8s.io", "ingresses")
+	add(to.NetworkPolicies.Enabled, "networking.k8s.io", "networkpolicies")
+	add(to.ServiceAccounts.Enabled, "", "serviceaccounts")
+	add(to.PodDisruptionBudgets.Enabled, "policy", "poddisruptionbudgets")
+	for _, key := range sortedKeys(to.CustomResources) {
+		add(to.CustomResources[key].Enabled, groupOf(key), pluralOf(key))
+	}
+
+	// Kinds the syncer only reads where the tenant's host objects live.
+	var observed []resource
+	if from.Events.Enabled {
+		observed = append(observed, resource{"", "events"})
+	}
+
+	// Kinds read in the VirtualCluster's own namespace in either mode.
+	var local []resource
+	// Kinds read cluster-wide: they exist only at cluster scope.
+	var clusterRead []resource
+	var clusterFields []string
+	addCluster := func(on bool, field, group, plural string) {
+		if on {
+			clusterRead = append(clusterRead, resource{group, plural})
+			clusterFields = append(clusterFields, field)
+		}
+	}
+	addCluster(from.Nodes.Enabled, "spec.sync.fromHost.nodes", "", "nodes")
+	addCluster(from.StorageClasses.Enabled, "spec.sync.fromHost.storageClasses", "storage.k8s.io", "storageclasses")
+	addCluster(from.IngressClasses.Enabled, "spec.sync.fromHost.ingressClasses", "networking.k8s.io", "ingressclasses")
+	addCluster(from.PriorityClasses.Enabled, "spec.sync.fromHost.priorityClasses", "scheduling.k8s.io", "priorityclasses")
+	addCluster(from.RuntimeClasses.Enabled, "spec.sync.fromHost.runtimeClasses", "node.k8s.io", "runtimeclasses")
+	var crds []string
+	for _, key := range sortedKeys(to.CustomResources) {
+		if to.CustomResources[key].Enabled {
+			crds = append(crds, key)
+		}
+	}
+	for _, key := range sortedKeys(from.CustomResources) {
+		cr := from.CustomResources[key]
+		if !cr.Enabled {
+			continue
+		}
+		crds = append(crds, key)
+		if cr.Scope == tenancyv1alpha1.NamespaceScoped {
+			local = append(local, resource{groupOf(key), pluralOf(key)})
+		} else {
+			addCluster(true, "spec.sync.fromHost.customResources["+key+"]", groupOf(key), pluralOf(key))
+		}
+	}
+
+	// Leader election of the syncer's replicas.
+	leases := rbacv1.PolicyRule{
+		APIGroups: []string{"coordination.k8s.io"},
+		Resources: []string{"leases"},
+		Verbs:     []string{"get", "create", "update"},
+	}
+
+	var r Rules
+	if mode != tenancyv1alpha1.MultiNamespaceMode {
+		r.Namespaced = append(rulesFor(synced, readWrite), rulesFor(append(observed, local...), readOnly)...)
+		r.Namespaced = append(r.Namespaced, leases)
+		r.NeedMultiNamespace = clusterFields
+		return r
+	}
+	r.Namespaced = append(rulesFor(local, readOnly), leases)
+	r.Cluster = []rbacv1.PolicyRule{{
+		APIGroups: []string{""},
+		Resources: []string{"namespaces"},
+		Verbs:     readWrite,
+	}}
+	r.Cluster = append(r.Cluster, rulesFor(synced, readWrite)...)
+	r.Cluster = append(r.Cluster, rulesFor(append(observed, clusterRead...), readOnly)...)
+	if len(crds) > 0 {
+		// The syncer copies these definitions into the virtual cluster; it may
+		// read them and no others.
+		slices.Sort(crds)
+		r.Cluster = append(r.Cluster, rbacv1.PolicyRule{
+			APIGroups:     []string{"apiextensions.k8s.io"},
+			Resources:     []string{"customresourcedefinitions"},
+			ResourceNames: slices.Compact(crds),
+			Verbs:         readOnly,
+		})
+	}
+	return r
+}
+
+// rulesFor groups resources by API group into one rule per group, groups in
+// order of first appearance, resources sorted.
+func rulesFor(resources []resource, verbs []string) []rbacv1.PolicyRule {
+	var rules []rbacv1.PolicyRule
+	index := map[string]int{}
+	for _, res := range resources {
+		i, ok := index[res.group]
+		if !ok {
+			i = len(rules)
+			index[res.group] = i
+			rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{res.group}, Verbs: slices.Clone(verbs)})
+		}
+		if !slices.Contains(rules[i].Resources, res.plural) {
+			rules[i].Resources = append(rules[i].Resources, res.plural)
+		}
+	}
+	for i := range rules {
+		slices.Sort(rules[i].Resources)
+	}
+	return rules
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// pluralOf and groupOf split a <plural>.<group> key at its first dot.
+func pluralOf(key string) string {
+	plural, _, _ := strings.Cut(key, ".")
+	return plural
+}
+
+func groupOf(key string) string {
+	_, group, _ := strings.Cut(key, ".")
+	return group
+}

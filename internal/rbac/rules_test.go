@@ -1,0 +1,160 @@
+package rbac
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+)
+
+var rw = []string{"get", "list", "watch", "create", "update", "patch", "delete"}
+var ro = []string{"get", "list", "watch"}
+var leases = rbacv1.PolicyRule{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}}
+
+// defaults is spec.sync as the schema defaults it.
+func defaults() tenancyv1alpha1.SyncSpec {
+	on := tenancyv1alpha1.EnabledByDefault{Enabled: true}
+	ref := tenancyv1alpha1.SyncReferenced{Enabled: true}
+	return tenancyv1alpha1.SyncSpec{
+		ToHost: tenancyv1alpha1.SyncToHost{
+			Pods: on, Services: on, Endpoints: on, PersistentVolumeClaims: on,
+			ConfigMaps: ref, Secrets: ref,
+		},
+		FromHost: tenancyv1alpha1.SyncFromHost{Events: on},
+	}
+}
+
+func TestDefaultsInSingleNamespaceMode(t *testing.T) {
+	got := For(defaults(), tenancyv1alpha1.SingleNamespaceMode)
+	want := Rules{Namespaced: []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"configmaps", "endpoints", "persistentvolumeclaims", "pods", "secrets", "services"}, Verbs: rw},
+		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: ro},
+		leases,
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("rules:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestDefaultsInMultiNamespaceMode(t *testing.T) {
+	got := For(defaults(), tenancyv1alpha1.MultiNamespaceMode)
+	want := Rules{
+		Namespaced: []rbacv1.PolicyRule{leases},
+		Cluster: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: rw},
+			{APIGroups: []string{""}, Resources: []string{"configmaps", "endpoints", "persistentvolumeclaims", "pods", "secrets", "services"}, Verbs: rw},
+			{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: ro},
+		},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("rules:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// added returns the rules in b that are not in a.
+func added(a, b []rbacv1.PolicyRule) []rbacv1.PolicyRule {
+	var out []rbacv1.PolicyRule
+	for _, r := range b {
+		if !slices.ContainsFunc(a, func(x rbacv1.PolicyRule) bool { return reflect.DeepEqual(x, r) }) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func TestACustomResourceAddsExactlyItsRule(t *testing.T) {
+	with := defaults()
+	with.ToHost.CustomResources = map[string]tenancyv1alpha1.CustomResourceToHost{"certificates.cert-manager.io": {Enabled: true}}
+	base, got := For(defaults(), tenancyv1alpha1.SingleNamespaceMode), For(with, tenancyv1alpha1.SingleNamespaceMode)
+	want := []rbacv1.PolicyRule{{APIGroups: []string{"cert-manager.io"}, Resources: []string{"certificates"}, Verbs: rw}}
+	if diff := added(base.Namespaced, got.Namespaced); !reflect.DeepEqual(diff, want) {
+		t.Fatalf("single-namespace mode added %+v, want %+v", diff, want)
+	}
+	if len(added(got.Namespaced, base.Namespaced)) != 0 || len(got.Cluster) != 0 {
+		t.Fatalf("single-namespace mode removed rules or added cluster rules: %+v", got)
+	}
+
+	// In multi-namespace mode the rule is cluster-wide, and the syncer may
+	// read that one definition to copy it into the virtual cluster.
+	base, got = For(defaults(), tenancyv1alpha1.MultiNamespaceMode), For(with, tenancyv1alpha1.MultiNamespaceMode)
+	want = append(want, rbacv1.PolicyRule{
+		APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"},
+		ResourceNames: []string{"certificates.cert-manager.io"}, Verbs: ro,
+	})
+	if diff := added(base.Cluster, got.Cluster); !reflect.DeepEqual(diff, want) {
+		t.Fatalf("multi-namespace mode added %+v, want %+v", diff, want)
+	}
+
+	// A disabled entry grants nothing.
+	with.ToHost.CustomResources["certificates.cert-manager.io"] = tenancyv1alpha1.CustomResourceToHost{Enabled: false}
+	if got := For(with, tenancyv1alpha1.MultiNamespaceMode); !reflect.DeepEqual(got, base) {
+		t.Fatalf("a disabled custom resource changed the rules: %+v", got)
+	}
+}
+
+func TestTurningAKindOffRemovesItsRule(t *testing.T) {
+	sync := defaults()
+	sync.ToHost.Secrets.Enabled = false
+	sync.ToHost.Pods.Enabled = false
+	sync.ToHost.ConfigMaps.Enabled = false
+	sync.FromHost.Events.Enabled = false
+	got := For(sync, tenancyv1alpha1.SingleNamespaceMode)
+	want := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"endpoints", "persistentvolumeclaims", "services"}, Verbs: rw},
+		leases,
+	}
+	if !reflect.DeepEqual(got.Namespaced, want) {
+		t.Fatalf("rules:\n got %+v\nwant %+v", got.Namespaced, want)
+	}
+
+	// Pods alone still need secrets: their service-account tokens travel as Secrets.
+	sync.ToHost.Pods.Enabled = true
+	got = For(sync, tenancyv1alpha1.SingleNamespaceMode)
+	if !slices.Contains(got.Namespaced[0].Resources, "secrets") {
+		t.Fatalf("pods without secrets sync must still grant secrets: %+v", got.Namespaced)
+	}
+}
+
+func TestClusterScopedFeaturesNeedMultiNamespaceMode(t *testing.T) {
+	sync := defaults()
+	sync.FromHost.Nodes.Enabled = true
+	sync.FromHost.StorageClasses.Enabled = true
+	sync.FromHost.CustomResources = map[string]tenancyv1alpha1.CustomResourceFromHost{
+		"clusterissuers.cert-manager.io": {Enabled: true, Scope: tenancyv1alpha1.ClusterScoped},
+		"widgets.example.com":            {Enabled: true, Scope: tenancyv1alpha1.NamespaceScoped},
+	}
+
+	single := For(sync, tenancyv1alpha1.SingleNamespaceMode)
+	if len(single.Cluster) != 0 {
+		t.Fatalf("single-namespace mode got cluster rules: %+v", single.Cluster)
+	}
+	wantFields := []string{"spec.sync.fromHost.nodes", "spec.sync.fromHost.storageClasses", "spec.sync.fromHost.customResources[clusterissuers.cert-manager.io]"}
+	if !reflect.DeepEqual(single.NeedMultiNamespace, wantFields) {
+		t.Fatalf("NeedMultiNamespace = %v, want %v", single.NeedMultiNamespace, wantFields)
+	}
+	// A namespaced kind from the host is read in the VirtualCluster's namespace.
+	if !slices.ContainsFunc(single.Namespaced, func(r rbacv1.PolicyRule) bool {
+		return reflect.DeepEqual(r, rbacv1.PolicyRule{APIGroups: []string{"example.com"}, Resources: []string{"widgets"}, Verbs: ro})
+	}) {
+		t.Fatalf("namespaced fromHost custom resource not readable: %+v", single.Namespaced)
+	}
+
+	multi := For(sync, tenancyv1alpha1.MultiNamespaceMode)
+	if len(multi.NeedMultiNamespace) != 0 {
+		t.Fatalf("multi-namespace mode serves everything, got %v", multi.NeedMultiNamespace)
+	}
+	for _, want := range []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"events", "nodes"}, Verbs: ro},
+		{APIGroups: []string{"storage.k8s.io"}, Resources: []string{"storageclasses"}, Verbs: ro},
+		{APIGroups: []string{"cert-manager.io"}, Resources: []string{"clusterissuers"}, Verbs: ro},
+		{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"},
+			ResourceNames: []string{"clusterissuers.cert-manager.io", "widgets.example.com"}, Verbs: ro},
+	} {
+		if !slices.ContainsFunc(multi.Cluster, func(r rbacv1.PolicyRule) bool { return reflect.DeepEqual(r, want) }) {
+			t.Errorf("missing cluster rule %+v in %+v", want, multi.Cluster)
+		}
+	}
+}

@@ -1,0 +1,87 @@
+// Package syncerconfig is the configuration the operator renders for a
+// virtual cluster's syncer, and the syncer reads. It carries everything the
+// syncer must not work out on its own, above all the namespace mode as the
+// operator recorded it, never as the spec may say later.
+package syncerconfig
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/yaml"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/naming"
+)
+
+// FileName is the key of the configuration in its ConfigMap, and the name of
+// the file the syncer reads.
+const FileName = "config.yaml"
+
+// Config is the syncer's configuration.
+type Config struct {
+	// VirtualCluster the syncer works for.
+	VirtualCluster Reference `json:"virtualCluster"`
+	// Mode is the recorded namespace mode.
+	Mode tenancyv1alpha1.Mode `json:"mode"`
+	// HostNamespace is the VirtualCluster's namespace on the host.
+	HostNamespace string `json:"hostNamespace"`
+	// WorkloadServiceAccount is the host identity the tenant's pods run as.
+	WorkloadServiceAccount string `json:"workloadServiceAccount"`
+	// ServiceCIDR and ClusterDomain of the virtual cluster.
+	ServiceCIDR   string `json:"serviceCIDR"`
+	ClusterDomain string `json:"clusterDomain"`
+	// ToHost and FromHost are spec.sync as the operator accepted it.
+	ToHost   tenancyv1alpha1.SyncToHost   `json:"toHost"`
+	FromHost tenancyv1alpha1.SyncFromHost `json:"fromHost"`
+}
+
+// Reference identifies the VirtualCluster.
+type Reference struct {
+	Name      string    `json:"name"`
+	Namespace string    `json:"namespace"`
+	UID       types.UID `json:"uid"`
+}
+
+// For renders the configuration of vc's syncer for the recorded mode.
+func For(vc *tenancyv1alpha1.VirtualCluster, mode tenancyv1alpha1.Mode) Config {
+	return Config{
+		VirtualCluster:         Reference{Name: vc.Name, Namespace: vc.Namespace, UID: vc.UID},
+		Mode:                   mode,
+		HostNamespace:          vc.Namespace,
+		WorkloadServiceAccount: naming.ForVirtualCluster(vc.Namespace, vc.Name).WorkloadServiceAccount,
+		ServiceCIDR:            vc.Spec.Networking.ServiceCIDR,
+		ClusterDomain:          vc.Spec.Networking.ClusterDomain,
+		ToHost:                 vc.Spec.Sync.ToHost,
+		FromHost:               vc.Spec.Sync.FromHost,
+	}
+}
+
+// Marshal renders c as YAML.
+func (c Config) Marshal() (string, error) {
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("rendering syncer configuration: %w", err)
+	}
+	return string(b), nil
+}
+
+// Parse reads a configuration rendered by Marshal; unknown fields are an
+// error, so an operator and a syncer of different versions do not silently
+// disagree.
+func Parse(data []byte) (Config, error) {
+	var c Config
+	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		return Config{}, fmt.Errorf("parsing syncer configuration: %w", err)
+	}
+	if c.VirtualCluster.Name == "" || c.HostNamespace == "" {
+		return Config{}, fmt.Errorf("parsing syncer configuration: virtualCluster.name and hostNamespace are required")
+	}
+	switch c.Mode {
+	case tenancyv1alpha1.SingleNamespaceMode, tenancyv1alpha1.MultiNamespaceMode:
+	default:
+		return Config{}, fmt.Errorf("parsing syncer configuration: mode %q is neither %s nor %s",
+			c.Mode, tenancyv1alpha1.SingleNamespaceMode, tenancyv1alpha1.MultiNamespaceMode)
+	}
+	return c, nil
+}
