@@ -1,0 +1,354 @@
+// Package apply is the one write path for the objects the operator manages.
+//
+// Every write is a server-side apply under one field manager, and it is sent
+// only when it would change something: the live object already carries every
+// value the manager wants and the manager owns exactly the fields it wants.
+// That keeps a steady-state reconcile free of writes, and an edit by anyone
+// else to a field the manager owns is undone on the next reconcile.
+//
+// An object is only ever written when the caller's OwnedFunc accepts the live
+// object, so a user's object that happens to bear a child's name is reported,
+// never taken over.
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/client-go/applyconfigurations"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+	"sigs.k8s.io/structured-merge-diff/v6/typed"
+)
+
+// OwnedFunc reports whether a live object belongs to the caller.
+type OwnedFunc func(live client.Object) bool
+
+// Result says what Apply did.
+type Result string
+
+const (
+	Unchanged Result = "Unchanged"
+	Created   Result = "Created"
+	Updated   Result = "Updated"
+)
+
+// NotOwnedError is returned when an object of the desired name exists but
+// belongs to someone else. Nothing was written.
+type NotOwnedError struct {
+	Kind string
+	Key  client.ObjectKey
+}
+
+func (e *NotOwnedError) Error() string {
+	return fmt.Sprintf("%s %s already exists and is not managed by this VirtualCluster: "+
+		"rename or remove it so that Nestor can create its own", e.Kind, e.Key)
+}
+
+// IsNotOwned reports whether err is, or wraps, a NotOwnedError.
+func IsNotOwned(err error) bool {
+	var e *NotOwnedError
+	return errors.As(err, &e)
+}
+
+// Applier applies desired objects under one field manager.
+type Applier struct {
+	client    client.Client // reads from the cache, writes to the API server
+	reader    client.Reader // reads from the API server, for what the cache cannot see
+	owner     string
+	converter managedfields.TypeConverter
+}
+
+// New returns an Applier. c is normally the manager's cache-backed client,
+// whose caches hold only labelled objects; reader is an uncached reader, asked
+// before creating anything, so that an unlabelled object of the same name is
+// never overwritten.
+func New(c client.Client, reader client.Reader, fieldOwner string) *Applier {
+	return &Applier{
+		client:    c,
+		reader:    reader,
+		owner:     fieldOwner,
+		converter: applyconfigurations.NewTypeConverter(c.Scheme()),
+	}
+}
+
+// Apply makes the fields the applier owns on the object equal to desired.
+func (a *Applier) Apply(ctx context.Context, desired client.Object, owned OwnedFunc) (Result, error) {
+	gvk, err := apiutil.GVKForObject(desired, a.client.Scheme())
+	if err != nil {
+		return Unchanged, err
+	}
+	live, err := a.get(ctx, gvk, client.ObjectKeyFromObject(desired))
+	if err != nil {
+		return Unchanged, err
+	}
+	if live != nil && !owned(live) {
+		return Unchanged, &NotOwnedError{Kind: gvk.Kind, Key: client.ObjectKeyFromObject(desired)}
+	}
+
+	want, err := applyObject(desired, gvk)
+	if err != nil {
+		return Unchanged, err
+	}
+	result := Created
+	if live != nil {
+		same, err := a.upToDate(want, live, gvk)
+		if err != nil {
+			return Unchanged, fmt.Errorf("comparing %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(desired), err)
+		}
+		if same {
+			return Unchanged, nil
+		}
+		result = Updated
+	}
+	err = a.apply(ctx, want)
+	if apierrors.IsInvalid(err) && live != nil {
+		// Someone else's edit is in the way of ours: say a Service port
+		// renumbered by `kubectl edit`, which is a new list item under its
+		// owner, next to the one we restore. Take over what imperative edits
+		// hold, so the apply removes what we do not want, and try once more.
+		if terr := a.takeOver(ctx, live); terr != nil {
+			return Unchanged, fmt.Errorf("applying %s %s: %w (and taking over conflicting fields: %w)", gvk.Kind, client.ObjectKeyFromObject(desired), err, terr)
+		}
+		err = a.apply(ctx, want)
+	}
+	if err != nil {
+		return Unchanged, fmt.Errorf("applying %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(desired), err)
+	}
+	return result, nil
+}
+
+func (a *Applier) apply(ctx context.Context, want *unstructured.Unstructured) error {
+	return a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(want), client.FieldOwner(a.owner), client.ForceOwnership)
+}
+
+// takeOver makes the applier the owner of every field that other managers
+// set on live's main resource through imperative updates (not applies, not
+// subresources), so that its next apply removes those it does not want.
+// It is used only when an apply is rejected, never in normal operation.
+func (a *Applier) takeOver(ctx context.Context, live client.Object) error {
+	owned := &fieldpath.Set{}
+	var kept []metav1.ManagedFieldsEntry
+	for _, mf := range live.GetManagedFields() {
+		ours := mf.Manager == a.owner && mf.Operation == metav1.ManagedFieldsOperationApply
+		imperative := mf.Operation == metav1.ManagedFieldsOperationUpdate
+		if mf.Subresource != "" || !(ours || imperative) || mf.FieldsV1 == nil {
+			kept = append(kept, mf)
+			continue
+		}
+		set := &fieldpath.Set{}
+		if err := set.FromJSON(mf.FieldsV1.GetRawReader()); err != nil {
+			return err
+		}
+		owned = owned.Union(set)
+	}
+	raw, err := owned.ToJSON()
+	if err != nil {
+		return err
+	}
+	now := metav1.Now()
+	kept = append(kept, metav1.ManagedFieldsEntry{
+		Manager: a.owner, Operation: metav1.ManagedFieldsOperationApply, APIVersion: liveAPIVersion(live, a.client),
+		Time: &now, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: raw},
+	})
+	base := live.DeepCopyObject().(client.Object)
+	live.SetManagedFields(kept)
+	return a.client.Patch(ctx, live, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+}
+
+func liveAPIVersion(obj client.Object, c client.Client) string {
+	gvk, err := apiutil.GVKForObject(obj, c.Scheme())
+	if err != nil {
+		return ""
+	}
+	return gvk.GroupVersion().String()
+}
+
+// Delete removes the object named like obj if it exists and is owned.
+// It reports whether a delete was sent.
+func (a *Applier) Delete(ctx context.Context, obj client.Object, owned OwnedFunc) (bool, error) {
+	gvk, err := apiutil.GVKForObject(obj, a.client.Scheme())
+	if err != nil {
+		return false, err
+	}
+	live, err := a.newObject(gvk)
+	if err != nil {
+		return false, err
+	}
+	// Everything the applier writes is labelled, so the cache sees it; what
+	// the cache does not hold is not ours to delete.
+	if err := a.client.Get(ctx, client.ObjectKeyFromObject(obj), live); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	if !owned(live) || live.GetDeletionTimestamp() != nil {
+		return false, nil
+	}
+	uid := live.GetUID()
+	err = a.client.Delete(ctx, live, client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+	if err != nil && !apierrors.IsNotFound(err) {
+		return false, fmt.Errorf("deleting %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(obj), err)
+	}
+	return err == nil, nil
+}
+
+// get reads the live object of the given kind, or nil when there is none.
+func (a *Applier) get(ctx context.Context, gvk schema.GroupVersionKind, key client.ObjectKey) (client.Object, error) {
+	live, err := a.newObject(gvk)
+	if err != nil {
+		return nil, err
+	}
+	live.SetName(key.Name)
+	live.SetNamespace(key.Namespace)
+	found, err := a.Get(ctx, live)
+	if err != nil || !found {
+		return nil, err
+	}
+	return live, nil
+}
+
+// Get reads the live object named like obj into obj, from the cache or, on a
+// miss, from the API server: the cache holds only labelled objects, and a miss
+// must not be taken for absence before anything is created. It reports
+// whether the object exists.
+func (a *Applier) Get(ctx context.Context, obj client.Object) (bool, error) {
+	key := client.ObjectKeyFromObject(obj)
+	err := a.client.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		err = a.reader.Get(ctx, key, obj)
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("reading %s: %w", key, err)
+	}
+	return true, nil
+}
+
+func (a *Applier) newObject(gvk schema.GroupVersionKind) (client.Object, error) {
+	o, err := a.client.Scheme().New(gvk)
+	if err != nil {
+		return nil, err
+	}
+	obj, ok := o.(client.Object)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a client.Object", gvk)
+	}
+	return obj, nil
+}
+
+// upToDate reports whether applying want would change nothing: the manager
+// already owns exactly want's fields, and merging want into live yields live.
+//
+// Atomic fields (a fieldRef, a list of volumeClaimTemplates) are replaced
+// whole by a merge, so the values the API server defaults inside them must be
+// in want too, or every apply looks like a change; the builders set them.
+func (a *Applier) upToDate(want *unstructured.Unstructured, live client.Object, gvk schema.GroupVersionKind) (bool, error) {
+	owned, err := managedSet(live, a.owner)
+	if err != nil {
+		return false, err
+	}
+	wantTV, err := a.converter.ObjectToTyped(want, typed.AllowDuplicates)
+	if err != nil {
+		return false, err
+	}
+	wantSet, err := wantTV.ToFieldSet()
+	if err != nil {
+		return false, err
+	}
+	if !wantSet.Difference(strippedFields).Equals(owned) {
+		return false, nil
+	}
+
+	liveU, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
+	if err != nil {
+		return false, err
+	}
+	liveObj := &unstructured.Unstructured{Object: liveU}
+	liveObj.SetGroupVersionKind(gvk)
+	liveTV, err := a.converter.ObjectToTyped(liveObj, typed.AllowDuplicates)
+	if err != nil {
+		return false, err
+	}
+	merged, err := liveTV.Merge(wantTV)
+	if err != nil {
+		return false, err
+	}
+	cmp, err := liveTV.Compare(merged)
+	if err != nil {
+		return false, err
+	}
+	return cmp.IsSame(), nil
+}
+
+// strippedFields are never recorded in managedFields (the API server strips
+// them before it records what an apply owns).
+var strippedFields = fieldpath.NewSet(
+	fieldpath.MakePathOrDie("apiVersion"),
+	fieldpath.MakePathOrDie("kind"),
+	fieldpath.MakePathOrDie("metadata"),
+	fieldpath.MakePathOrDie("metadata", "name"),
+	fieldpath.MakePathOrDie("metadata", "namespace"),
+	fieldpath.MakePathOrDie("metadata", "creationTimestamp"),
+	fieldpath.MakePathOrDie("metadata", "selfLink"),
+	fieldpath.MakePathOrDie("metadata", "uid"),
+	fieldpath.MakePathOrDie("metadata", "clusterName"),
+	fieldpath.MakePathOrDie("metadata", "generation"),
+	fieldpath.MakePathOrDie("metadata", "managedFields"),
+	fieldpath.MakePathOrDie("metadata", "resourceVersion"),
+)
+
+// managedSet is the set of fields the manager owns through apply on the main resource.
+func managedSet(obj client.Object, manager string) (*fieldpath.Set, error) {
+	set := &fieldpath.Set{}
+	for _, mf := range obj.GetManagedFields() {
+		if mf.Manager != manager || mf.Operation != metav1.ManagedFieldsOperationApply || mf.Subresource != "" || mf.FieldsV1 == nil {
+			continue
+		}
+		if err := set.FromJSON(mf.FieldsV1.GetRawReader()); err != nil {
+			return nil, fmt.Errorf("decoding managed fields of %s: %w", manager, err)
+		}
+	}
+	return set, nil
+}
+
+// applyObject turns a typed object into the apply request for it: status is
+// dropped (it is never ours to apply), and so are the nulls that zero-valued
+// structs such as creationTimestamp leave behind, which would otherwise claim
+// fields for nothing.
+func applyObject(obj client.Object, gvk schema.GroupVersionKind) (*unstructured.Unstructured, error) {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, fmt.Errorf("converting %s: %w", gvk.Kind, err)
+	}
+	delete(u, "status")
+	pruneNulls(u)
+	out := &unstructured.Unstructured{Object: u}
+	out.SetGroupVersionKind(gvk)
+	return out, nil
+}
+
+func pruneNulls(v any) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			if e == nil {
+				delete(t, k)
+				continue
+			}
+			pruneNulls(e)
+		}
+	case []any:
+		for _, e := range t {
+			pruneNulls(e)
+		}
+	}
+}

@@ -1,0 +1,236 @@
+package apply_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/cluster"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/apply"
+	"github.com/nestor-dev/nestor/internal/controlplane"
+	"github.com/nestor-dev/nestor/internal/localcluster"
+	"github.com/nestor-dev/nestor/internal/operator"
+	"github.com/nestor-dev/nestor/internal/ownership"
+)
+
+var (
+	k8s     client.Client // the test's own, uncached
+	cached  cluster.Cluster
+	applier *apply.Applier
+	writes  atomic.Int64
+)
+
+type counter struct{ next http.RoundTripper }
+
+func (c counter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method != http.MethodGet {
+		writes.Add(1)
+	}
+	return c.next.RoundTrip(r)
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	lc, err := localcluster.Start(localcluster.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer lc.Stop()
+	scheme, _ := operator.Scheme()
+	k8s, _ = client.New(lc.Config, client.Options{Scheme: scheme})
+
+	cfg := rest.CopyConfig(lc.Config)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return counter{rt} })
+	cached, err = cluster.New(cfg, func(o *cluster.Options) {
+		o.Scheme = scheme
+		o.Cache.ByObject = map[client.Object]cache.ByObject{
+			&corev1.ConfigMap{}:   {Label: operator.ManagedSelector()},
+			&corev1.Service{}:     {Label: operator.ManagedSelector()},
+			&appsv1.StatefulSet{}: {Label: operator.ManagedSelector()},
+			&appsv1.Deployment{}:  {Label: operator.ManagedSelector()},
+		}
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = cached.Start(ctx) }()
+	applier = apply.New(cached.GetClient(), cached.GetAPIReader(), "test-owner")
+	return m.Run()
+}
+
+func owner(t *testing.T) *tenancyv1alpha1.VirtualCluster {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apply-" + rand.String(6)}}
+	NewWithT(t).Expect(k8s.Create(context.Background(), ns)).To(Succeed())
+	return &tenancyv1alpha1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: "vc", Namespace: ns.Name, UID: types.UID("uid-" + ns.Name)}}
+}
+
+func configMap(vc *tenancyv1alpha1.VirtualCluster, data map[string]string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: ownership.NamespacedMeta(vc, "cm"), Data: data}
+}
+
+// applySettled applies desired until the cache has caught up with the
+// previous write, then returns the result of an apply made on a settled cache.
+func applySettled(t *testing.T, desired client.Object, owned apply.OwnedFunc) apply.Result {
+	t.Helper()
+	g := NewWithT(t)
+	var res apply.Result
+	g.Eventually(func(g Gomega) {
+		live := desired.DeepCopyObject().(client.Object)
+		g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(desired), live)).To(Succeed())
+		fromCache := desired.DeepCopyObject().(client.Object)
+		g.Expect(cached.GetClient().Get(context.Background(), client.ObjectKeyFromObject(desired), fromCache)).To(Succeed())
+		g.Expect(fromCache.GetResourceVersion()).To(Equal(live.GetResourceVersion()))
+	}).WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed())
+	res, err := applier.Apply(context.Background(), desired, owned)
+	g.Expect(err).NotTo(HaveOccurred())
+	return res
+}
+
+func TestApplyWritesOnlyWhatDiffers(t *testing.T) {
+	g := NewWithT(t)
+	vc := owner(t)
+	ctx := context.Background()
+	owned := ownership.ControlledBy(vc)
+
+	res, err := applier.Apply(ctx, configMap(vc, map[string]string{"a": "1", "b": "2"}), owned)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res).To(Equal(apply.Created))
+
+	before := writes.Load()
+	g.Expect(applySettled(t, configMap(vc, map[string]string{"a": "1", "b": "2"}), owned)).To(Equal(apply.Unchanged))
+	g.Expect(writes.Load()-before).To(BeZero(), "an unchanged object must not be written")
+
+	// Someone else edits a field the applier owns: the next apply restores it.
+	live := &corev1.ConfigMap{}
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: "cm"}, live)).To(Succeed())
+	live.Data["a"] = "edited"
+	live.Labels["team"] = "theirs" // and adds a field of its own
+	g.Expect(k8s.Update(ctx, live, client.FieldOwner("someone-else"))).To(Succeed())
+	g.Expect(applySettled(t, configMap(vc, map[string]string{"a": "1", "b": "2"}), owned)).To(Equal(apply.Updated))
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(live), live)).To(Succeed())
+	g.Expect(live.Data).To(Equal(map[string]string{"a": "1", "b": "2"}))
+	g.Expect(live.Labels).To(HaveKeyWithValue("team", "theirs"), "a field the applier never owned stays")
+	g.Expect(applySettled(t, configMap(vc, map[string]string{"a": "1", "b": "2"}), owned)).To(Equal(apply.Unchanged),
+		"someone else's field is no reason to write")
+
+	// A field the applier no longer wants is removed.
+	g.Expect(applySettled(t, configMap(vc, map[string]string{"a": "1"}), owned)).To(Equal(apply.Updated))
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(live), live)).To(Succeed())
+	g.Expect(live.Data).To(Equal(map[string]string{"a": "1"}))
+}
+
+// Built-in kinds that the API server defaults heavily must settle too.
+func TestApplySettlesOnDefaultedWorkloads(t *testing.T) {
+	g := NewWithT(t)
+	vc := owner(t)
+	vc.Spec.ControlPlane = tenancyv1alpha1.ControlPlaneSpec{
+		Version: "v1.37.2", Replicas: 3,
+		Persistence: tenancyv1alpha1.PersistenceSpec{Enabled: true, Size: resource.MustParse("1Gi")},
+	}
+	owned := ownership.ControlledBy(vc)
+	for _, obj := range []client.Object{
+		controlplane.StatefulSet(vc, "hash"), controlplane.Service(vc), controlplane.HeadlessService(vc),
+		controlplane.SyncerDeployment(vc, "example.com/nestor:test"),
+	} {
+		res, err := applier.Apply(context.Background(), obj, owned)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(res).To(Equal(apply.Created))
+		before := writes.Load()
+		g.Expect(applySettled(t, obj, owned)).To(Equal(apply.Unchanged), "%T", obj)
+		g.Expect(writes.Load() - before).To(BeZero())
+	}
+}
+
+func TestApplyNeverTakesOverAnotherObject(t *testing.T) {
+	g := NewWithT(t)
+	vc := owner(t)
+	ctx := context.Background()
+
+	// An unlabelled object of the same name: the label-selected cache does
+	// not even see it, and it must still not be overwritten.
+	theirs := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm", Namespace: vc.Namespace}, Data: map[string]string{"keep": "me"}}
+	g.Expect(k8s.Create(ctx, theirs)).To(Succeed())
+	_, err := applier.Apply(ctx, configMap(vc, map[string]string{"a": "1"}), ownership.ControlledBy(vc))
+	g.Expect(apply.IsNotOwned(err)).To(BeTrue(), "got %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("ConfigMap " + vc.Namespace + "/cm already exists and is not managed by this VirtualCluster"))
+
+	deleted, err := applier.Delete(ctx, configMap(vc, nil), ownership.ControlledBy(vc))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(deleted).To(BeFalse())
+
+	got := &corev1.ConfigMap{}
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(theirs), got)).To(Succeed())
+	g.Expect(got.Data).To(Equal(map[string]string{"keep": "me"}))
+	g.Expect(got.OwnerReferences).To(BeEmpty())
+	g.Expect(got.ManagedFields).NotTo(ContainElement(HaveField("Manager", "test-owner")))
+}
+
+func TestDeleteRemovesOnlyWhatItOwns(t *testing.T) {
+	g := NewWithT(t)
+	vc := owner(t)
+	ctx := context.Background()
+	_, err := applier.Apply(ctx, configMap(vc, map[string]string{"a": "1"}), ownership.ControlledBy(vc))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Eventually(func() error {
+		return cached.GetClient().Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: "cm"}, &corev1.ConfigMap{})
+	}).WithTimeout(10 * time.Second).Should(Succeed())
+
+	other := vc.DeepCopy()
+	other.UID = "someone-else"
+	deleted, err := applier.Delete(ctx, configMap(vc, nil), ownership.ControlledBy(other))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(deleted).To(BeFalse(), "another owner's object must stay")
+
+	deleted, err = applier.Delete(ctx, configMap(vc, nil), ownership.ControlledBy(vc))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(deleted).To(BeTrue())
+}
+
+// An edit that renumbers a Service port makes a new list item under another
+// manager, which a plain apply cannot remove and which collides with the
+// port being restored. The applier takes over and restores the Service.
+func TestApplyRestoresAnEditThatChangedAListKey(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	vc := owner(t)
+	svc := controlplane.Service(vc)
+	_, err := applier.Apply(ctx, svc, ownership.ControlledBy(vc))
+	g.Expect(err).NotTo(HaveOccurred())
+
+	live := &corev1.Service{}
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(svc), live)).To(Succeed())
+	live.Spec.Ports[0].Port = 8443
+	live.Annotations = map[string]string{"added-by": "kubectl-edit"}
+	g.Expect(k8s.Update(ctx, live, client.FieldOwner("kubectl-edit"))).To(Succeed())
+
+	g.Expect(applySettled(t, svc, ownership.ControlledBy(vc))).To(Equal(apply.Updated))
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(svc), live)).To(Succeed())
+	g.Expect(live.Spec.Ports).To(HaveLen(1))
+	g.Expect(live.Spec.Ports[0].Port).To(BeEquivalentTo(443))
+	g.Expect(live.Spec.ClusterIP).NotTo(BeEmpty(), "the Service keeps its address")
+	g.Expect(applySettled(t, svc, ownership.ControlledBy(vc))).To(Equal(apply.Unchanged))
+}

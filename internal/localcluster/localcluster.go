@@ -1,0 +1,199 @@
+// Package localcluster starts a throw-away control plane on this machine
+// from the binaries the project builds under bin/: etcd and kube-apiserver
+// through envtest, and, when asked, kube-controller-manager beside them for
+// what envtest lacks (garbage collection, namespace deletion, workloads).
+// The tests and the quick start (`make run`) both use it.
+package localcluster
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// Controllers commonly run beside the API server.
+var (
+	// GarbageCollection is enough for deletions to cascade.
+	GarbageCollection = []string{"garbage-collector-controller", "namespace-controller"}
+	// Workloads adds what turns StatefulSets and Deployments into pods.
+	Workloads = append([]string{
+		"statefulset-controller", "deployment-controller", "replicaset-controller",
+		"serviceaccount-controller", "endpointslice-controller",
+	}, GarbageCollection...)
+)
+
+// Options configure a local cluster.
+type Options struct {
+	// CRDDirectoryPaths are installed before Start returns.
+	CRDDirectoryPaths []string
+	// Controllers of kube-controller-manager to run; none runs no kube-controller-manager.
+	Controllers []string
+	// WebhookInstallOptions, as envtest's, to install webhook configurations.
+	WebhookInstallOptions envtest.WebhookInstallOptions
+	// APIServerArgs are extra kube-apiserver flags, name to value.
+	APIServerArgs map[string]string
+	// LogDir receives the control plane's logs; a temporary directory if empty.
+	LogDir string
+}
+
+// Cluster is a running local control plane.
+type Cluster struct {
+	Env *envtest.Environment
+	// Config reaches the API server as a member of system:masters.
+	Config *rest.Config
+	// Kubeconfig is Config as a kubeconfig file's contents.
+	Kubeconfig []byte
+	// LogDir holds kube-controller-manager.log.
+	LogDir string
+
+	kcm     *exec.Cmd
+	kcmDone chan error
+	tmpDir  string
+}
+
+// AssetsDir finds etcd, kube-apiserver and kube-controller-manager:
+// $KUBEBUILDER_ASSETS if set, otherwise bin/k8s/<version>-<os>-<arch> in the
+// nearest directory above the working directory that has one.
+func AssetsDir() (string, error) {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	suffix := "-" + runtime.GOOS + "-" + runtime.GOARCH
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		matches, _ := filepath.Glob(filepath.Join(dir, "bin", "k8s", "*"+suffix, "kube-apiserver"))
+		if len(matches) > 0 {
+			return filepath.Dir(matches[len(matches)-1]), nil
+		}
+		if filepath.Dir(dir) == dir {
+			return "", errors.New("no kube-apiserver under bin/k8s: run `make kube-binaries` (or `make test`) to build etcd, kube-apiserver and kube-controller-manager, or set KUBEBUILDER_ASSETS")
+		}
+	}
+}
+
+// Start starts the control plane and waits until it serves.
+func Start(o Options) (*Cluster, error) {
+	assets, err := AssetsDir()
+	if err != nil {
+		return nil, err
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		CRDDirectoryPaths:     o.CRDDirectoryPaths,
+		ErrorIfCRDPathMissing: len(o.CRDDirectoryPaths) > 0,
+		WebhookInstallOptions: o.WebhookInstallOptions,
+	}
+	args := env.ControlPlane.GetAPIServer().Configure()
+	for k, v := range o.APIServerArgs {
+		args.Set(k, v)
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		// Start leaves the processes running when a later step, such as
+		// installing the CRDs, fails.
+		return nil, errors.Join(fmt.Errorf("starting etcd and kube-apiserver from %s: %w", assets, err), env.Stop())
+	}
+	c := &Cluster{Env: env, Config: cfg, LogDir: o.LogDir}
+	if err := c.init(assets, o.Controllers); err != nil {
+		return nil, errors.Join(err, c.Stop())
+	}
+	return c, nil
+}
+
+func (c *Cluster) init(assets string, controllers []string) error {
+	admin, err := c.Env.AddUser(envtest.User{Name: "local-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("creating an admin user: %w", err)
+	}
+	if c.Kubeconfig, err = admin.KubeConfig(); err != nil {
+		return err
+	}
+	if c.tmpDir, err = os.MkdirTemp("", "nestor-localcluster-"); err != nil {
+		return err
+	}
+	if c.LogDir == "" {
+		c.LogDir = c.tmpDir
+	}
+	if len(controllers) == 0 {
+		return nil
+	}
+	return c.startControllerManager(filepath.Join(assets, "kube-controller-manager"), controllers)
+}
+
+func (c *Cluster) startControllerManager(bin string, controllers []string) error {
+	kubeconfig := filepath.Join(c.tmpDir, "kube-controller-manager.kubeconfig")
+	if err := os.WriteFile(kubeconfig, c.Kubeconfig, 0o600); err != nil {
+		return err
+	}
+	logFile, err := os.Create(filepath.Join(c.LogDir, "kube-controller-manager.log"))
+	if err != nil {
+		return err
+	}
+	c.kcm = exec.Command(bin,
+		"--kubeconfig="+kubeconfig,
+		"--controllers="+strings.Join(controllers, ","),
+		"--leader-elect=false",
+		"--secure-port=0",
+		"--use-service-account-credentials=false",
+		"--concurrent-gc-syncs=5",
+	)
+	c.kcm.Stdout, c.kcm.Stderr = logFile, logFile
+	if err := c.kcm.Start(); err != nil {
+		logFile.Close()
+		return fmt.Errorf("starting kube-controller-manager: %w", err)
+	}
+	c.kcmDone = make(chan error, 1)
+	go func() {
+		c.kcmDone <- c.kcm.Wait()
+		logFile.Close()
+	}()
+	return nil
+}
+
+// Stop stops every process Start started.
+func (c *Cluster) Stop() error {
+	var errs []error
+	if c.kcm != nil && c.kcm.Process != nil {
+		errs = append(errs, stopProcess(c.kcm, c.kcmDone))
+	}
+	errs = append(errs, c.Env.Stop())
+	if c.tmpDir != "" {
+		errs = append(errs, os.RemoveAll(c.tmpDir))
+	}
+	return errors.Join(errs...)
+}
+
+// ControllerManagerLog returns what kube-controller-manager has logged, for
+// a failing test to show.
+func (c *Cluster) ControllerManagerLog() string {
+	b, err := os.ReadFile(filepath.Join(c.LogDir, "kube-controller-manager.log"))
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+// stopProcess sends SIGTERM, then SIGKILL if the process lingers.
+func stopProcess(cmd *exec.Cmd, done <-chan error) error {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+		return nil
+	case <-time.After(10 * time.Second):
+	}
+	_ = cmd.Process.Kill()
+	<-done
+	return nil
+}

@@ -1,0 +1,181 @@
+package localcluster
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Pod runs a pod's containers as local processes, the way a kubelet would
+// run them: each container's volumes laid out under a directory of its own,
+// the paths in its arguments rebased there, $(VAR) expanded from its
+// environment, and the binary of its command taken from the assets directory.
+// Containers restart when they exit, as with restartPolicy Always.
+type Pod struct {
+	root  string
+	logs  []string
+	stops []func()
+}
+
+// PodOptions say where and with what a pod runs.
+type PodOptions struct {
+	// Root is the directory the containers' volumes are laid out under.
+	Root string
+	// Assets holds the binaries the containers' commands name.
+	Assets string
+	// Secrets are the Secrets the pod's secret volumes project, by name.
+	Secrets map[string]*corev1.Secret
+	// FieldValues are the values of the environment variables set from the
+	// downward API (POD_NAME, POD_IP, ...), by variable name.
+	FieldValues map[string]string
+}
+
+// RunPod starts every container of spec.
+func RunPod(spec corev1.PodSpec, o PodOptions) (*Pod, error) {
+	p := &Pod{root: o.Root}
+	for _, c := range spec.Containers {
+		if err := p.start(spec, c, o); err != nil {
+			p.Stop()
+			return nil, fmt.Errorf("container %s: %w", c.Name, err)
+		}
+	}
+	return p, nil
+}
+
+func (p *Pod) start(spec corev1.PodSpec, c corev1.Container, o PodOptions) error {
+	if len(c.Command) != 1 {
+		return fmt.Errorf("command %v: want exactly the binary's name", c.Command)
+	}
+	base := filepath.Join(o.Root, c.Name)
+	var rebase []string
+	for _, m := range c.VolumeMounts {
+		dir := filepath.Join(base, m.MountPath)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		rebase = append(rebase, m.MountPath, dir)
+		if err := project(spec, m.Name, dir, o.Secrets); err != nil {
+			return err
+		}
+	}
+	env := map[string]string{}
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			env[e.Name] = o.FieldValues[e.Name]
+		} else {
+			env[e.Name] = e.Value
+		}
+	}
+	paths := strings.NewReplacer(rebase...)
+	args := make([]string, 0, len(c.Args))
+	for _, a := range c.Args {
+		for k, v := range env {
+			a = strings.ReplaceAll(a, "$("+k+")", v)
+		}
+		args = append(args, paths.Replace(a))
+	}
+
+	logPath := filepath.Join(o.Root, c.Name+".log")
+	out, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	p.logs = append(p.logs, logPath)
+	bin := filepath.Join(o.Assets, c.Command[0])
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	var mu sync.Mutex
+	var current *exec.Cmd
+	go func() {
+		defer close(done)
+		for {
+			cmd := exec.Command(bin, args...)
+			cmd.Stdout, cmd.Stderr = out, out
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			mu.Lock()
+			select {
+			case <-stop:
+				mu.Unlock()
+				return
+			default:
+			}
+			err := cmd.Start()
+			current = cmd
+			mu.Unlock()
+			if err == nil {
+				err = cmd.Wait()
+			}
+			fmt.Fprintf(out, "--- %s exited (%v); restarting in a second\n", c.Name, err)
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	p.stops = append(p.stops, func() {
+		mu.Lock()
+		close(stop)
+		if current != nil && current.Process != nil {
+			_ = syscall.Kill(-current.Process.Pid, syscall.SIGKILL)
+		}
+		mu.Unlock()
+		<-done
+		out.Close()
+	})
+	return nil
+}
+
+// project writes the files of the secret volume named volume into dir.
+func project(spec corev1.PodSpec, volume, dir string, secrets map[string]*corev1.Secret) error {
+	for _, v := range spec.Volumes {
+		if v.Name != volume || v.Secret == nil {
+			continue
+		}
+		secret := secrets[v.Secret.SecretName]
+		if secret == nil {
+			return fmt.Errorf("volume %s needs Secret %s", v.Name, v.Secret.SecretName)
+		}
+		for _, item := range v.Secret.Items {
+			data, ok := secret.Data[item.Key]
+			if !ok {
+				return fmt.Errorf("volume %s projects key %s, which Secret %s lacks", v.Name, item.Key, secret.Name)
+			}
+			if err := os.WriteFile(filepath.Join(dir, item.Path), data, 0o600); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Logs returns the tail of each container's log.
+func (p *Pod) Logs() string {
+	var b strings.Builder
+	for _, f := range p.logs {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			data = []byte(err.Error())
+		}
+		if len(data) > 3000 {
+			data = data[len(data)-3000:]
+		}
+		fmt.Fprintf(&b, "==> %s <==\n%s\n", filepath.Base(f), data)
+	}
+	return b.String()
+}
+
+// Stop kills every container and waits for it.
+func (p *Pod) Stop() {
+	for _, stop := range p.stops {
+		stop()
+	}
+	p.stops = nil
+}
