@@ -268,6 +268,9 @@ func apiServerContainer(vc *tenancyv1alpha1.VirtualCluster, image string) corev1
 	domain := orDefault(net.ClusterDomain, "cluster.local")
 	args := []string{
 		"--advertise-address=$(POD_IP)",
+		// The syncer, not the API server, points the virtual "kubernetes"
+		// Service at something the tenant's host pods can reach.
+		"--endpoint-reconciler-type=none",
 		"--bind-address=0.0.0.0",
 		fmt.Sprintf("--secure-port=%d", APIServerPort),
 		"--allow-privileged=true",

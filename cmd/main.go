@@ -1,0 +1,111 @@
+// Command nestor is Nestor's one binary. "nestor manager" runs the operator;
+// "nestor syncer" runs a virtual cluster's syncer.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/nestor-dev/nestor/internal/operator"
+)
+
+const usage = `Usage: nestor <command> [flags]
+
+Commands:
+  manager   run the operator (VirtualCluster controller)
+  syncer    run a virtual cluster's syncer
+
+Run "nestor <command> -h" for a command's flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "manager":
+		err = runManager(args)
+	case "syncer":
+		err = runSyncer(args)
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "nestor: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nestor %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+func runManager(args []string) error {
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	var (
+		metricsAddr   = fs.String("metrics-bind-address", ":8443", `address of the metrics endpoint; "0" turns it off`)
+		metricsSecure = fs.Bool("metrics-secure", true, "serve metrics over HTTPS, to callers the host's RBAC allows")
+		probeAddr     = fs.String("health-probe-bind-address", ":8081", "address of the liveness and readiness endpoints")
+		leaderElect   = fs.Bool("leader-elect", false, "elect a leader, so that only one replica reconciles")
+		syncerImage   = fs.String("syncer-image", os.Getenv("NESTOR_SYNCER_IMAGE"), "image of the syncer Deployments (default $NESTOR_SYNCER_IMAGE): the operator's own")
+		domain        = fs.String("host-cluster-domain", "cluster.local", "DNS domain of the host cluster")
+	)
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if *syncerImage == "" {
+		return errors.New("--syncer-image (or NESTOR_SYNCER_IMAGE) is required: the syncer runs the operator's own image")
+	}
+
+	metrics := metricsserver.Options{BindAddress: *metricsAddr, SecureServing: *metricsSecure}
+	if *metricsSecure {
+		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	mgr, err := operator.NewManager(cfg, operator.Options{
+		Manager: manager.Options{
+			Metrics:                metrics,
+			HealthProbeBindAddress: *probeAddr,
+			LeaderElection:         *leaderElect,
+		},
+		SyncerImage:       *syncerImage,
+		HostClusterDomain: *domain,
+	})
+	if err != nil {
+		return err
+	}
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+func runSyncer(args []string) error {
+	fs := flag.NewFlagSet("syncer", flag.ContinueOnError)
+	fs.String("config", "", "path of the syncer configuration the operator renders")
+	fs.String("virtual-kubeconfig", "", "path of the virtual cluster's admin kubeconfig")
+	fs.Bool("leader-elect", false, "elect a leader among the syncer's replicas")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return errors.New("the syncer is not part of this build yet; the operator creates its Deployment so that the syncer can run once it lands")
+}

@@ -1,0 +1,239 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/apply"
+	"github.com/nestor-dev/nestor/internal/controlplane"
+	"github.com/nestor-dev/nestor/internal/naming"
+	"github.com/nestor-dev/nestor/internal/ownership"
+	"github.com/nestor-dev/nestor/internal/pki"
+	"github.com/nestor-dev/nestor/internal/policy"
+	"github.com/nestor-dev/nestor/internal/rbac"
+	"github.com/nestor-dev/nestor/internal/syncerconfig"
+)
+
+// applyAll applies objects in order, each owned when its VirtualCluster controls it.
+func (r *VirtualClusterReconciler) applyAll(ctx context.Context, vc *tenancyv1alpha1.VirtualCluster, objs ...client.Object) error {
+	for _, obj := range objs {
+		if _, err := r.Applier.Apply(ctx, obj, ownedBy(vc, obj)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ownedBy is the ownership test for a child: a controller reference in the
+// VirtualCluster's namespace, labels elsewhere (where references cannot reach).
+func ownedBy(vc *tenancyv1alpha1.VirtualCluster, obj client.Object) apply.OwnedFunc {
+	if obj.GetNamespace() == vc.Namespace {
+		return ownership.ControlledBy(vc)
+	}
+	return ownership.LabelledFor(vc)
+}
+
+// reconcileRBAC gives the syncer its identity and exactly the rules spec.sync
+// needs; cluster-scoped rules exist only in multi-namespace mode.
+func (r *VirtualClusterReconciler) reconcileRBAC(ctx context.Context, st *state) (outcome, error) {
+	vc := st.vc
+	rules := rbac.For(vc.Spec.Sync, st.mode)
+	objs := []client.Object{
+		rbac.SyncerServiceAccount(vc), rbac.WorkloadServiceAccount(vc),
+		rbac.Role(vc, rules), rbac.RoleBinding(vc),
+	}
+	if st.mode == tenancyv1alpha1.MultiNamespaceMode {
+		objs = append(objs, rbac.ClusterRole(vc, rules), rbac.ClusterRoleBinding(vc))
+	}
+	if err := r.applyAll(ctx, vc, objs...); err != nil {
+		return outcome{}, err
+	}
+	if len(rules.NeedMultiNamespace) > 0 {
+		return notReady(ReasonNeedsMultiNS, fmt.Sprintf(
+			"%s need cluster-level host access, which only multi-namespace mode grants; nothing is synced for them. "+
+				"Turn them off, or create a VirtualCluster with spec.experimental.multiNamespaceMode.enabled: true.",
+			strings.Join(rules.NeedMultiNamespace, ", "))), nil
+	}
+	return ready(ReasonReady, "The syncer's ServiceAccount and RBAC are in place."), nil
+}
+
+// reconcileCertificates keeps the control plane's PKI and the admin
+// kubeconfig. Certificates are issued once and kept; a leaf is re-issued only
+// when it lacks a name it needs or nears its expiry.
+func (r *VirtualClusterReconciler) reconcileCertificates(ctx context.Context, st *state) (outcome, error) {
+	vc := st.vc
+	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
+
+	current := &corev1.Secret{}
+	current.Name, current.Namespace = n.Certs, vc.Namespace
+	found, err := r.Applier.Get(ctx, current)
+	if err != nil {
+		return outcome{}, err
+	}
+	if found && !ownership.ControlledBy(vc)(current) {
+		// Never adopt, or build on, keys someone else put there.
+		return outcome{}, &apply.NotOwnedError{Kind: "Secret", Key: client.ObjectKeyFromObject(current)}
+	}
+	svc := &corev1.Service{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: n.ControlPlane}, svc); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return outcome{}, fmt.Errorf("reading Service %s: %w", n.ControlPlane, err)
+		}
+		svc = nil
+	}
+
+	data, changed, err := pki.Ensure(current.Data, controlplane.PKIConfig(vc, svc, r.HostClusterDomain), r.now())
+	if err != nil {
+		return outcome{}, fmt.Errorf("issuing certificates: %w", err)
+	}
+	certs, err := controlplane.CertsSecret(vc, data)
+	if err != nil {
+		return outcome{}, err
+	}
+	kubeconfig, err := controlplane.KubeconfigSecret(vc, data)
+	if err != nil {
+		return outcome{}, err
+	}
+	if err := r.applyAll(ctx, vc, certs, kubeconfig); err != nil {
+		return outcome{}, err
+	}
+	switch {
+	case !found:
+		r.Recorder.Eventf(vc, nil, corev1.EventTypeNormal, "CertificatesIssued", "Reconcile",
+			"Issued the control plane's certificates into Secret %s and an admin kubeconfig into Secret %s", n.Certs, n.Kubeconfig)
+	case changed:
+		r.Recorder.Eventf(vc, nil, corev1.EventTypeNormal, "CertificatesRenewed", "Reconcile",
+			"Re-issued certificates in Secret %s that were due for renewal or lacked a name", n.Certs)
+	}
+
+	st.pkiHash = controlplane.PKIHash(data)
+	st.status.KubeconfigSecretRef = &tenancyv1alpha1.SecretKeyReference{Name: n.Kubeconfig, Key: controlplane.KubeconfigKey}
+	return ready(ReasonReady, fmt.Sprintf("Certificates are in Secret %s, an admin kubeconfig in Secret %s.", n.Certs, n.Kubeconfig)), nil
+}
+
+func (r *VirtualClusterReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// reconcileControlPlane runs etcd, kube-apiserver and kube-controller-manager
+// and reports whether they are rolled out and ready.
+func (r *VirtualClusterReconciler) reconcileControlPlane(ctx context.Context, st *state) (outcome, error) {
+	vc := st.vc
+	sts := controlplane.StatefulSet(vc, st.pkiHash)
+	if err := r.applyAll(ctx, vc, controlplane.Service(vc), controlplane.HeadlessService(vc), sts); err != nil {
+		return outcome{}, err
+	}
+
+	svc := &corev1.Service{}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(sts), svc); err != nil {
+		svc = nil
+	}
+	st.status.ControlPlaneEndpoint = controlplane.Endpoint(vc, svc)
+
+	live := &appsv1.StatefulSet{}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(sts), live); err != nil {
+		return notReady(ReasonWaiting, "Waiting for the control-plane StatefulSet to appear."), client.IgnoreNotFound(err)
+	}
+	if msg, done := statefulSetRolledOut(live, *sts.Spec.Replicas); !done {
+		return notReady(ReasonRollingOut, msg), nil
+	}
+	st.status.KubernetesVersion = controlplane.Version(vc)
+	return ready(ReasonReady, fmt.Sprintf("%d/%d control-plane replicas are ready.", live.Status.ReadyReplicas, *sts.Spec.Replicas)), nil
+}
+
+func statefulSetRolledOut(sts *appsv1.StatefulSet, want int32) (string, bool) {
+	s := sts.Status
+	switch {
+	case s.ObservedGeneration < sts.Generation:
+		return fmt.Sprintf("Waiting for the StatefulSet controller to observe generation %d of StatefulSet %s.", sts.Generation, sts.Name), false
+	case s.UpdatedReplicas < want:
+		return fmt.Sprintf("%d/%d control-plane replicas run the current revision.", s.UpdatedReplicas, want), false
+	case s.ReadyReplicas < want:
+		return fmt.Sprintf("%d/%d control-plane replicas are ready; see the pods of StatefulSet %s.", s.ReadyReplicas, want, sts.Name), false
+	case s.UpdateRevision != "" && s.CurrentRevision != s.UpdateRevision:
+		return fmt.Sprintf("StatefulSet %s is rolling to revision %s.", sts.Name, s.UpdateRevision), false
+	}
+	return "", true
+}
+
+// reconcileSyncer runs the syncer with the configuration rendered from the
+// spec and the recorded mode.
+func (r *VirtualClusterReconciler) reconcileSyncer(ctx context.Context, st *state) (outcome, error) {
+	vc := st.vc
+	rendered, err := syncerconfig.For(vc, st.mode).Marshal()
+	if err != nil {
+		return outcome{}, err
+	}
+	dep := controlplane.SyncerDeployment(vc, r.SyncerImage)
+	if err := r.applyAll(ctx, vc, controlplane.SyncerConfigMap(vc, rendered), dep); err != nil {
+		return outcome{}, err
+	}
+	live := &appsv1.Deployment{}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(dep), live); err != nil {
+		return notReady(ReasonWaiting, "Waiting for the syncer Deployment to appear."), client.IgnoreNotFound(err)
+	}
+	if msg, done := deploymentRolledOut(live, *dep.Spec.Replicas); !done {
+		return notReady(ReasonRollingOut, msg), nil
+	}
+	return ready(ReasonReady, "The syncer is running."), nil
+}
+
+func deploymentRolledOut(dep *appsv1.Deployment, want int32) (string, bool) {
+	s := dep.Status
+	switch {
+	case s.ObservedGeneration < dep.Generation:
+		return fmt.Sprintf("Waiting for the Deployment controller to observe generation %d of Deployment %s.", dep.Generation, dep.Name), false
+	case s.UpdatedReplicas < want:
+		return fmt.Sprintf("%d/%d syncer replicas run the current revision.", s.UpdatedReplicas, want), false
+	case s.AvailableReplicas < want:
+		return fmt.Sprintf("%d/%d syncer replicas are available; see the pods of Deployment %s.", s.AvailableReplicas, want, dep.Name), false
+	}
+	return "", true
+}
+
+// reconcilePolicies puts spec.policies into every host namespace that holds
+// the tenant's workloads, and removes what spec.policies no longer asks for.
+func (r *VirtualClusterReconciler) reconcilePolicies(ctx context.Context, st *state) (outcome, error) {
+	vc := st.vc
+	namespaces := []string{vc.Namespace}
+	if st.mode == tenancyv1alpha1.MultiNamespaceMode {
+		// The syncer creates a host namespace per virtual namespace; the
+		// workloads live there, the control plane in vc.Namespace.
+		var list corev1.NamespaceList
+		if err := r.List(ctx, &list, ownership.ClusterSelector(vc)); err != nil {
+			return outcome{}, fmt.Errorf("listing the tenant's host namespaces: %w", err)
+		}
+		namespaces = namespaces[:0]
+		for _, ns := range list.Items {
+			if ns.DeletionTimestamp.IsZero() {
+				namespaces = append(namespaces, ns.Name)
+			}
+		}
+	}
+	for _, ns := range namespaces {
+		desired, unwanted := policy.Objects(vc, ns)
+		if err := r.applyAll(ctx, vc, desired...); err != nil {
+			return outcome{}, err
+		}
+		for _, obj := range unwanted {
+			if _, err := r.Applier.Delete(ctx, obj, ownedBy(vc, obj)); err != nil {
+				return outcome{}, err
+			}
+		}
+	}
+	if requested, _ := policy.Objects(vc, vc.Namespace); len(requested) == 0 {
+		return ready(ReasonNotRequested, "spec.policies asks for no host policies."), nil
+	}
+	return ready(ReasonReady, fmt.Sprintf("Policies are in place in %d host namespace(s).", len(namespaces))), nil
+}

@@ -1,0 +1,208 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/localcluster"
+	"github.com/nestor-dev/nestor/internal/operator"
+)
+
+const syncerImage = "example.com/nestor:test"
+
+var (
+	cluster *localcluster.Cluster
+	// k8s is the tests' own client, straight to the API server.
+	k8s client.Client
+	// mgr is the operator under test, built exactly as the binary builds it.
+	mgr manager.Manager
+	// writes counts the operator's write requests.
+	writes writeCounter
+)
+
+// writeCounter counts the requests that change something on the API server.
+type writeCounter struct {
+	n    atomic.Int64
+	next http.RoundTripper
+}
+
+func (w *writeCounter) RoundTrip(req *http.Request) (*http.Response, error) {
+	switch req.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		w.n.Add(1)
+	}
+	return w.next.RoundTrip(req)
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.Level(zapLevel()))))
+	var err error
+	cluster, err = localcluster.Start(localcluster.Options{
+		CRDDirectoryPaths: []string{filepath.Join("..", "config", "crd", "bases")},
+		Controllers:       localcluster.GarbageCollection,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() {
+		if err := cluster.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping the local cluster:", err)
+		}
+	}()
+
+	scheme, err := operator.Scheme()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if k8s, err = client.New(cluster.Config, client.Options{Scheme: scheme}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+
+	// The operator runs with exactly the permissions config/rbac/role.yaml
+	// gives it, as the ServiceAccount that config/default deploys.
+	if err := grantOperatorRole(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cfg := operatorConfig()
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		writes.next = rt
+		return &writes
+	})
+	mgr, err = operator.NewManager(cfg, operator.Options{
+		Manager: manager.Options{
+			Metrics:                metricsserver.Options{BindAddress: "0"},
+			HealthProbeBindAddress: "0",
+		},
+		SyncerImage: syncerImage,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			fmt.Fprintln(os.Stderr, "operator:", err)
+		}
+	}()
+	return m.Run()
+}
+
+const (
+	operatorNamespace      = "nestor-system"
+	operatorServiceAccount = "nestor-controller-manager"
+)
+
+// operatorConfig reaches the API server as the operator's ServiceAccount.
+func operatorConfig() *rest.Config {
+	cfg := rest.CopyConfig(cluster.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + operatorNamespace + ":" + operatorServiceAccount}
+	return cfg
+}
+
+// grantOperatorRole binds the generated ClusterRole to the operator's
+// ServiceAccount.
+func grantOperatorRole() error {
+	ctx := context.Background()
+	b, err := os.ReadFile(filepath.Join("..", "config", "rbac", "role.yaml"))
+	if err != nil {
+		return err
+	}
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.UnmarshalStrict(b, role); err != nil {
+		return fmt.Errorf("config/rbac/role.yaml: %w", err)
+	}
+	role.Name = "nestor-manager-role"
+	for _, obj := range []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: operatorServiceAccount, Namespace: operatorNamespace}},
+		role,
+		&rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "nestor-manager-rolebinding"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: operatorServiceAccount, Namespace: operatorNamespace}},
+		},
+	} {
+		if err := k8s.Create(ctx, obj); err != nil {
+			return fmt.Errorf("creating %T %s: %w", obj, obj.GetName(), err)
+		}
+	}
+	return nil
+}
+
+func zapLevel() int8 {
+	if os.Getenv("NESTOR_TEST_VERBOSE") != "" {
+		return -2
+	}
+	return 2 // errors only
+}
+
+// newNamespace creates a namespace for one test.
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "test-" + rand.String(6)}}
+	NewWithT(t).Expect(k8s.Create(context.Background(), ns)).To(Succeed())
+	return ns.Name
+}
+
+// sample reads a VirtualCluster from config/samples and places it in namespace.
+func sample(t *testing.T, file, namespace string) *tenancyv1alpha1.VirtualCluster {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "config", "samples", file))
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	vc := &tenancyv1alpha1.VirtualCluster{}
+	NewWithT(t).Expect(yaml.UnmarshalStrict(b, vc)).To(Succeed())
+	vc.Namespace = namespace
+	return vc
+}
+
+// create creates vc and returns it as the API server stored it.
+func create(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) *tenancyv1alpha1.VirtualCluster {
+	t.Helper()
+	NewWithT(t).Expect(k8s.Create(context.Background(), vc)).To(Succeed())
+	return vc
+}
+
+const (
+	timeout = 30 * time.Second
+	poll    = 100 * time.Millisecond
+)
+
+// get returns the current state of vc.
+func get(g Gomega, vc *tenancyv1alpha1.VirtualCluster) *tenancyv1alpha1.VirtualCluster {
+	out := &tenancyv1alpha1.VirtualCluster{}
+	g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(vc), out)).To(Succeed())
+	return out
+}

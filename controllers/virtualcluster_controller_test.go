@@ -1,0 +1,240 @@
+package controllers_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/controllers"
+	"github.com/nestor-dev/nestor/internal/naming"
+)
+
+// child is one object DESIGN.md §2 says a VirtualCluster becomes.
+type child struct {
+	obj  client.Object
+	name string
+}
+
+// namespacedChildren lists the namespaced children every VirtualCluster has.
+func namespacedChildren(vc *tenancyv1alpha1.VirtualCluster) []child {
+	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
+	return []child{
+		{&corev1.ServiceAccount{}, n.SyncerServiceAccount},
+		{&corev1.ServiceAccount{}, n.WorkloadServiceAccount},
+		{&rbacv1.Role{}, n.RBAC},
+		{&rbacv1.RoleBinding{}, n.RBAC},
+		{&corev1.Secret{}, n.Certs},
+		{&corev1.Secret{}, n.Kubeconfig},
+		{&appsv1.StatefulSet{}, n.ControlPlane},
+		{&corev1.Service{}, n.ControlPlane},
+		{&corev1.Service{}, n.HeadlessService},
+		{&appsv1.Deployment{}, n.Syncer},
+		{&corev1.ConfigMap{}, n.Syncer},
+	}
+}
+
+// expectNamespacedChildren checks each child exists, is controlled by vc and
+// carries vc's labels.
+func expectNamespacedChildren(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) {
+	t.Helper()
+	for _, c := range namespacedChildren(vc) {
+		NewWithT(t).Eventually(func(g Gomega) {
+			obj := c.obj.DeepCopyObject().(client.Object)
+			g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: vc.Namespace, Name: c.name}, obj)).To(Succeed())
+			ref := metav1.GetControllerOf(obj)
+			g.Expect(ref).NotTo(BeNil(), "%T %s has no controller", obj, c.name)
+			g.Expect(ref.UID).To(Equal(vc.UID))
+			g.Expect(ref.Kind).To(Equal("VirtualCluster"))
+			g.Expect(obj.GetLabels()).To(HaveKeyWithValue(tenancyv1alpha1.LabelVirtualCluster, vc.Name))
+			g.Expect(obj.GetLabels()).To(HaveKeyWithValue(tenancyv1alpha1.LabelVirtualClusterNamespace, vc.Namespace))
+			g.Expect(obj.GetLabels()).To(HaveKeyWithValue(tenancyv1alpha1.LabelManagedBy, tenancyv1alpha1.ManagedByValue))
+		}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+	}
+}
+
+// clusterRBACFor lists the ClusterRoles and ClusterRoleBindings of vc, found
+// both by label and by name, so neither an unlabelled nor a misnamed one hides.
+func clusterRBACFor(g Gomega, vc *tenancyv1alpha1.VirtualCluster) (roles []rbacv1.ClusterRole, bindings []rbacv1.ClusterRoleBinding) {
+	ctx := context.Background()
+	name := naming.ForVirtualCluster(vc.Namespace, vc.Name).ClusterRBAC
+	var rl rbacv1.ClusterRoleList
+	g.Expect(k8s.List(ctx, &rl)).To(Succeed())
+	for _, r := range rl.Items {
+		if r.Name == name || r.Labels[tenancyv1alpha1.LabelVirtualClusterNamespace] == vc.Namespace {
+			roles = append(roles, r)
+		}
+	}
+	var bl rbacv1.ClusterRoleBindingList
+	g.Expect(k8s.List(ctx, &bl)).To(Succeed())
+	for _, b := range bl.Items {
+		if b.Name == name || b.Labels[tenancyv1alpha1.LabelVirtualClusterNamespace] == vc.Namespace {
+			bindings = append(bindings, b)
+		}
+		for _, s := range b.Subjects {
+			if s.Namespace == vc.Namespace && b.Name != name {
+				bindings = append(bindings, b)
+			}
+		}
+	}
+	return roles, bindings
+}
+
+func condition(vc *tenancyv1alpha1.VirtualCluster, t string) *metav1.Condition {
+	return meta.FindStatusCondition(vc.Status.Conditions, t)
+}
+
+func TestSingleNamespaceSampleBecomesItsChildren(t *testing.T) {
+	g := NewWithT(t)
+	vc := create(t, sample(t, "tenancy_v1alpha1_virtualcluster_single.yaml", newNamespace(t)))
+	expectNamespacedChildren(t, vc)
+
+	g.Eventually(func(g Gomega) {
+		got := get(g, vc)
+		g.Expect(got.Status.Mode).To(Equal(tenancyv1alpha1.SingleNamespaceMode))
+		g.Expect(got.Finalizers).To(ContainElement(tenancyv1alpha1.Finalizer))
+		g.Expect(condition(got, controllers.ConditionRBACReady)).To(HaveField("Status", metav1.ConditionTrue))
+		g.Expect(got.Status.KubeconfigSecretRef).To(Equal(&tenancyv1alpha1.SecretKeyReference{Name: "vc-sample", Key: "config"}))
+		g.Expect(got.Status.ControlPlaneEndpoint).To(Equal("https://sample." + vc.Namespace + ".svc:443"))
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+
+	// The syncer's whole identity is namespace-scoped.
+	g.Consistently(func(g Gomega) {
+		roles, bindings := clusterRBACFor(g, vc)
+		g.Expect(roles).To(BeEmpty())
+		g.Expect(bindings).To(BeEmpty())
+	}).WithTimeout(time.Second).Should(Succeed())
+
+	role := &rbacv1.Role{}
+	g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: vc.Namespace, Name: "vc-sample"}, role)).To(Succeed())
+	g.Expect(role.Rules).To(ContainElement(rbacv1.PolicyRule{
+		APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses"},
+		Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"},
+	}), "the sample syncs ingresses")
+	binding := &rbacv1.RoleBinding{}
+	g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: vc.Namespace, Name: "vc-sample"}, binding)).To(Succeed())
+	g.Expect(binding.Subjects).To(ConsistOf(rbacv1.Subject{Kind: "ServiceAccount", Name: "vc-sample", Namespace: vc.Namespace}))
+	g.Expect(binding.RoleRef).To(Equal(rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "vc-sample"}))
+
+	workload := &corev1.ServiceAccount{}
+	g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: vc.Namespace, Name: "vc-workload-sample"}, workload)).To(Succeed())
+	g.Expect(workload.AutomountServiceAccountToken).To(HaveValue(BeFalse()))
+
+	dep := &appsv1.Deployment{}
+	g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: vc.Namespace, Name: "sample-syncer"}, dep)).To(Succeed())
+	g.Expect(dep.Spec.Template.Spec.ServiceAccountName).To(Equal("vc-sample"))
+	g.Expect(dep.Spec.Template.Spec.Containers[0].Image).To(Equal(syncerImage))
+	g.Expect(dep.Spec.Template.Spec.Containers[0].Args).To(HaveExactElements("syncer",
+		"--config=/etc/nestor/syncer/config.yaml", "--virtual-kubeconfig=/etc/nestor/virtual/config", "--leader-elect=true"))
+
+	cm := &corev1.ConfigMap{}
+	g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: vc.Namespace, Name: "sample-syncer"}, cm)).To(Succeed())
+	g.Expect(cm.Data["config.yaml"]).To(ContainSubstring("mode: SingleNamespace"))
+
+	svc := &corev1.Service{}
+	g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: vc.Namespace, Name: "sample"}, svc)).To(Succeed())
+	g.Expect(svc.Spec.Ports).To(HaveLen(1))
+	g.Expect(svc.Spec.Ports[0].Port).To(BeEquivalentTo(443))
+	g.Expect(svc.Spec.Ports[0].TargetPort.String()).To(Equal("https"))
+}
+
+func TestMultiNamespaceSampleGetsExactlyOneClusterRole(t *testing.T) {
+	g := NewWithT(t)
+	vc := create(t, sample(t, "tenancy_v1alpha1_virtualcluster_cert-manager.yaml", newNamespace(t)))
+	expectNamespacedChildren(t, vc)
+
+	name := naming.ForVirtualCluster(vc.Namespace, vc.Name).ClusterRBAC
+	var roles []rbacv1.ClusterRole
+	g.Eventually(func(g Gomega) {
+		var bindings []rbacv1.ClusterRoleBinding
+		roles, bindings = clusterRBACFor(g, vc)
+		g.Expect(roles).To(HaveLen(1))
+		g.Expect(bindings).To(HaveLen(1))
+		g.Expect(bindings[0].RoleRef).To(Equal(rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name}))
+		g.Expect(bindings[0].Subjects).To(ConsistOf(rbacv1.Subject{Kind: "ServiceAccount", Name: "vc-my-vcluster", Namespace: vc.Namespace}))
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+
+	g.Expect(roles[0].Name).To(Equal(name))
+	g.Expect(roles[0].Rules).To(ContainElements(
+		rbacv1.PolicyRule{APIGroups: []string{"cert-manager.io"}, Resources: []string{"certificates", "issuers"},
+			Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+		rbacv1.PolicyRule{APIGroups: []string{"cert-manager.io"}, Resources: []string{"clusterissuers"},
+			Verbs: []string{"get", "list", "watch"}},
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"namespaces"},
+			Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	))
+	g.Eventually(func(g Gomega) {
+		g.Expect(get(g, vc).Status.Mode).To(Equal(tenancyv1alpha1.MultiNamespaceMode))
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+}
+
+// deleteAndExpectNothingLeft deletes vc and waits until neither it nor any
+// object labelled as its own exists, namespaced or cluster-scoped.
+func deleteAndExpectNothingLeft(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) {
+	t.Helper()
+	ctx := context.Background()
+	g := NewWithT(t)
+	g.Expect(k8s.Delete(ctx, vc)).To(Succeed())
+	selector := client.MatchingLabels{tenancyv1alpha1.LabelVirtualCluster: vc.Name, tenancyv1alpha1.LabelVirtualClusterNamespace: vc.Namespace}
+	lists := []client.ObjectList{
+		&corev1.ServiceAccountList{}, &corev1.SecretList{}, &corev1.ConfigMapList{}, &corev1.ServiceList{},
+		&corev1.ResourceQuotaList{}, &corev1.LimitRangeList{}, &networkingv1.NetworkPolicyList{},
+		&appsv1.StatefulSetList{}, &appsv1.DeploymentList{}, &rbacv1.RoleList{}, &rbacv1.RoleBindingList{},
+		&rbacv1.ClusterRoleList{}, &rbacv1.ClusterRoleBindingList{},
+	}
+	g.Eventually(func(g Gomega) {
+		err := k8s.Get(ctx, client.ObjectKeyFromObject(vc), &tenancyv1alpha1.VirtualCluster{})
+		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "VirtualCluster still exists: %v", err)
+		for _, list := range lists {
+			g.Expect(k8s.List(ctx, list, selector)).To(Succeed())
+			g.Expect(meta.LenList(list)).To(BeZero(), "%T still has items", list)
+		}
+		for _, c := range namespacedChildren(vc) {
+			err := k8s.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: c.name}, c.obj.DeepCopyObject().(client.Object))
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%T %s still exists", c.obj, c.name)
+		}
+		roles, bindings := clusterRBACFor(g, vc)
+		g.Expect(roles).To(BeEmpty())
+		g.Expect(bindings).To(BeEmpty())
+	}).WithTimeout(60*time.Second).WithPolling(250*time.Millisecond).Should(Succeed(), func() string {
+		return "kube-controller-manager log:\n" + cluster.ControllerManagerLog()
+	})
+}
+
+func TestDeletingLeavesNothingBehind(t *testing.T) {
+	for _, file := range []string{"tenancy_v1alpha1_virtualcluster_single.yaml", "tenancy_v1alpha1_virtualcluster_cert-manager.yaml", "tenancy_v1alpha1_virtualcluster_production.yaml"} {
+		t.Run(file, func(t *testing.T) {
+			g := NewWithT(t)
+			vc := create(t, sample(t, file, newNamespace(t)))
+			expectNamespacedChildren(t, vc)
+			if vc.SpecMode() == tenancyv1alpha1.MultiNamespaceMode {
+				g.Eventually(func(g Gomega) {
+					roles, bindings := clusterRBACFor(g, vc)
+					g.Expect(roles).To(HaveLen(1))
+					g.Expect(bindings).To(HaveLen(1))
+				}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+				// A host namespace the syncer would have made for the tenant.
+				tenantNS := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: vc.Namespace + "-tenant", Labels: map[string]string{
+					tenancyv1alpha1.LabelManagedBy:               tenancyv1alpha1.ManagedByValue,
+					tenancyv1alpha1.LabelVirtualCluster:          vc.Name,
+					tenancyv1alpha1.LabelVirtualClusterNamespace: vc.Namespace,
+				}}}
+				NewWithT(t).Expect(k8s.Create(context.Background(), tenantNS)).To(Succeed())
+				defer NewWithT(t).Eventually(func() bool {
+					return apierrors.IsNotFound(k8s.Get(context.Background(), client.ObjectKeyFromObject(tenantNS), &corev1.Namespace{}))
+				}).WithTimeout(60 * time.Second).Should(BeTrue())
+			}
+			deleteAndExpectNothingLeft(t, vc)
+		})
+	}
+}
