@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ import (
 
 // markRolledOut sets the status a StatefulSet and Deployment controller and
 // kubelets would set once every replica is up; the tests run none of them.
-func markRolledOut(t *testing.T, vc *tenancyv1alpha1.VirtualCluster, ready bool) {
+func markRolledOut(t testing.TB, vc *tenancyv1alpha1.VirtualCluster, ready bool) {
 	t.Helper()
 	g := NewWithT(t)
 	ctx := context.Background()
@@ -102,7 +103,7 @@ func TestReadyFollowsTheWorkloads(t *testing.T) {
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 }
 
-// writeLog records the write requests of one reconciler.
+// writeLog records the requests of one reconciler.
 type writeLog struct {
 	mu   sync.Mutex
 	reqs []string
@@ -110,12 +111,21 @@ type writeLog struct {
 }
 
 func (w *writeLog) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method != http.MethodGet {
-		w.mu.Lock()
-		w.reqs = append(w.reqs, req.Method+" "+req.URL.Path)
-		w.mu.Unlock()
-	}
+	w.mu.Lock()
+	w.reqs = append(w.reqs, req.Method+" "+req.URL.Path)
+	w.mu.Unlock()
 	return w.next.RoundTrip(req)
+}
+
+// writes returns the requests other than reads.
+func writes(reqs []string) []string {
+	var out []string
+	for _, r := range reqs {
+		if !strings.HasPrefix(r, http.MethodGet+" ") {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func (w *writeLog) take() []string {
@@ -127,8 +137,8 @@ func (w *writeLog) take() []string {
 }
 
 // countingReconciler is the operator's reconciler on the manager's cache,
-// whose every write request is logged.
-func countingReconciler(t *testing.T) (*controllers.VirtualClusterReconciler, *writeLog) {
+// whose every request to the API server is logged.
+func countingReconciler(t testing.TB) (*controllers.VirtualClusterReconciler, *writeLog) {
 	t.Helper()
 	log := &writeLog{}
 	cfg := operatorConfig()
@@ -148,7 +158,7 @@ func countingReconciler(t *testing.T) (*controllers.VirtualClusterReconciler, *w
 
 // waitForCache waits until the manager's cache holds every child of vc, and
 // vc itself, at the resource version the API server has.
-func waitForCache(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) {
+func waitForCache(t testing.TB, vc *tenancyv1alpha1.VirtualCluster) {
 	t.Helper()
 	objs := []child{{&tenancyv1alpha1.VirtualCluster{}, vc.Name}}
 	objs = append(objs, namespacedChildren(vc)...)
@@ -177,7 +187,9 @@ func TestSteadyStateReconcileWritesNothing(t *testing.T) {
 		r, log := countingReconciler(t)
 		_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(vc)})
 		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(log.take()).To(BeEmpty(), "%s: a reconcile of an unchanged VirtualCluster must write nothing", file)
+		reqs := log.take()
+		g.Expect(writes(reqs)).To(BeEmpty(), "%s: a reconcile of an unchanged VirtualCluster must write nothing", file)
+		g.Expect(reqs).To(BeEmpty(), "%s: everything a steady-state reconcile reads is in the cache", file)
 	}
 }
 
@@ -466,4 +478,32 @@ func TestPolicies(t *testing.T) {
 			To(BeTrue(), "the control plane's namespace holds no tenant workloads in multi-namespace mode")
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	deleteAndExpectNothingLeft(t, multi)
+}
+
+// BenchmarkSteadyStateReconcile measures what the operator spends on a
+// VirtualCluster that needs nothing: the periodic resync of every one.
+func BenchmarkSteadyStateReconcile(b *testing.B) {
+	for _, file := range []string{"tenancy_v1alpha1_virtualcluster_single.yaml", "tenancy_v1alpha1_virtualcluster_cert-manager.yaml"} {
+		b.Run(strings.TrimSuffix(strings.TrimPrefix(file, "tenancy_v1alpha1_virtualcluster_"), ".yaml"), func(b *testing.B) {
+			g := NewWithT(b)
+			vc := create(b, sample(b, file, newNamespace(b)))
+			expectNamespacedChildren(b, vc)
+			markRolledOut(b, vc, true)
+			g.Eventually(func(g Gomega) {
+				g.Expect(condition(get(g, vc), controllers.ConditionReady)).To(HaveField("Status", metav1.ConditionTrue))
+			}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+			waitForCache(b, vc)
+			r, log := countingReconciler(b)
+			req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(vc)}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := r.Reconcile(context.Background(), req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reqs := log.take()
+			b.ReportMetric(float64(len(writes(reqs)))/float64(b.N), "writes/op")
+			b.ReportMetric(float64(len(reqs))/float64(b.N), "requests/op")
+		})
+	}
 }

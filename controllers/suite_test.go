@@ -3,10 +3,8 @@ package controllers_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,23 +35,7 @@ var (
 	k8s client.Client
 	// mgr is the operator under test, built exactly as the binary builds it.
 	mgr manager.Manager
-	// writes counts the operator's write requests.
-	writes writeCounter
 )
-
-// writeCounter counts the requests that change something on the API server.
-type writeCounter struct {
-	n    atomic.Int64
-	next http.RoundTripper
-}
-
-func (w *writeCounter) RoundTrip(req *http.Request) (*http.Response, error) {
-	switch req.Method {
-	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-		w.n.Add(1)
-	}
-	return w.next.RoundTrip(req)
-}
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -92,12 +74,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	cfg := operatorConfig()
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		writes.next = rt
-		return &writes
-	})
-	mgr, err = operator.NewManager(cfg, operator.Options{
+	mgr, err = operator.NewManager(operatorConfig(), operator.Options{
 		Manager: manager.Options{
 			Metrics:                metricsserver.Options{BindAddress: "0"},
 			HealthProbeBindAddress: "0",
@@ -170,7 +147,7 @@ func zapLevel() int8 {
 }
 
 // newNamespace creates a namespace for one test.
-func newNamespace(t *testing.T) string {
+func newNamespace(t testing.TB) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "test-" + rand.String(6)}}
 	NewWithT(t).Expect(k8s.Create(context.Background(), ns)).To(Succeed())
@@ -178,7 +155,7 @@ func newNamespace(t *testing.T) string {
 }
 
 // sample reads a VirtualCluster from config/samples and places it in namespace.
-func sample(t *testing.T, file, namespace string) *tenancyv1alpha1.VirtualCluster {
+func sample(t testing.TB, file, namespace string) *tenancyv1alpha1.VirtualCluster {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "config", "samples", file))
 	NewWithT(t).Expect(err).NotTo(HaveOccurred())
@@ -189,7 +166,7 @@ func sample(t *testing.T, file, namespace string) *tenancyv1alpha1.VirtualCluste
 }
 
 // create creates vc and returns it as the API server stored it.
-func create(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) *tenancyv1alpha1.VirtualCluster {
+func create(t testing.TB, vc *tenancyv1alpha1.VirtualCluster) *tenancyv1alpha1.VirtualCluster {
 	t.Helper()
 	NewWithT(t).Expect(k8s.Create(context.Background(), vc)).To(Succeed())
 	return vc

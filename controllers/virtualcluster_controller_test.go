@@ -46,7 +46,7 @@ func namespacedChildren(vc *tenancyv1alpha1.VirtualCluster) []child {
 
 // expectNamespacedChildren checks each child exists, is controlled by vc and
 // carries vc's labels.
-func expectNamespacedChildren(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) {
+func expectNamespacedChildren(t testing.TB, vc *tenancyv1alpha1.VirtualCluster) {
 	t.Helper()
 	for _, c := range namespacedChildren(vc) {
 		NewWithT(t).Eventually(func(g Gomega) {

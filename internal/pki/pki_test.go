@@ -196,3 +196,29 @@ func TestKubeconfig(t *testing.T) {
 		t.Error("a kubeconfig without credentials must be refused")
 	}
 }
+
+// BenchmarkEnsure measures issuing a whole PKI and, what every reconcile
+// does, checking an existing one.
+func BenchmarkEnsure(b *testing.B) {
+	now := time.Now()
+	b.Run("issue", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := Ensure(nil, testConfig, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("keep", func(b *testing.B) {
+		data, _, err := Ensure(nil, testConfig, now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, changed, err := Ensure(data, testConfig, now); err != nil || changed {
+				b.Fatalf("changed=%t err=%v", changed, err)
+			}
+		}
+	})
+}
