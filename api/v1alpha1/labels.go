@@ -13,8 +13,10 @@ const (
 
 	// LabelManagedBy is the well-known label; its value is ManagedByValue.
 	LabelManagedBy = "app.kubernetes.io/managed-by"
-	// ManagedByValue marks objects the operator manages; its caches select by it.
-	ManagedByValue = "nestor"
+	// ManagedByValue marks objects the operator manages; its caches select
+	// by it. What the syncer copies to the host is marked differently, so
+	// the operator never caches the tenant's objects.
+	ManagedByValue = "nestor-operator"
 
 	// Finalizer removes the cluster-scoped children, which owner references
 	// cannot reach, before a VirtualCluster goes away.

@@ -81,7 +81,7 @@ type MultiNamespaceModeSpec struct {
 	// destroy them, and it is rejected.
 	// +kubebuilder:default=false
 	// +optional
-	Enabled bool `json:"enabled"`
+	Enabled bool `json:"enabled,omitempty"`
 }
 
 // SyncSpec selects what is synced in each direction.
@@ -98,31 +98,43 @@ type SyncSpec struct {
 	FromHost SyncFromHost `json:"fromHost,omitempty"`
 }
 
+// Switches whose default is true are pointers, so that a client written in
+// Go that leaves them unset sends nothing and gets the default, not false.
+
 // EnabledByDefault switches a kind that is synced unless turned off.
 type EnabledByDefault struct {
 	// +kubebuilder:default=true
 	// +optional
-	Enabled bool `json:"enabled"`
+	Enabled *bool `json:"enabled,omitempty"`
 }
+
+// IsEnabled reports whether the kind is synced.
+func (e EnabledByDefault) IsEnabled() bool { return e.Enabled == nil || *e.Enabled }
 
 // DisabledByDefault switches a kind that is synced only when turned on.
 type DisabledByDefault struct {
 	// +kubebuilder:default=false
 	// +optional
-	Enabled bool `json:"enabled"`
+	Enabled bool `json:"enabled,omitempty"`
 }
+
+// IsEnabled reports whether the kind is synced.
+func (e DisabledByDefault) IsEnabled() bool { return e.Enabled }
 
 // SyncReferenced switches a kind that is synced when a synced object
 // references it, or entirely when All is set.
 type SyncReferenced struct {
 	// +kubebuilder:default=true
 	// +optional
-	Enabled bool `json:"enabled"`
+	Enabled *bool `json:"enabled,omitempty"`
 	// All syncs every object of the kind, referenced or not.
 	// +kubebuilder:default=false
 	// +optional
-	All bool `json:"all"`
+	All bool `json:"all,omitempty"`
 }
+
+// IsEnabled reports whether the kind is synced at all.
+func (e SyncReferenced) IsEnabled() bool { return e.Enabled == nil || *e.Enabled }
 
 // SyncToHost lists the kinds copied from the virtual cluster to the host.
 type SyncToHost struct {
@@ -159,7 +171,7 @@ type SyncToHost struct {
 type CustomResourceToHost struct {
 	// +kubebuilder:default=false
 	// +optional
-	Enabled bool `json:"enabled"`
+	Enabled bool `json:"enabled,omitempty"`
 }
 
 // SyncFromHost lists the kinds copied from the host into the virtual cluster.
@@ -201,7 +213,7 @@ const (
 type CustomResourceFromHost struct {
 	// +kubebuilder:default=false
 	// +optional
-	Enabled bool `json:"enabled"`
+	Enabled bool `json:"enabled,omitempty"`
 	// Scope of the resource: Cluster kinds are read cluster-wide, Namespaced
 	// kinds from the VirtualCluster's own namespace.
 	// +kubebuilder:default=Cluster
@@ -210,6 +222,7 @@ type CustomResourceFromHost struct {
 }
 
 // ControlPlaneSpec configures the virtual cluster's control plane.
+// +kubebuilder:validation:XValidation:rule="!has(self.replicas) || self.replicas == 1 || (has(self.persistence) && has(self.persistence.enabled) && self.persistence.enabled)",message="spec.controlPlane.persistence.enabled must be true when spec.controlPlane.replicas is above 1: an etcd member that restarts without its data cannot rejoin its cluster"
 type ControlPlaneSpec struct {
 	// Version of Kubernetes the control plane runs.
 	// +kubebuilder:default="v1.37.2"
@@ -221,6 +234,7 @@ type ControlPlaneSpec struct {
 	// count is odd to keep a quorum.
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Enum=1;3;5
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.controlPlane.replicas cannot change after creation: every replica is an etcd member, and etcd's membership is fixed when the cluster forms. Create a new VirtualCluster with the replicas you need and migrate to it"
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
 
@@ -230,6 +244,7 @@ type ControlPlaneSpec struct {
 	Images ControlPlaneImages `json:"images,omitempty"`
 
 	// Resources of each container.
+	// +kubebuilder:default={}
 	// +optional
 	Resources ControlPlaneResources `json:"resources,omitempty"`
 
@@ -264,14 +279,21 @@ type ControlPlaneImages struct {
 	Syncer string `json:"syncer,omitempty"`
 }
 
-// ControlPlaneResources sets each container's resources.
+// ControlPlaneResources sets each container's resources. The defaults
+// request what a small virtual cluster needs and cap memory only, so that a
+// LimitRange's defaults or a ResourceQuota in the namespace do not catch the
+// control plane unprepared.
 type ControlPlaneResources struct {
+	// +kubebuilder:default={requests: {cpu: "100m", memory: "256Mi"}, limits: {memory: "2Gi"}}
 	// +optional
 	Etcd corev1.ResourceRequirements `json:"etcd,omitempty"`
+	// +kubebuilder:default={requests: {cpu: "250m", memory: "512Mi"}, limits: {memory: "3Gi"}}
 	// +optional
 	APIServer corev1.ResourceRequirements `json:"apiServer,omitempty"`
+	// +kubebuilder:default={requests: {cpu: "100m", memory: "128Mi"}, limits: {memory: "1Gi"}}
 	// +optional
 	ControllerManager corev1.ResourceRequirements `json:"controllerManager,omitempty"`
+	// +kubebuilder:default={requests: {cpu: "50m", memory: "64Mi"}, limits: {memory: "512Mi"}}
 	// +optional
 	Syncer corev1.ResourceRequirements `json:"syncer,omitempty"`
 }
@@ -285,15 +307,20 @@ const (
 	RetentionRetain RetentionPolicy = "Retain"
 )
 
-// PersistenceSpec configures etcd's storage.
+// PersistenceSpec configures etcd's storage. Only retentionPolicy may
+// change after creation: etcd's volumes are created with the control plane
+// and the StatefulSet cannot change them.
+// +kubebuilder:validation:XValidation:rule="has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",message="spec.controlPlane.persistence.storageClassName cannot change after creation: the StatefulSet's volume claims are fixed"
 type PersistenceSpec struct {
 	// Enabled keeps etcd's data on a PersistentVolumeClaim per replica; when
 	// off, the data lives in an emptyDir and is lost with the pod.
 	// +kubebuilder:default=true
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.controlPlane.persistence.enabled cannot change after creation: etcd's data would be lost or left behind. Create a new VirtualCluster and migrate to it"
 	// +optional
-	Enabled bool `json:"enabled"`
+	Enabled *bool `json:"enabled,omitempty"`
 	// Size of each volume.
 	// +kubebuilder:default="5Gi"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.controlPlane.persistence.size cannot change after creation: the StatefulSet's volume claims are fixed. Expand the PersistentVolumeClaims directly if their storage class allows it"
 	// +optional
 	Size resource.Quantity `json:"size,omitempty"`
 	// StorageClassName of the volumes; empty uses the host's default class.
@@ -305,6 +332,9 @@ type PersistenceSpec struct {
 	// +optional
 	RetentionPolicy RetentionPolicy `json:"retentionPolicy,omitempty"`
 }
+
+// IsEnabled reports whether etcd's data is kept on volumes.
+func (p PersistenceSpec) IsEnabled() bool { return p.Enabled == nil || *p.Enabled }
 
 // ControlPlaneService configures the Service in front of the API server.
 type ControlPlaneService struct {
@@ -367,7 +397,7 @@ type PoliciesSpec struct {
 type ResourceQuotaPolicy struct {
 	// +kubebuilder:default=false
 	// +optional
-	Enabled bool `json:"enabled"`
+	Enabled bool `json:"enabled,omitempty"`
 	// Quota is the hard limit per resource name, as in a ResourceQuota's spec.hard.
 	// +optional
 	Quota corev1.ResourceList `json:"quota,omitempty"`
@@ -381,7 +411,7 @@ type ResourceQuotaPolicy struct {
 type LimitRangePolicy struct {
 	// +kubebuilder:default=false
 	// +optional
-	Enabled bool `json:"enabled"`
+	Enabled bool `json:"enabled,omitempty"`
 	// +optional
 	Default corev1.ResourceList `json:"default,omitempty"`
 	// +optional
@@ -398,7 +428,7 @@ type NetworkPolicyPolicy struct {
 	// DNS, plus OutgoingConnections, and nothing else.
 	// +kubebuilder:default=false
 	// +optional
-	Enabled bool `json:"enabled"`
+	Enabled bool `json:"enabled,omitempty"`
 	// OutgoingConnections the tenant's pods may open beyond the virtual cluster.
 	// +optional
 	OutgoingConnections OutgoingConnections `json:"outgoingConnections,omitempty"`

@@ -143,12 +143,9 @@ func StatefulSet(vc *tenancyv1alpha1.VirtualCluster, pkiHash string) *appsv1.Sta
 						controllerManagerContainer(vc, cmImage),
 					},
 					Volumes: []corev1.Volume{
-						pkiVolume("etcd-pki", n.Certs, pki.EtcdCACert, pki.EtcdServerCert, pki.EtcdServerKey, pki.EtcdPeerCert, pki.EtcdPeerKey),
-						pkiVolume("apiserver-pki", n.Certs, pki.CACert, pki.APIServerCert, pki.APIServerKey,
-							pki.EtcdCACert, pki.APIServerEtcdClientCert, pki.APIServerEtcdClientKey,
-							pki.FrontProxyCACert, pki.FrontProxyClientCert, pki.FrontProxyClientKey,
-							pki.ServiceAccountKey, pki.ServiceAccountPub),
-						pkiVolume("controller-manager-pki", n.Certs, pki.CACert, pki.CAKey, pki.ServiceAccountKey, ControllerManagerKubeconfig),
+						pkiVolume("etcd-pki", n.Certs, etcdPKI),
+						pkiVolume("apiserver-pki", n.Certs, apiServerPKI),
+						pkiVolume("controller-manager-pki", n.Certs, controllerManagerPKI),
 					},
 				},
 			},
@@ -156,7 +153,7 @@ func StatefulSet(vc *tenancyv1alpha1.VirtualCluster, pkiHash string) *appsv1.Sta
 		},
 	}
 
-	if cp.Persistence.Enabled {
+	if cp.Persistence.IsEnabled() {
 		size := cp.Persistence.Size
 		if size.IsZero() {
 			size = resource.MustParse("5Gi")
@@ -190,9 +187,21 @@ func StatefulSet(vc *tenancyv1alpha1.VirtualCluster, pkiHash string) *appsv1.Sta
 	return sts
 }
 
+// The keys of the PKI Secret each container sees: those its flags name.
+var (
+	etcdPKI      = []string{pki.EtcdCACert, pki.EtcdServerCert, pki.EtcdServerKey, pki.EtcdPeerCert, pki.EtcdPeerKey}
+	apiServerPKI = []string{
+		pki.CACert, pki.APIServerCert, pki.APIServerKey,
+		pki.EtcdCACert, pki.APIServerEtcdClientCert, pki.APIServerEtcdClientKey,
+		pki.FrontProxyCACert, pki.FrontProxyClientCert, pki.FrontProxyClientKey,
+		pki.ServiceAccountKey, pki.ServiceAccountPub,
+	}
+	controllerManagerPKI = []string{pki.CACert, pki.CAKey, pki.ServiceAccountKey, ControllerManagerKubeconfig}
+)
+
 // pkiVolume projects only the listed keys of the PKI Secret, so each
 // container sees the keys it needs and no others.
-func pkiVolume(name, secret string, keys ...string) corev1.Volume {
+func pkiVolume(name, secret string, keys []string) corev1.Volume {
 	items := make([]corev1.KeyToPath, 0, len(keys))
 	for _, k := range keys {
 		items = append(items, corev1.KeyToPath{Key: k, Path: k})

@@ -48,24 +48,24 @@ func For(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
 			synced = append(synced, resource{group, plural})
 		}
 	}
-	add(to.Pods.Enabled, "", "pods")
-	add(to.Services.Enabled, "", "services")
-	add(to.Endpoints.Enabled, "", "endpoints")
-	add(to.PersistentVolumeClaims.Enabled, "", "persistentvolumeclaims")
-	add(to.ConfigMaps.Enabled, "", "configmaps")
+	add(to.Pods.IsEnabled(), "", "pods")
+	add(to.Services.IsEnabled(), "", "services")
+	add(to.Endpoints.IsEnabled(), "", "endpoints")
+	add(to.PersistentVolumeClaims.IsEnabled(), "", "persistentvolumeclaims")
+	add(to.ConfigMaps.IsEnabled(), "", "configmaps")
 	// A synced pod's service-account token reaches the host as a Secret.
-	add(to.Secrets.Enabled || to.Pods.Enabled, "", "secrets")
-	add(to.Ingresses.Enabled, "networking.k8s.io", "ingresses")
-	add(to.NetworkPolicies.Enabled, "networking.k8s.io", "networkpolicies")
-	add(to.ServiceAccounts.Enabled, "", "serviceaccounts")
-	add(to.PodDisruptionBudgets.Enabled, "policy", "poddisruptionbudgets")
+	add(to.Secrets.IsEnabled() || to.Pods.IsEnabled(), "", "secrets")
+	add(to.Ingresses.IsEnabled(), "networking.k8s.io", "ingresses")
+	add(to.NetworkPolicies.IsEnabled(), "networking.k8s.io", "networkpolicies")
+	add(to.ServiceAccounts.IsEnabled(), "", "serviceaccounts")
+	add(to.PodDisruptionBudgets.IsEnabled(), "policy", "poddisruptionbudgets")
 	for _, key := range sortedKeys(to.CustomResources) {
 		add(to.CustomResources[key].Enabled, groupOf(key), pluralOf(key))
 	}
 
 	// Kinds the syncer only reads where the tenant's host objects live.
 	var observed []resource
-	if from.Events.Enabled {
+	if from.Events.IsEnabled() {
 		observed = append(observed, resource{"", "events"})
 	}
 
@@ -80,11 +80,11 @@ func For(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
 			clusterFields = append(clusterFields, field)
 		}
 	}
-	addCluster(from.Nodes.Enabled, "spec.sync.fromHost.nodes", "", "nodes")
-	addCluster(from.StorageClasses.Enabled, "spec.sync.fromHost.storageClasses", "storage.k8s.io", "storageclasses")
-	addCluster(from.IngressClasses.Enabled, "spec.sync.fromHost.ingressClasses", "networking.k8s.io", "ingressclasses")
-	addCluster(from.PriorityClasses.Enabled, "spec.sync.fromHost.priorityClasses", "scheduling.k8s.io", "priorityclasses")
-	addCluster(from.RuntimeClasses.Enabled, "spec.sync.fromHost.runtimeClasses", "node.k8s.io", "runtimeclasses")
+	addCluster(from.Nodes.IsEnabled(), "spec.sync.fromHost.nodes", "", "nodes")
+	addCluster(from.StorageClasses.IsEnabled(), "spec.sync.fromHost.storageClasses", "storage.k8s.io", "storageclasses")
+	addCluster(from.IngressClasses.IsEnabled(), "spec.sync.fromHost.ingressClasses", "networking.k8s.io", "ingressclasses")
+	addCluster(from.PriorityClasses.IsEnabled(), "spec.sync.fromHost.priorityClasses", "scheduling.k8s.io", "priorityclasses")
+	addCluster(from.RuntimeClasses.IsEnabled(), "spec.sync.fromHost.runtimeClasses", "node.k8s.io", "runtimeclasses")
 	var crds []string
 	for _, key := range sortedKeys(to.CustomResources) {
 		if to.CustomResources[key].Enabled {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/utils/ptr"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 )
@@ -16,8 +17,8 @@ var leases = rbacv1.PolicyRule{APIGroups: []string{"coordination.k8s.io"}, Resou
 
 // defaults is spec.sync as the schema defaults it.
 func defaults() tenancyv1alpha1.SyncSpec {
-	on := tenancyv1alpha1.EnabledByDefault{Enabled: true}
-	ref := tenancyv1alpha1.SyncReferenced{Enabled: true}
+	on := tenancyv1alpha1.EnabledByDefault{Enabled: ptr.To(true)}
+	ref := tenancyv1alpha1.SyncReferenced{Enabled: ptr.To(true)}
 	return tenancyv1alpha1.SyncSpec{
 		ToHost: tenancyv1alpha1.SyncToHost{
 			Pods: on, Services: on, Endpoints: on, PersistentVolumeClaims: on,
@@ -97,10 +98,10 @@ func TestACustomResourceAddsExactlyItsRule(t *testing.T) {
 
 func TestTurningAKindOffRemovesItsRule(t *testing.T) {
 	sync := defaults()
-	sync.ToHost.Secrets.Enabled = false
-	sync.ToHost.Pods.Enabled = false
-	sync.ToHost.ConfigMaps.Enabled = false
-	sync.FromHost.Events.Enabled = false
+	sync.ToHost.Secrets.Enabled = ptr.To(false)
+	sync.ToHost.Pods.Enabled = ptr.To(false)
+	sync.ToHost.ConfigMaps.Enabled = ptr.To(false)
+	sync.FromHost.Events.Enabled = ptr.To(false)
 	got := For(sync, tenancyv1alpha1.SingleNamespaceMode)
 	want := []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"endpoints", "persistentvolumeclaims", "services"}, Verbs: rw},
@@ -111,7 +112,7 @@ func TestTurningAKindOffRemovesItsRule(t *testing.T) {
 	}
 
 	// Pods alone still need secrets: their service-account tokens travel as Secrets.
-	sync.ToHost.Pods.Enabled = true
+	sync.ToHost.Pods.Enabled = ptr.To(true)
 	got = For(sync, tenancyv1alpha1.SingleNamespaceMode)
 	if !slices.Contains(got.Namespaced[0].Resources, "secrets") {
 		t.Fatalf("pods without secrets sync must still grant secrets: %+v", got.Namespaced)

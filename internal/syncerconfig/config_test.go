@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 )
@@ -16,7 +17,7 @@ func TestRoundTrip(t *testing.T) {
 		Spec: tenancyv1alpha1.VirtualClusterSpec{
 			Experimental: &tenancyv1alpha1.ExperimentalSpec{MultiNamespaceMode: &tenancyv1alpha1.MultiNamespaceModeSpec{Enabled: true}},
 			Sync: tenancyv1alpha1.SyncSpec{ToHost: tenancyv1alpha1.SyncToHost{
-				Secrets:         tenancyv1alpha1.SyncReferenced{Enabled: true, All: true},
+				Secrets:         tenancyv1alpha1.SyncReferenced{Enabled: ptr.To(true), All: true},
 				CustomResources: map[string]tenancyv1alpha1.CustomResourceToHost{"certificates.cert-manager.io": {Enabled: true}},
 			}},
 			Networking: tenancyv1alpha1.NetworkingSpec{ServiceCIDR: "10.96.0.0/12", ClusterDomain: "cluster.local"},
