@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -107,17 +108,22 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object, owned OwnedF
 		if same {
 			return Unchanged, nil
 		}
+		// Apply to the version whose ownership and content were checked:
+		// if it changed since, the apply fails with a conflict and the
+		// caller tries again on fresh data.
+		want.SetResourceVersion(live.GetResourceVersion())
 		result = Updated
 	}
 	err = a.apply(ctx, want)
-	if apierrors.IsInvalid(err) && live != nil {
-		// Someone else's edit is in the way of ours: say a Service port
-		// renumbered by `kubectl edit`, which is a new list item under its
-		// owner, next to the one we restore. Take over what imperative edits
-		// hold, so the apply removes what we do not want, and try once more.
-		if terr := a.takeOver(ctx, live); terr != nil {
+	if live != nil && collides(err) {
+		// Someone's edit is in the way: say a Service port renumbered by
+		// `kubectl edit`, now a second list item, under that editor, beside
+		// the one we restore. Take over what imperative edits hold in the
+		// object's body, so the apply removes what we do not want.
+		if terr := a.takeOver(ctx, live, want); terr != nil {
 			return Unchanged, fmt.Errorf("applying %s %s: %w (and taking over conflicting fields: %w)", gvk.Kind, client.ObjectKeyFromObject(desired), err, terr)
 		}
+		want.SetResourceVersion("")
 		err = a.apply(ctx, want)
 	}
 	if err != nil {
@@ -126,21 +132,44 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object, owned OwnedF
 	return result, nil
 }
 
+// collides reports whether err rejects an object because two of its list
+// items collide, the trace of an edit that changed an item's key.
+func collides(err error) bool {
+	var status apierrors.APIStatus
+	if !apierrors.IsInvalid(err) || !errors.As(err, &status) || status.Status().Details == nil {
+		return false
+	}
+	for _, c := range status.Status().Details.Causes {
+		if c.Type == metav1.CauseTypeFieldValueDuplicate {
+			return true
+		}
+	}
+	return false
+}
+
 func (a *Applier) apply(ctx context.Context, want *unstructured.Unstructured) error {
 	return a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(want), client.FieldOwner(a.owner), client.ForceOwnership)
 }
 
-// takeOver makes the applier the owner of every field that other managers
-// set on live's main resource through imperative updates (not applies, not
-// subresources), so that its next apply removes those it does not want.
-// It is used only when an apply is rejected, never in normal operation.
-func (a *Applier) takeOver(ctx context.Context, live client.Object) error {
-	owned := &fieldpath.Set{}
+// takeOver makes the applier the owner of the fields that other managers
+// set through imperative updates (not applies, not subresources) in the
+// parts of the object want sets other than its metadata, so that the next
+// apply removes those it does not want. Metadata (finalizers, annotations
+// of other controllers) is never taken. It is used only when an apply is
+// rejected, never in normal operation.
+func (a *Applier) takeOver(ctx context.Context, live client.Object, want *unstructured.Unstructured) error {
+	var body []fieldpath.PathElement
+	for k := range want.Object {
+		if k != "apiVersion" && k != "kind" && k != "metadata" {
+			body = append(body, fieldpath.PathElement{FieldName: &k})
+		}
+	}
+	taken := &fieldpath.Set{}
 	var kept []metav1.ManagedFieldsEntry
 	for _, mf := range live.GetManagedFields() {
-		ours := mf.Manager == a.owner && mf.Operation == metav1.ManagedFieldsOperationApply
-		imperative := mf.Operation == metav1.ManagedFieldsOperationUpdate
-		if mf.Subresource != "" || !(ours || imperative) || mf.FieldsV1 == nil {
+		ours := mf.Manager == a.owner && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == ""
+		imperative := mf.Manager != a.owner && mf.Operation == metav1.ManagedFieldsOperationUpdate && mf.Subresource == ""
+		if (!ours && !imperative) || mf.FieldsV1 == nil {
 			kept = append(kept, mf)
 			continue
 		}
@@ -148,15 +177,34 @@ func (a *Applier) takeOver(ctx context.Context, live client.Object) error {
 		if err := set.FromJSON(mf.FieldsV1.GetRawReader()); err != nil {
 			return err
 		}
-		owned = owned.Union(set)
+		if ours {
+			taken = taken.Union(set)
+			continue
+		}
+		theirs := &fieldpath.Set{}
+		set.Iterate(func(p fieldpath.Path) {
+			if len(p) > 0 && slices.ContainsFunc(body, p[0].Equals) {
+				taken.Insert(p)
+			} else {
+				theirs.Insert(p)
+			}
+		})
+		if !theirs.Empty() {
+			raw, err := theirs.ToJSON()
+			if err != nil {
+				return err
+			}
+			mf.FieldsV1 = &metav1.FieldsV1{Raw: raw}
+			kept = append(kept, mf)
+		}
 	}
-	raw, err := owned.ToJSON()
+	raw, err := taken.ToJSON()
 	if err != nil {
 		return err
 	}
 	now := metav1.Now()
 	kept = append(kept, metav1.ManagedFieldsEntry{
-		Manager: a.owner, Operation: metav1.ManagedFieldsOperationApply, APIVersion: liveAPIVersion(live, a.client),
+		Manager: a.owner, Operation: metav1.ManagedFieldsOperationApply, APIVersion: want.GetAPIVersion(),
 		Time: &now, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: raw},
 	})
 	base := live.DeepCopyObject().(client.Object)
@@ -164,17 +212,9 @@ func (a *Applier) takeOver(ctx context.Context, live client.Object) error {
 	return a.client.Patch(ctx, live, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 }
 
-func liveAPIVersion(obj client.Object, c client.Client) string {
-	gvk, err := apiutil.GVKForObject(obj, c.Scheme())
-	if err != nil {
-		return ""
-	}
-	return gvk.GroupVersion().String()
-}
-
-// Delete removes the object named like obj if it exists and is owned.
-// It reports whether a delete was sent.
-func (a *Applier) Delete(ctx context.Context, obj client.Object, owned OwnedFunc) (bool, error) {
+// Delete removes the object named like obj, read from the cache, if it
+// exists and is owned. It reports whether a delete was sent.
+func (a *Applier) Delete(ctx context.Context, obj client.Object, owned OwnedFunc, opts ...client.DeleteOption) (bool, error) {
 	gvk, err := apiutil.GVKForObject(obj, a.client.Scheme())
 	if err != nil {
 		return false, err
@@ -188,13 +228,22 @@ func (a *Applier) Delete(ctx context.Context, obj client.Object, owned OwnedFunc
 	if err := a.client.Get(ctx, client.ObjectKeyFromObject(obj), live); err != nil {
 		return false, client.IgnoreNotFound(err)
 	}
+	return a.DeleteLive(ctx, live, owned, opts...)
+}
+
+// DeleteLive deletes live, an object the caller has just read, if it is
+// owned and not already being deleted. The delete is conditional on live's
+// UID, so an object re-created under the same name in the meantime stays.
+func (a *Applier) DeleteLive(ctx context.Context, live client.Object, owned OwnedFunc, opts ...client.DeleteOption) (bool, error) {
 	if !owned(live) || live.GetDeletionTimestamp() != nil {
 		return false, nil
 	}
 	uid := live.GetUID()
-	err = a.client.Delete(ctx, live, client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+	opts = append([]client.DeleteOption{client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationBackground)}, opts...)
+	err := a.client.Delete(ctx, live, opts...)
 	if err != nil && !apierrors.IsNotFound(err) {
-		return false, fmt.Errorf("deleting %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(obj), err)
+		gvk, _ := apiutil.GVKForObject(live, a.client.Scheme())
+		return false, fmt.Errorf("deleting %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(live), err)
 	}
 	return err == nil, nil
 }

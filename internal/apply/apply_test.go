@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
@@ -149,7 +150,7 @@ func TestApplySettlesOnDefaultedWorkloads(t *testing.T) {
 	vc := owner(t)
 	vc.Spec.ControlPlane = tenancyv1alpha1.ControlPlaneSpec{
 		Version: "v1.37.2", Replicas: 3,
-		Persistence: tenancyv1alpha1.PersistenceSpec{Enabled: true, Size: resource.MustParse("1Gi")},
+		Persistence: tenancyv1alpha1.PersistenceSpec{Enabled: ptr.To(true), Size: resource.MustParse("1Gi")},
 	}
 	owned := ownership.ControlledBy(vc)
 	for _, obj := range []client.Object{
@@ -232,5 +233,28 @@ func TestApplyRestoresAnEditThatChangedAListKey(t *testing.T) {
 	g.Expect(live.Spec.Ports).To(HaveLen(1))
 	g.Expect(live.Spec.Ports[0].Port).To(BeEquivalentTo(443))
 	g.Expect(live.Spec.ClusterIP).NotTo(BeEmpty(), "the Service keeps its address")
+	g.Expect(live.Annotations).To(HaveKeyWithValue("added-by", "kubectl-edit"), "metadata is never taken over")
 	g.Expect(applySettled(t, svc, ownership.ControlledBy(vc))).To(Equal(apply.Unchanged))
+}
+
+// A change the API server forbids (an immutable field) is reported as it is;
+// nothing is taken over.
+func TestApplyReportsAnImmutableChange(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	vc := owner(t)
+	vc.Spec.ControlPlane = tenancyv1alpha1.ControlPlaneSpec{Replicas: 1, Persistence: tenancyv1alpha1.PersistenceSpec{Enabled: ptr.To(true), Size: resource.MustParse("1Gi")}}
+	_, err := applier.Apply(ctx, controlplane.StatefulSet(vc, "hash"), ownership.ControlledBy(vc))
+	g.Expect(err).NotTo(HaveOccurred())
+	before := &appsv1.StatefulSet{}
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: vc.Name}, before)).To(Succeed())
+
+	vc.Spec.ControlPlane.Persistence.Size = resource.MustParse("2Gi")
+	g.Eventually(func(g Gomega) {
+		_, err := applier.Apply(ctx, controlplane.StatefulSet(vc, "hash"), ownership.ControlledBy(vc))
+		g.Expect(err).To(MatchError(ContainSubstring("field is immutable")))
+	}).WithTimeout(10 * time.Second).Should(Succeed())
+	after := &appsv1.StatefulSet{}
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(before), after)).To(Succeed())
+	g.Expect(after.ResourceVersion).To(Equal(before.ResourceVersion), "a rejected apply changes nothing")
 }
