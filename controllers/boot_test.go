@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -42,8 +43,18 @@ func TestGeneratedControlPlaneBoots(t *testing.T) {
 
 	assets, err := localcluster.AssetsDir()
 	g.Expect(err).NotTo(HaveOccurred())
+	// As root, the containers run as the pod's user with the files' modes
+	// and owners a kubelet would give them, so the root must be reachable.
+	root, err := os.MkdirTemp("", "nestor-boot-")
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { os.RemoveAll(root) })
+	g.Expect(os.Chmod(root, 0o755)).To(Succeed())
+	if os.Geteuid() != 0 {
+		t.Log("not root: the containers run as this user, and file modes go unchecked")
+	}
 	pod, err := localcluster.RunPod(sts.Spec.Template.Spec, localcluster.PodOptions{
-		Root:        t.TempDir(),
+		AsPodUser:   true,
+		Root:        root,
 		Assets:      assets,
 		Secrets:     map[string]*corev1.Secret{certs.Name: certs},
 		FieldValues: map[string]string{"POD_NAME": sts.Name + "-0", "POD_IP": "127.0.0.1"},
@@ -59,7 +70,7 @@ func TestGeneratedControlPlaneBoots(t *testing.T) {
 			}
 			url := fmt.Sprintf("%s://127.0.0.1:%d%s", strings.ToLower(string(probe.HTTPGet.Scheme)), portOf(c, probe.HTTPGet.Port.String(), probe.HTTPGet.Port.IntValue()), probe.HTTPGet.Path)
 			g.Eventually(func() (int, error) { return httpStatus(url) }).WithTimeout(90*time.Second).WithPolling(time.Second).
-				Should(Equal(http.StatusOK), "%s probe %s\n%s", c.Name, url, pod.Logs())
+				Should(Equal(http.StatusOK), func() string { return c.Name + " probe " + url + "\n" + pod.Logs() })
 		}
 	}
 

@@ -131,7 +131,11 @@ func (r *VirtualClusterReconciler) now() time.Time {
 func (r *VirtualClusterReconciler) reconcileControlPlane(ctx context.Context, st *state) (outcome, error) {
 	vc := st.vc
 	sts := controlplane.StatefulSet(vc, st.pkiHash)
-	if err := r.applyAll(ctx, vc, controlplane.Service(vc), controlplane.HeadlessService(vc), sts); err != nil {
+	if err := r.applyAll(ctx, vc, controlplane.Service(vc), controlplane.HeadlessService(vc)); err != nil {
+		return outcome{}, err
+	}
+	res, err := r.Applier.Apply(ctx, sts, ownedBy(vc, sts))
+	if err != nil {
 		return outcome{}, err
 	}
 
@@ -141,6 +145,11 @@ func (r *VirtualClusterReconciler) reconcileControlPlane(ctx context.Context, st
 	}
 	st.status.ControlPlaneEndpoint = controlplane.Endpoint(vc, svc)
 
+	// The cache may not hold the spec just written; its status would tell of
+	// the one before. The write's own event brings us back.
+	if res != apply.Unchanged {
+		return notReady(ReasonRollingOut, fmt.Sprintf("StatefulSet %s was %s; waiting for it to roll out.", sts.Name, strings.ToLower(string(res)))), nil
+	}
 	live := &appsv1.StatefulSet{}
 	if err := r.Get(ctx, client.ObjectKeyFromObject(sts), live); err != nil {
 		return notReady(ReasonWaiting, "Waiting for the control-plane StatefulSet to appear."), client.IgnoreNotFound(err)
@@ -176,8 +185,15 @@ func (r *VirtualClusterReconciler) reconcileSyncer(ctx context.Context, st *stat
 		return outcome{}, err
 	}
 	dep := controlplane.SyncerDeployment(vc, r.SyncerImage)
-	if err := r.applyAll(ctx, vc, controlplane.SyncerConfigMap(vc, rendered), dep); err != nil {
+	if err := r.applyAll(ctx, vc, controlplane.SyncerConfigMap(vc, rendered)); err != nil {
 		return outcome{}, err
+	}
+	res, err := r.Applier.Apply(ctx, dep, ownedBy(vc, dep))
+	if err != nil {
+		return outcome{}, err
+	}
+	if res != apply.Unchanged {
+		return notReady(ReasonRollingOut, fmt.Sprintf("Deployment %s was %s; waiting for it to roll out.", dep.Name, strings.ToLower(string(res)))), nil
 	}
 	live := &appsv1.Deployment{}
 	if err := r.Get(ctx, client.ObjectKeyFromObject(dep), live); err != nil {
@@ -196,6 +212,8 @@ func deploymentRolledOut(dep *appsv1.Deployment, want int32) (string, bool) {
 		return fmt.Sprintf("Waiting for the Deployment controller to observe generation %d of Deployment %s.", dep.Generation, dep.Name), false
 	case s.UpdatedReplicas < want:
 		return fmt.Sprintf("%d/%d syncer replicas run the current revision.", s.UpdatedReplicas, want), false
+	case s.Replicas > s.UpdatedReplicas:
+		return fmt.Sprintf("%d old syncer replicas are still running.", s.Replicas-s.UpdatedReplicas), false
 	case s.AvailableReplicas < want:
 		return fmt.Sprintf("%d/%d syncer replicas are available; see the pods of Deployment %s.", s.AvailableReplicas, want, dep.Name), false
 	}

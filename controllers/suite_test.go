@@ -13,6 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -154,21 +156,25 @@ func newNamespace(t testing.TB) string {
 	return ns.Name
 }
 
-// sample reads a VirtualCluster from config/samples and places it in namespace.
-func sample(t testing.TB, file, namespace string) *tenancyv1alpha1.VirtualCluster {
+// sample reads a manifest from config/samples and places it in namespace,
+// untyped: the API server gets it as kubectl would send it, and defaults it.
+func sample(t testing.TB, file, namespace string) *unstructured.Unstructured {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "config", "samples", file))
 	NewWithT(t).Expect(err).NotTo(HaveOccurred())
-	vc := &tenancyv1alpha1.VirtualCluster{}
-	NewWithT(t).Expect(yaml.UnmarshalStrict(b, vc)).To(Succeed())
-	vc.Namespace = namespace
-	return vc
+	u := &unstructured.Unstructured{}
+	NewWithT(t).Expect(yaml.Unmarshal(b, &u.Object)).To(Succeed())
+	u.SetNamespace(namespace)
+	return u
 }
 
-// create creates vc and returns it as the API server stored it.
-func create(t testing.TB, vc *tenancyv1alpha1.VirtualCluster) *tenancyv1alpha1.VirtualCluster {
+// create creates obj and returns the VirtualCluster the API server stored.
+func create(t testing.TB, obj *unstructured.Unstructured) *tenancyv1alpha1.VirtualCluster {
 	t.Helper()
-	NewWithT(t).Expect(k8s.Create(context.Background(), vc)).To(Succeed())
+	g := NewWithT(t)
+	g.Expect(k8s.Create(context.Background(), obj)).To(Succeed())
+	vc := &tenancyv1alpha1.VirtualCluster{}
+	g.Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, vc)).To(Succeed())
 	return vc
 }
 

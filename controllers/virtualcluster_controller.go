@@ -13,6 +13,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -25,6 +26,9 @@ import (
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/internal/apply"
+	"github.com/nestor-dev/nestor/internal/naming"
+	"github.com/nestor-dev/nestor/internal/ownership"
+	"github.com/nestor-dev/nestor/internal/syncerconfig"
 )
 
 // Condition types. Ready summarises the others.
@@ -57,8 +61,10 @@ const FieldOwner = "nestor-operator"
 // (DESIGN.md §2) and reports their state in its status.
 type VirtualClusterReconciler struct {
 	client.Client
-	Applier  *apply.Applier
-	Recorder events.EventRecorder
+	// APIReader reads from the API server, where the cache may lag.
+	APIReader client.Reader
+	Applier   *apply.Applier
+	Recorder  events.EventRecorder
 	// SyncerImage runs the syncer unless a VirtualCluster names another.
 	SyncerImage string
 	// HostClusterDomain is the host cluster's DNS domain, for the API server's
@@ -105,7 +111,11 @@ func (r *VirtualClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 func (r *VirtualClusterReconciler) reconcile(ctx context.Context, vc *tenancyv1alpha1.VirtualCluster, status *tenancyv1alpha1.VirtualClusterStatus) error {
 	// The mode is fixed, and written down, before anything exists on the host.
 	if status.Mode == "" {
-		status.Mode = vc.SpecMode()
+		mode, err := r.recordedMode(ctx, vc)
+		if err != nil {
+			return err
+		}
+		status.Mode = mode
 		status.Phase = tenancyv1alpha1.PhasePending
 		if err := r.writeStatus(ctx, vc, status); err != nil {
 			return err
@@ -144,6 +154,10 @@ func (r *VirtualClusterReconciler) reconcile(ctx context.Context, vc *tenancyv1a
 	}
 	for _, step := range steps {
 		out, err := step.run(ctx, st)
+		if apierrors.IsConflict(err) {
+			// Someone wrote in between: try again on fresh data; nothing failed.
+			return err
+		}
 		if err != nil {
 			reason := ReasonApplyFailed
 			if apply.IsNotOwned(err) {
@@ -161,6 +175,25 @@ func (r *VirtualClusterReconciler) reconcile(ctx context.Context, vc *tenancyv1a
 	status.ObservedGeneration = vc.Generation
 	summarize(vc, status)
 	return nil
+}
+
+// recordedMode is the mode the host objects are laid out for when
+// status.mode is empty. That is normally the first reconcile, and the spec
+// decides; but if the status was lost (a restore that drops it), the syncer's
+// rendered configuration still tells the mode its objects were made for.
+func (r *VirtualClusterReconciler) recordedMode(ctx context.Context, vc *tenancyv1alpha1.VirtualCluster) (tenancyv1alpha1.Mode, error) {
+	cm := &corev1.ConfigMap{}
+	cm.Name, cm.Namespace = naming.ForVirtualCluster(vc.Namespace, vc.Name).Syncer, vc.Namespace
+	found, err := r.Applier.Get(ctx, cm)
+	if err != nil {
+		return "", err
+	}
+	if found && ownership.LabelledFor(vc)(cm) {
+		if cfg, err := syncerconfig.Parse([]byte(cm.Data[syncerconfig.FileName])); err == nil {
+			return cfg.Mode, nil
+		}
+	}
+	return vc.SpecMode(), nil
 }
 
 // state is what one reconcile of one VirtualCluster carries from step to step.

@@ -25,7 +25,7 @@ func vc(mutate ...func(*tenancyv1alpha1.VirtualCluster)) *tenancyv1alpha1.Virtua
 			ControlPlane: tenancyv1alpha1.ControlPlaneSpec{
 				Version:     "v1.37.2",
 				Replicas:    1,
-				Persistence: tenancyv1alpha1.PersistenceSpec{Enabled: true, Size: resource.MustParse("5Gi"), RetentionPolicy: tenancyv1alpha1.RetentionDelete},
+				Persistence: tenancyv1alpha1.PersistenceSpec{Enabled: ptr.To(true), Size: resource.MustParse("5Gi"), RetentionPolicy: tenancyv1alpha1.RetentionDelete},
 				Service:     tenancyv1alpha1.ControlPlaneService{Type: corev1.ServiceTypeClusterIP},
 			},
 			Networking: tenancyv1alpha1.NetworkingSpec{ServiceCIDR: "10.96.0.0/12", ClusterDomain: "cluster.local"},
@@ -134,7 +134,7 @@ func TestStatefulSetOptions(t *testing.T) {
 	sts := StatefulSet(vc(func(v *tenancyv1alpha1.VirtualCluster) {
 		v.Spec.ControlPlane.Replicas = 3
 		v.Spec.ControlPlane.Persistence = tenancyv1alpha1.PersistenceSpec{
-			Enabled: true, Size: resource.MustParse("10Gi"), StorageClassName: ptr.To("fast"), RetentionPolicy: tenancyv1alpha1.RetentionRetain,
+			Enabled: ptr.To(true), Size: resource.MustParse("10Gi"), StorageClassName: ptr.To("fast"), RetentionPolicy: tenancyv1alpha1.RetentionRetain,
 		}
 		v.Spec.ControlPlane.Images.APIServer = "mirror.example.com/kube-apiserver:v1.37.2"
 		v.Spec.ControlPlane.ExtraArgs.APIServer = []string{"--audit-log-maxage=7"}
@@ -162,12 +162,39 @@ func TestStatefulSetOptions(t *testing.T) {
 		t.Errorf("extra args must come last, to win over ours: %v", api.Args)
 	}
 
-	ephemeral := StatefulSet(vc(func(v *tenancyv1alpha1.VirtualCluster) { v.Spec.ControlPlane.Persistence.Enabled = false }), "hash")
+	ephemeral := StatefulSet(vc(func(v *tenancyv1alpha1.VirtualCluster) { v.Spec.ControlPlane.Persistence.Enabled = ptr.To(false) }), "hash")
 	if len(ephemeral.Spec.VolumeClaimTemplates) != 0 || ephemeral.Spec.PersistentVolumeClaimRetentionPolicy != nil {
 		t.Fatal("no persistence, no claims")
 	}
 	if !slices.ContainsFunc(ephemeral.Spec.Template.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == "data" && v.EmptyDir != nil }) {
 		t.Fatal("without persistence etcd's data lives in an emptyDir")
+	}
+}
+
+// A container runs as a non-root user; every Secret it mounts must be
+// readable by that user, through the pod's fsGroup when the files are not
+// world-readable.
+func TestMountedSecretsAreReadableByTheContainerUser(t *testing.T) {
+	for name, spec := range map[string]corev1.PodSpec{
+		"control plane": StatefulSet(vc(), "hash").Spec.Template.Spec,
+		"syncer":        SyncerDeployment(vc(), "image").Spec.Template.Spec,
+	} {
+		sc := spec.SecurityContext
+		if sc == nil || !ptr.Deref(sc.RunAsNonRoot, false) {
+			t.Errorf("%s: runs as root", name)
+			continue
+		}
+		for _, v := range spec.Volumes {
+			if v.Secret == nil {
+				continue
+			}
+			mode := ptr.Deref(v.Secret.DefaultMode, 0o644)
+			worldReadable := mode&0o004 != 0
+			groupReadable := mode&0o040 != 0 && sc.FSGroup != nil
+			if !worldReadable && !groupReadable {
+				t.Errorf("%s: volume %s (mode %o) is unreadable to user %d without fsGroup", name, v.Name, mode, ptr.Deref(sc.RunAsUser, -1))
+			}
+		}
 	}
 }
 
@@ -204,16 +231,24 @@ func TestServices(t *testing.T) {
 	}
 }
 
-func TestPKIHashIgnoresOnlyTheServingCertificate(t *testing.T) {
-	data := map[string][]byte{pki.CACert: []byte("ca"), pki.APIServerCert: []byte("a"), pki.AdminCert: []byte("b")}
-	h := PKIHash(data)
-	data[pki.APIServerCert] = []byte("renewed")
-	if PKIHash(data) != h {
-		t.Error("kube-apiserver reloads its serving certificate; it must not roll the pods")
+func TestPKIHashCoversWhatThePodsReadAtStart(t *testing.T) {
+	data := map[string][]byte{}
+	for _, k := range []string{pki.CACert, pki.EtcdPeerCert, pki.APIServerCert, pki.AdminCert, ControllerManagerKubeconfig} {
+		data[k] = []byte(k)
 	}
-	data[pki.AdminCert] = []byte("renewed")
-	if PKIHash(data) == h {
-		t.Error("any other certificate must change the hash")
+	h := PKIHash(data)
+	for k, rolls := range map[string]bool{
+		pki.CACert:                  true,
+		pki.EtcdPeerCert:            true,
+		ControllerManagerKubeconfig: true,
+		pki.APIServerCert:           false, // kube-apiserver reloads it
+		pki.AdminCert:               false, // no container mounts it
+	} {
+		changed := maps.Clone(data)
+		changed[k] = []byte("renewed")
+		if got := PKIHash(changed) != h; got != rolls {
+			t.Errorf("renewing %s rolls the pods: %t, want %t", k, got, rolls)
+		}
 	}
 }
 

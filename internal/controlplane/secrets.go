@@ -59,12 +59,16 @@ func KubeconfigSecret(vc *tenancyv1alpha1.VirtualCluster, data map[string][]byte
 	}, nil
 }
 
-// PKIHash digests the PKI that the control plane reads only at start. The
-// API server's serving certificate is left out: kube-apiserver reloads it, so
-// adding a name to it needs no restart.
+// PKIHash digests the PKI files the control-plane containers read only at
+// start, so that the pods roll when one changes. The API server's serving
+// certificate is left out (kube-apiserver reloads it, so adding a name needs
+// no restart), and so is what no container mounts, such as the admin
+// certificate.
 func PKIHash(data map[string][]byte) string {
+	keys := slices.Concat(etcdPKI, apiServerPKI, controllerManagerPKI)
+	slices.Sort(keys)
 	h := sha256.New()
-	for _, k := range slices.Sorted(maps.Keys(data)) {
+	for _, k := range slices.Compact(keys) {
 		if k == pki.APIServerCert || k == pki.APIServerKey {
 			continue
 		}

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/mod/modfile"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
@@ -61,8 +62,9 @@ type Cluster struct {
 }
 
 // AssetsDir finds etcd, kube-apiserver and kube-controller-manager:
-// $KUBEBUILDER_ASSETS if set, otherwise bin/k8s/<version>-<os>-<arch> in the
-// nearest directory above the working directory that has one.
+// $KUBEBUILDER_ASSETS if set, otherwise bin/k8s/<version>-<os>-<arch> of the
+// version hack/kube/go.mod pins, in the nearest directory above the working
+// directory that has that file.
 func AssetsDir() (string, error) {
 	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
 		return dir, nil
@@ -71,16 +73,32 @@ func AssetsDir() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	suffix := "-" + runtime.GOOS + "-" + runtime.GOARCH
 	for dir := wd; ; dir = filepath.Dir(dir) {
-		matches, _ := filepath.Glob(filepath.Join(dir, "bin", "k8s", "*"+suffix, "kube-apiserver"))
-		if len(matches) > 0 {
-			return filepath.Dir(matches[len(matches)-1]), nil
+		if data, err := os.ReadFile(filepath.Join(dir, "hack", "kube", "go.mod")); err == nil {
+			return pinnedAssets(dir, data)
 		}
 		if filepath.Dir(dir) == dir {
-			return "", errors.New("no kube-apiserver under bin/k8s: run `make kube-binaries` (or `make test`) to build etcd, kube-apiserver and kube-controller-manager, or set KUBEBUILDER_ASSETS")
+			return "", errors.New("no hack/kube/go.mod above the working directory: set KUBEBUILDER_ASSETS to a directory holding etcd, kube-apiserver and kube-controller-manager")
 		}
 	}
+}
+
+func pinnedAssets(root string, goMod []byte) (string, error) {
+	f, err := modfile.ParseLax("go.mod", goMod, nil)
+	if err != nil {
+		return "", fmt.Errorf("hack/kube/go.mod: %w", err)
+	}
+	for _, r := range f.Require {
+		if r.Mod.Path != "k8s.io/kubernetes" {
+			continue
+		}
+		dir := filepath.Join(root, "bin", "k8s", strings.TrimPrefix(r.Mod.Version, "v")+"-"+runtime.GOOS+"-"+runtime.GOARCH)
+		if _, err := os.Stat(filepath.Join(dir, "kube-apiserver")); err != nil {
+			return "", fmt.Errorf("no kube-apiserver %s in %s: run `make kube-binaries` (or `make test`) to build it", r.Mod.Version, dir)
+		}
+		return dir, nil
+	}
+	return "", errors.New("hack/kube/go.mod does not require k8s.io/kubernetes")
 }
 
 // Start starts the control plane and waits until it serves.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,6 +36,42 @@ type PodOptions struct {
 	// FieldValues are the values of the environment variables set from the
 	// downward API (POD_NAME, POD_IP, ...), by variable name.
 	FieldValues map[string]string
+	// AsPodUser runs the containers as the pod's securityContext says (user,
+	// group, fsGroup) and lays out volumes with the owners and modes a
+	// kubelet would give them. It needs root, and a Root that user can reach;
+	// without root it has no effect.
+	AsPodUser bool
+}
+
+// identity is who a container runs as and who owns its volumes.
+type identity struct {
+	uid, gid uint32
+	fsGroup  *uint32
+	set      bool
+}
+
+// groups are the container's supplementary groups.
+func (id identity) groups() []uint32 {
+	if id.fsGroup == nil {
+		return nil
+	}
+	return []uint32{*id.fsGroup}
+}
+
+func podIdentity(spec corev1.PodSpec, asPodUser bool) identity {
+	sc := spec.SecurityContext
+	if !asPodUser || os.Geteuid() != 0 || sc == nil || sc.RunAsUser == nil {
+		return identity{}
+	}
+	id := identity{uid: uint32(*sc.RunAsUser), gid: uint32(*sc.RunAsUser), set: true}
+	if sc.RunAsGroup != nil {
+		id.gid = uint32(*sc.RunAsGroup)
+	}
+	if sc.FSGroup != nil {
+		g := uint32(*sc.FSGroup)
+		id.fsGroup = &g
+	}
+	return id
 }
 
 // RunPod starts every container of spec.
@@ -53,15 +90,16 @@ func (p *Pod) start(spec corev1.PodSpec, c corev1.Container, o PodOptions) error
 	if len(c.Command) != 1 {
 		return fmt.Errorf("command %v: want exactly the binary's name", c.Command)
 	}
+	id := podIdentity(spec, o.AsPodUser)
 	base := filepath.Join(o.Root, c.Name)
 	var rebase []string
 	for _, m := range c.VolumeMounts {
 		dir := filepath.Join(base, m.MountPath)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
 		rebase = append(rebase, m.MountPath, dir)
-		if err := project(spec, m.Name, dir, o.Secrets); err != nil {
+		if err := project(spec, m.Name, dir, o.Secrets, id); err != nil {
 			return err
 		}
 	}
@@ -99,6 +137,9 @@ func (p *Pod) start(spec corev1.PodSpec, c corev1.Container, o PodOptions) error
 			cmd := exec.Command(bin, args...)
 			cmd.Stdout, cmd.Stderr = out, out
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			if id.set {
+				cmd.SysProcAttr.Credential = &syscall.Credential{Uid: id.uid, Gid: id.gid, Groups: id.groups()}
+			}
 			mu.Lock()
 			select {
 			case <-stop:
@@ -133,22 +174,49 @@ func (p *Pod) start(spec corev1.PodSpec, c corev1.Container, o PodOptions) error
 	return nil
 }
 
-// project writes the files of the secret volume named volume into dir.
-func project(spec corev1.PodSpec, volume, dir string, secrets map[string]*corev1.Secret) error {
-	for _, v := range spec.Volumes {
-		if v.Name != volume || v.Secret == nil {
-			continue
+// project lays out the volume named volume in dir: a Secret's files with its
+// mode, owned by root and the fsGroup as a kubelet makes them, or else an
+// empty directory the fsGroup may write to.
+func project(spec corev1.PodSpec, volume, dir string, secrets map[string]*corev1.Secret, id identity) error {
+	i := slices.IndexFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == volume })
+	if i < 0 || spec.Volumes[i].Secret == nil {
+		// An emptyDir, or a volume claim template's volume: writable by the
+		// fsGroup, or by anyone without one, as an emptyDir is.
+		switch {
+		case !id.set:
+			return nil
+		case id.fsGroup == nil:
+			return os.Chmod(dir, 0o777)
 		}
+		if err := os.Chown(dir, 0, int(*id.fsGroup)); err != nil {
+			return err
+		}
+		return os.Chmod(dir, 0o2770)
+	}
+	for _, v := range spec.Volumes[i : i+1] {
 		secret := secrets[v.Secret.SecretName]
 		if secret == nil {
 			return fmt.Errorf("volume %s needs Secret %s", v.Name, v.Secret.SecretName)
+		}
+		mode := os.FileMode(0o644)
+		if v.Secret.DefaultMode != nil {
+			mode = os.FileMode(*v.Secret.DefaultMode)
 		}
 		for _, item := range v.Secret.Items {
 			data, ok := secret.Data[item.Key]
 			if !ok {
 				return fmt.Errorf("volume %s projects key %s, which Secret %s lacks", v.Name, item.Key, secret.Name)
 			}
-			if err := os.WriteFile(filepath.Join(dir, item.Path), data, 0o600); err != nil {
+			path := filepath.Join(dir, item.Path)
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				return err
+			}
+			if id.fsGroup != nil {
+				if err := os.Chown(path, 0, int(*id.fsGroup)); err != nil {
+					return err
+				}
+			}
+			if err := os.Chmod(path, mode); err != nil {
 				return err
 			}
 		}

@@ -80,6 +80,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	}
 	r := &controllers.VirtualClusterReconciler{
 		Client:            mgr.GetClient(),
+		APIReader:         mgr.GetAPIReader(),
 		Applier:           apply.New(mgr.GetClient(), mgr.GetAPIReader(), controllers.FieldOwner),
 		Recorder:          mgr.GetEventRecorder("nestor-operator"),
 		SyncerImage:       o.SyncerImage,

@@ -124,7 +124,7 @@ func Ensure(current map[string][]byte, cfg Config, now time.Time) (data map[stri
 	for _, spec := range []caSpec{clusterCA, etcdCA, frontProxyCA} {
 		ca, err := loadCA(current[spec.cert], current[spec.key], now)
 		if err != nil {
-			if ca, err = newCA(spec.commonName); err != nil {
+			if ca, err = newCA(spec.commonName, now); err != nil {
 				return nil, false, fmt.Errorf("creating %s: %w", spec.commonName, err)
 			}
 		}
@@ -163,12 +163,13 @@ type authority struct {
 	certPEM, keyPEM []byte
 }
 
-func newCA(commonName string) (*authority, error) {
+func newCA(commonName string, now time.Time) (*authority, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
-	cert, err := certutil.NewSelfSignedCACert(certutil.Config{CommonName: commonName}, key)
+	// Backdated like the leaves, for clocks that lag a little.
+	cert, err := certutil.NewSelfSignedCACert(certutil.Config{CommonName: commonName, NotBefore: now.Add(-5 * time.Minute)}, key)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +243,12 @@ func leafValid(certPEM, keyPEM []byte, ca *authority, leaf leafSpec, now time.Ti
 	if err != nil || cert.CheckSignatureFrom(ca.cert) != nil {
 		return false
 	}
-	if now.Before(cert.NotBefore) || now.Add(RenewBefore).After(cert.NotAfter) {
+	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
+		return false
+	}
+	// Renew ahead of expiry, unless a new leaf could not outlive this one:
+	// leaves end with their CA, and re-issuing them then would only churn.
+	if now.Add(RenewBefore).After(cert.NotAfter) && cert.NotAfter.Before(ca.cert.NotAfter) {
 		return false
 	}
 	if cert.Subject.CommonName != leaf.commonName || !slices.Equal(cert.Subject.Organization, leaf.organization) {

@@ -160,6 +160,25 @@ func TestEnsureRenewsLeavesBeforeTheyExpire(t *testing.T) {
 	}
 }
 
+// In its last months a CA cannot give a leaf more life than it has left:
+// leaves are issued up to its end once, not on every call.
+func TestEnsureDoesNotChurnNearTheCAsEnd(t *testing.T) {
+	now := time.Now()
+	first, _ := mustEnsure(t, nil, testConfig, now)
+	caEnd := parse(t, first[CACert]).NotAfter
+	late := caEnd.Add(-RenewBefore / 3)
+	second, changed := mustEnsure(t, first, testConfig, late)
+	if !changed {
+		t.Fatal("long-expired leaves must be re-issued")
+	}
+	if got := parse(t, second[AdminCert]).NotAfter; !got.Equal(caEnd) {
+		t.Fatalf("a leaf issued near the CA's end expires at %v, want the CA's end %v", got, caEnd)
+	}
+	if _, changed := mustEnsure(t, second, testConfig, late.Add(time.Hour)); changed {
+		t.Fatal("leaves that end with their CA must be kept, not re-issued on every call")
+	}
+}
+
 func TestEnsureReplacesABrokenCAAndItsLeaves(t *testing.T) {
 	now := time.Now()
 	first, _ := mustEnsure(t, nil, testConfig, now)
