@@ -7,6 +7,7 @@
 package rbac
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -59,7 +60,7 @@ func For(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
 	add(to.NetworkPolicies.IsEnabled(), "networking.k8s.io", "networkpolicies")
 	add(to.ServiceAccounts.IsEnabled(), "", "serviceaccounts")
 	add(to.PodDisruptionBudgets.IsEnabled(), "policy", "poddisruptionbudgets")
-	for _, key := range sortedKeys(to.CustomResources) {
+	for _, key := range slices.Sorted(maps.Keys(to.CustomResources)) {
 		add(to.CustomResources[key].Enabled, groupOf(key), pluralOf(key))
 	}
 
@@ -86,12 +87,12 @@ func For(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
 	addCluster(from.PriorityClasses.IsEnabled(), "spec.sync.fromHost.priorityClasses", "scheduling.k8s.io", "priorityclasses")
 	addCluster(from.RuntimeClasses.IsEnabled(), "spec.sync.fromHost.runtimeClasses", "node.k8s.io", "runtimeclasses")
 	var crds []string
-	for _, key := range sortedKeys(to.CustomResources) {
+	for _, key := range slices.Sorted(maps.Keys(to.CustomResources)) {
 		if to.CustomResources[key].Enabled {
 			crds = append(crds, key)
 		}
 	}
-	for _, key := range sortedKeys(from.CustomResources) {
+	for _, key := range slices.Sorted(maps.Keys(from.CustomResources)) {
 		cr := from.CustomResources[key]
 		if !cr.Enabled {
 			continue
@@ -160,15 +161,6 @@ func rulesFor(resources []resource, verbs []string) []rbacv1.PolicyRule {
 		slices.Sort(rules[i].Resources)
 	}
 	return rules
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // pluralOf and groupOf split a <plural>.<group> key at its first dot.

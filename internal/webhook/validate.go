@@ -1,0 +1,349 @@
+// Package webhook is the VirtualCluster admission webhook: it rejects what
+// the schema cannot, above all a change of the namespace mode after
+// creation, with errors that name the field and say what to do.
+package webhook
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/distribution/reference"
+	corev1 "k8s.io/api/core/v1"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apimachinery/pkg/util/version"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/controlplane"
+)
+
+var (
+	specPath  = field.NewPath("spec")
+	modePath  = specPath.Child("experimental", "multiNamespaceMode", "enabled")
+	namePath  = field.NewPath("metadata", "name")
+	syncPath  = specPath.Child("sync")
+	cpPath    = specPath.Child("controlPlane")
+	netPath   = specPath.Child("networking")
+	polPath   = specPath.Child("policies")
+	multiHint = "only multi-namespace mode grants cluster-level host access, and the mode is chosen at creation " +
+		"(spec.experimental.multiNamespaceMode.enabled: true); turn this off, or create a VirtualCluster in multi-namespace mode"
+)
+
+// ValidateCreate checks a new VirtualCluster.
+func ValidateCreate(vc *tenancyv1alpha1.VirtualCluster) (field.ErrorList, []string) {
+	return validateSpec(vc), warnings(vc)
+}
+
+// ValidateUpdate checks a change. Fields that cannot change after creation
+// are compared with old; the rest is checked as on creation, but only for
+// errors the old object did not already have, so that an object admitted
+// under older rules can still be edited.
+func ValidateUpdate(old, vc *tenancyv1alpha1.VirtualCluster) (field.ErrorList, []string) {
+	errs := immutable(old, vc)
+	previous := validateSpec(old)
+	for _, err := range validateSpec(vc) {
+		if !slices.ContainsFunc(previous, func(p *field.Error) bool { return p.Field == err.Field && p.Type == err.Type }) {
+			errs = append(errs, err)
+		}
+	}
+	return errs, warnings(vc)
+}
+
+// immutable rejects changes the operator cannot carry out on a running
+// virtual cluster.
+func immutable(old, vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
+	var errs field.ErrorList
+	if was, is := old.SpecMode(), vc.SpecMode(); was != is {
+		errs = append(errs, field.Forbidden(modePath, fmt.Sprintf(
+			"cannot change from %t to %t%s after creation: host objects are keyed differently in each mode "+
+				"(single-namespace mode rewrites the tenant's object names into the VirtualCluster's namespace, "+
+				"multi-namespace mode keeps them in a host namespace per virtual namespace), so switching would orphan "+
+				"or destroy the tenant's host objects. To change the mode, create a new VirtualCluster with the mode you "+
+				"want and migrate the workloads to it",
+			was == tenancyv1alpha1.MultiNamespaceMode, is == tenancyv1alpha1.MultiNamespaceMode, removedNote(old, vc))))
+	}
+	oldNet, newNet := old.Spec.Networking, vc.Spec.Networking
+	if oldNet.ServiceCIDR != newNet.ServiceCIDR {
+		errs = append(errs, field.Forbidden(netPath.Child("serviceCIDR"), fmt.Sprintf(
+			"cannot change from %q to %q after creation: the virtual cluster's Services already hold addresses from it. "+
+				"Create a new VirtualCluster with the range you need and migrate to it", oldNet.ServiceCIDR, newNet.ServiceCIDR)))
+	}
+	if oldNet.ClusterDomain != newNet.ClusterDomain {
+		errs = append(errs, field.Forbidden(netPath.Child("clusterDomain"), fmt.Sprintf(
+			"cannot change from %q to %q after creation: it is part of the service-account token issuer, so every token "+
+				"the virtual cluster issued would stop working", oldNet.ClusterDomain, newNet.ClusterDomain)))
+	}
+	errs = append(errs, versionChange(old, vc)...)
+	return errs
+}
+
+// removedNote explains a change that comes from removing the field.
+func removedNote(old, vc *tenancyv1alpha1.VirtualCluster) string {
+	has := func(v *tenancyv1alpha1.VirtualCluster) bool {
+		return v.Spec.Experimental != nil && v.Spec.Experimental.MultiNamespaceMode != nil
+	}
+	switch {
+	case has(old) && !has(vc):
+		return " (the field was removed, and its default is false)"
+	case !has(old) && has(vc):
+		return " (the field was added; without it the mode was false)"
+	}
+	return ""
+}
+
+// versionChange allows upgrades of one minor version at a time and no
+// downgrade, as Kubernetes itself supports.
+func versionChange(old, vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
+	from, err1 := version.ParseSemantic(controlplane.Version(old))
+	to, err2 := version.ParseSemantic(controlplane.Version(vc))
+	if err1 != nil || err2 != nil {
+		return nil // validateSpec reports a malformed version
+	}
+	p := cpPath.Child("version")
+	switch {
+	case to.LessThan(from) && (to.Minor() != from.Minor() || to.Major() != from.Major()):
+		return field.ErrorList{field.Forbidden(p, fmt.Sprintf(
+			"cannot downgrade from %s to %s: etcd's data may already use the newer version's formats", from, to))}
+	case to.Minor() > from.Minor()+1:
+		return field.ErrorList{field.Forbidden(p, fmt.Sprintf(
+			"cannot upgrade from %s to %s in one step: upgrade one minor version at a time (v1.%d first)", from, to, from.Minor()+1))}
+	}
+	return nil
+}
+
+// validateSpec checks what the schema cannot express.
+func validateSpec(vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
+	var errs field.ErrorList
+	if strings.Contains(vc.Name, "-x-") {
+		errs = append(errs, field.Invalid(namePath, vc.Name,
+			`must not contain "-x-": single-namespace mode names the tenant's host objects <name>-x-<namespace>-x-<virtualcluster>, `+
+				"so this name could collide with one of them; choose a name without it"))
+	}
+	errs = append(errs, validateSync(vc)...)
+	errs = append(errs, validateControlPlane(vc)...)
+	errs = append(errs, validateNetworking(vc.Spec.Networking)...)
+	errs = append(errs, validatePolicies(vc.Spec.Policies)...)
+	return errs
+}
+
+// builtinGroups are the API groups of Kubernetes' own kinds: those are no
+// custom resources, and the built-in ones have switches of their own.
+var builtinGroups = []string{
+	"admissionregistration.k8s.io", "apiextensions.k8s.io", "apiregistration.k8s.io", "apps",
+	"authentication.k8s.io", "authorization.k8s.io", "autoscaling", "batch", "certificates.k8s.io",
+	"coordination.k8s.io", "discovery.k8s.io", "events.k8s.io", "extensions", "flowcontrol.apiserver.k8s.io",
+	"internal.apiserver.k8s.io", "networking.k8s.io", "node.k8s.io", "policy", "rbac.authorization.k8s.io",
+	"resource.k8s.io", "scheduling.k8s.io", "storage.k8s.io", "storagemigration.k8s.io",
+}
+
+func validateSync(vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
+	var errs field.ErrorList
+	to, from := vc.Spec.Sync.ToHost, vc.Spec.Sync.FromHost
+	toPath, fromPath := syncPath.Child("toHost", "customResources"), syncPath.Child("fromHost", "customResources")
+	checkKey := func(p *field.Path, key string) {
+		_, group, _ := strings.Cut(key, ".")
+		switch {
+		case slices.Contains(builtinGroups, group):
+			errs = append(errs, field.Invalid(p, key, fmt.Sprintf(
+				"%s is a built-in API group, not a custom resource; built-in kinds have switches of their own under spec.sync", group)))
+		case group == tenancyv1alpha1.GroupVersion.Group:
+			errs = append(errs, field.Invalid(p, key, "VirtualClusters cannot be synced into a virtual cluster"))
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(to.CustomResources)) {
+		checkKey(toPath.Key(key), key)
+	}
+	for _, key := range slices.Sorted(maps.Keys(from.CustomResources)) {
+		checkKey(fromPath.Key(key), key)
+		if _, both := to.CustomResources[key]; both {
+			errs = append(errs, field.Duplicate(fromPath.Key(key),
+				key+" is also under spec.sync.toHost.customResources: a resource is synced in one direction only; keep one of the two"))
+		}
+	}
+
+	if vc.SpecMode() == tenancyv1alpha1.MultiNamespaceMode {
+		return errs
+	}
+	// Single-namespace mode: nothing that needs cluster-level host access.
+	for name, on := range map[string]bool{
+		"nodes": from.Nodes.IsEnabled(), "storageClasses": from.StorageClasses.IsEnabled(),
+		"ingressClasses": from.IngressClasses.IsEnabled(), "priorityClasses": from.PriorityClasses.IsEnabled(),
+		"runtimeClasses": from.RuntimeClasses.IsEnabled(),
+	} {
+		if on {
+			errs = append(errs, field.Forbidden(syncPath.Child("fromHost", name, "enabled"),
+				fmt.Sprintf("syncing %s from the host reads a cluster-scoped kind: %s", name, multiHint)))
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(from.CustomResources)) {
+		if cr := from.CustomResources[key]; cr.Enabled && cr.Scope != tenancyv1alpha1.NamespaceScoped {
+			errs = append(errs, field.Forbidden(fromPath.Key(key).Child("scope"),
+				fmt.Sprintf("a cluster-scoped custom resource is read cluster-wide: %s, or set scope: Namespaced to read it from the VirtualCluster's own namespace", multiHint)))
+		}
+	}
+	sortErrors(errs)
+	return errs
+}
+
+func validateControlPlane(vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
+	var errs field.ErrorList
+	cp := vc.Spec.ControlPlane
+	if v, err := version.ParseSemantic(controlplane.Version(vc)); err != nil {
+		errs = append(errs, field.Invalid(cpPath.Child("version"), cp.Version, "must be a Kubernetes version such as "+tenancyv1alpha1.DefaultKubernetesVersion))
+	} else if !slices.Contains(controlplane.SupportedMinors, v.Minor()) {
+		errs = append(errs, field.NotSupported(cpPath.Child("version"), cp.Version, supportedVersions()))
+	}
+
+	imgPath := cpPath.Child("images")
+	for name, img := range map[string]string{"etcd": cp.Images.Etcd, "apiServer": cp.Images.APIServer, "controllerManager": cp.Images.ControllerManager, "syncer": cp.Images.Syncer} {
+		if img == "" {
+			continue
+		}
+		if _, err := reference.ParseNormalizedNamed(img); err != nil {
+			errs = append(errs, field.Invalid(imgPath.Child(name), img, "must be an image reference such as registry.k8s.io/kube-apiserver:v1.37.2: "+err.Error()))
+		}
+	}
+
+	resPath := cpPath.Child("resources")
+	for name, r := range map[string]corev1.ResourceRequirements{"etcd": cp.Resources.Etcd, "apiServer": cp.Resources.APIServer, "controllerManager": cp.Resources.ControllerManager, "syncer": cp.Resources.Syncer} {
+		for res, req := range r.Requests {
+			if limit, ok := r.Limits[res]; ok && req.Cmp(limit) > 0 {
+				errs = append(errs, field.Invalid(resPath.Child(name, "requests").Key(string(res)), req.String(),
+					fmt.Sprintf("must not exceed the limit %s: the pod would be rejected", limit.String())))
+			}
+		}
+	}
+
+	argsPath := cpPath.Child("extraArgs")
+	reserved := controlplane.ManagedFlags()
+	for name, args := range map[string][]string{"etcd": cp.ExtraArgs.Etcd, "apiServer": cp.ExtraArgs.APIServer, "controllerManager": cp.ExtraArgs.ControllerManager} {
+		for i, arg := range args {
+			flag, _, _ := strings.Cut(arg, "=")
+			if slices.Contains(reserved[name], flag) {
+				errs = append(errs, field.Forbidden(argsPath.Child(name).Index(i),
+					flag+" is set by Nestor to wire the control plane together (certificates, addresses, etcd membership); it cannot be overridden"))
+			}
+		}
+	}
+
+	svcPath := cpPath.Child("service")
+	errs = append(errs, apivalidation.ValidateAnnotations(cp.Service.Annotations, svcPath.Child("annotations"))...)
+	for i, san := range cp.Service.ExtraSANs {
+		if _, err := netip.ParseAddr(san); err == nil {
+			continue
+		}
+		if msgs := validation.IsWildcardDNS1123Subdomain(san); strings.HasPrefix(san, "*.") && len(msgs) > 0 {
+			errs = append(errs, field.Invalid(svcPath.Child("extraSANs").Index(i), san, strings.Join(msgs, "; ")))
+		} else if msgs := validation.IsDNS1123Subdomain(san); !strings.HasPrefix(san, "*.") && len(msgs) > 0 {
+			errs = append(errs, field.Invalid(svcPath.Child("extraSANs").Index(i), san, "must be a DNS name or an IP address: "+strings.Join(msgs, "; ")))
+		}
+	}
+	sortErrors(errs)
+	return errs
+}
+
+func validateNetworking(n tenancyv1alpha1.NetworkingSpec) field.ErrorList {
+	if n.ServiceCIDR == "" {
+		return nil
+	}
+	p := netPath.Child("serviceCIDR")
+	prefix, err := netip.ParsePrefix(n.ServiceCIDR)
+	switch {
+	case err != nil:
+		return field.ErrorList{field.Invalid(p, n.ServiceCIDR, "must be a CIDR such as 10.96.0.0/12")}
+	case prefix.Masked() != prefix:
+		return field.ErrorList{field.Invalid(p, n.ServiceCIDR, fmt.Sprintf("must be a network address: %s", prefix.Masked()))}
+	case prefix.Addr().Is4() && (prefix.Bits() < 12 || prefix.Bits() > 28):
+		return field.ErrorList{field.Invalid(p, n.ServiceCIDR, "an IPv4 range must be between /12 and /28: kube-apiserver allocates from it")}
+	case prefix.Addr().Is6() && (prefix.Bits() < 108 || prefix.Bits() > 124):
+		return field.ErrorList{field.Invalid(p, n.ServiceCIDR, "an IPv6 range must be between /108 and /124: kube-apiserver allocates from it")}
+	}
+	return nil
+}
+
+func validatePolicies(p tenancyv1alpha1.PoliciesSpec) field.ErrorList {
+	var errs field.ErrorList
+	for name := range p.ResourceQuota.Quota {
+		if msgs := validation.IsQualifiedName(string(name)); len(msgs) > 0 {
+			errs = append(errs, field.Invalid(polPath.Child("resourceQuota", "quota").Key(string(name)), string(name), strings.Join(msgs, "; ")))
+		}
+	}
+	lr, lrPath := p.LimitRange, polPath.Child("limitRange")
+	// A LimitRange must hold min <= defaultRequest <= default <= max.
+	order := []struct {
+		name string
+		list corev1.ResourceList
+	}{{"min", lr.Min}, {"defaultRequest", lr.DefaultRequest}, {"default", lr.Default}, {"max", lr.Max}}
+	for i := range order {
+		for j := i + 1; j < len(order); j++ {
+			for res, low := range order[i].list {
+				if high, ok := order[j].list[res]; ok && low.Cmp(high) > 0 {
+					errs = append(errs, field.Invalid(lrPath.Child(order[i].name).Key(string(res)), low.String(),
+						fmt.Sprintf("must not exceed %s %s", order[j].name, high.String())))
+				}
+			}
+		}
+	}
+	if block := p.NetworkPolicy.OutgoingConnections.IPBlock; block != nil {
+		bp := polPath.Child("networkPolicy", "outgoingConnections", "ipBlock")
+		cidr, err := netip.ParsePrefix(block.CIDR)
+		if err != nil {
+			errs = append(errs, field.Invalid(bp.Child("cidr"), block.CIDR, "must be a CIDR such as 0.0.0.0/0"))
+		} else {
+			for i, e := range block.Except {
+				ex, err := netip.ParsePrefix(e)
+				if err != nil || !cidr.Contains(ex.Addr()) || ex.Bits() < cidr.Bits() {
+					errs = append(errs, field.Invalid(bp.Child("except").Index(i), e, "must be a CIDR inside "+block.CIDR))
+				}
+			}
+		}
+	}
+	sortErrors(errs)
+	return errs
+}
+
+// warnings are for settings that are legal but risky.
+func warnings(vc *tenancyv1alpha1.VirtualCluster) []string {
+	var w []string
+	cp := vc.Spec.ControlPlane
+	if !cp.Persistence.IsEnabled() {
+		w = append(w, "spec.controlPlane.persistence.enabled is false: etcd keeps its data in an emptyDir, and the virtual cluster loses all its state whenever its pod restarts")
+	}
+	if cp.Persistence.IsEnabled() && cp.Persistence.RetentionPolicy == tenancyv1alpha1.RetentionRetain {
+		w = append(w, "spec.controlPlane.persistence.retentionPolicy is Retain: etcd's volumes stay behind when the VirtualCluster is deleted, until you delete them")
+	}
+	if vc.SpecMode() == tenancyv1alpha1.MultiNamespaceMode {
+		w = append(w, "multi-namespace mode gives the syncer read and write access to the synced kinds in every namespace of the host cluster")
+	}
+	if vc.Spec.Sync.ToHost.Secrets.All {
+		w = append(w, "spec.sync.toHost.secrets.all is true: every Secret of the virtual cluster is copied to the host, referenced or not")
+	}
+	for _, key := range slices.Sorted(maps.Keys(vc.Spec.Sync.ToHost.CustomResources)) {
+		if !vc.Spec.Sync.ToHost.CustomResources[key].Enabled {
+			w = append(w, fmt.Sprintf("spec.sync.toHost.customResources[%s] has enabled: false and syncs nothing", key))
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(vc.Spec.Sync.FromHost.CustomResources)) {
+		if !vc.Spec.Sync.FromHost.CustomResources[key].Enabled {
+			w = append(w, fmt.Sprintf("spec.sync.fromHost.customResources[%s] has enabled: false and syncs nothing", key))
+		}
+	}
+	return w
+}
+
+func supportedVersions() []string {
+	out := make([]string, 0, len(controlplane.SupportedMinors))
+	for _, m := range controlplane.SupportedMinors {
+		out = append(out, fmt.Sprintf("v1.%d.x", m))
+	}
+	return out
+}
+
+// sortErrors orders errors by field, so that the messages are stable.
+func sortErrors(errs field.ErrorList) {
+	slices.SortStableFunc(errs, func(a, b *field.Error) int { return strings.Compare(a.Field, b.Field) })
+}
