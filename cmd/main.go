@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/nestor-dev/nestor/internal/operator"
 )
@@ -65,6 +66,15 @@ func runManager(args []string) error {
 		leaderElect   = fs.Bool("leader-elect", false, "elect a leader, so that only one replica reconciles")
 		syncerImage   = fs.String("syncer-image", os.Getenv("NESTOR_SYNCER_IMAGE"), "image of the syncer Deployments (default $NESTOR_SYNCER_IMAGE): the operator's own")
 		domain        = fs.String("host-cluster-domain", "cluster.local", "DNS domain of the host cluster")
+
+		webhooks      = fs.Bool("enable-webhooks", true, "serve the VirtualCluster admission webhook")
+		webhookPort   = fs.Int("webhook-port", operator.WebhookPort, "port of the webhook server")
+		certDir       = fs.String("webhook-cert-dir", operator.WebhookCertDir, "directory of the webhook server's tls.crt and tls.key")
+		manageCerts   = fs.Bool("manage-webhook-certs", true, "issue and rotate the webhook's certificate in --webhook-secret and inject its CA into --webhook-configuration; off when cert-manager does it")
+		namespace     = fs.String("namespace", os.Getenv("POD_NAMESPACE"), "namespace the operator runs in (default $POD_NAMESPACE)")
+		webhookSecret = fs.String("webhook-secret", operator.WebhookSecret, "Secret holding the webhook's certificate")
+		webhookSvc    = fs.String("webhook-service", operator.WebhookService, "Service in front of the webhook server")
+		webhookConfig = fs.String("webhook-configuration", operator.WebhookConfiguration, "ValidatingWebhookConfiguration of the webhook")
 	)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
@@ -74,6 +84,9 @@ func runManager(args []string) error {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	if *syncerImage == "" {
 		return errors.New("--syncer-image (or NESTOR_SYNCER_IMAGE) is required: the syncer runs the operator's own image")
+	}
+	if *webhooks && *manageCerts && *namespace == "" {
+		return errors.New("--namespace (or POD_NAMESPACE) is required to manage the webhook's certificate")
 	}
 
 	metrics := metricsserver.Options{BindAddress: *metricsAddr, SecureServing: *metricsSecure}
@@ -89,12 +102,30 @@ func runManager(args []string) error {
 			Metrics:                metrics,
 			HealthProbeBindAddress: *probeAddr,
 			LeaderElection:         *leaderElect,
+			WebhookServer:          ctrlwebhook.NewServer(ctrlwebhook.Options{Port: *webhookPort, CertDir: *certDir}),
 		},
 		SyncerImage:       *syncerImage,
 		HostClusterDomain: *domain,
 	})
 	if err != nil {
 		return err
+	}
+
+	if *webhooks {
+		var rotation *operator.CertRotation
+		if *manageCerts {
+			rotation = &operator.CertRotation{
+				Namespace: *namespace, Secret: *webhookSecret, Service: *webhookSvc,
+				Configuration: *webhookConfig, CertDir: *certDir,
+			}
+		}
+		ready, err := operator.AddWebhook(mgr, rotation)
+		if err != nil {
+			return err
+		}
+		if err := mgr.AddReadyzCheck("webhook", ready); err != nil {
+			return err
+		}
 	}
 	return mgr.Start(ctrl.SetupSignalHandler())
 }

@@ -11,7 +11,6 @@ import (
 	. "github.com/onsi/gomega"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -72,10 +71,12 @@ func run(m *testing.M) int {
 
 	// The operator runs with exactly the permissions config/rbac/role.yaml
 	// gives it, as the ServiceAccount that config/default deploys.
-	if err := grantOperatorRole(); err != nil {
+	cfg, err := cluster.ImpersonateWithRole(filepath.Join("..", "config", "rbac", "role.yaml"), "nestor-system", "nestor-controller-manager")
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	operatorConfig = func() *rest.Config { return rest.CopyConfig(cfg) }
 	mgr, err = operator.NewManager(operatorConfig(), operator.Options{
 		Manager: manager.Options{
 			Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -104,42 +105,9 @@ const (
 	operatorServiceAccount = "nestor-controller-manager"
 )
 
-// operatorConfig reaches the API server as the operator's ServiceAccount.
-func operatorConfig() *rest.Config {
-	cfg := rest.CopyConfig(cluster.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + operatorNamespace + ":" + operatorServiceAccount}
-	return cfg
-}
-
-// grantOperatorRole binds the generated ClusterRole to the operator's
-// ServiceAccount.
-func grantOperatorRole() error {
-	ctx := context.Background()
-	b, err := os.ReadFile(filepath.Join("..", "config", "rbac", "role.yaml"))
-	if err != nil {
-		return err
-	}
-	role := &rbacv1.ClusterRole{}
-	if err := yaml.UnmarshalStrict(b, role); err != nil {
-		return fmt.Errorf("config/rbac/role.yaml: %w", err)
-	}
-	role.Name = "nestor-manager-role"
-	for _, obj := range []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}},
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: operatorServiceAccount, Namespace: operatorNamespace}},
-		role,
-		&rbacv1.ClusterRoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: "nestor-manager-rolebinding"},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: operatorServiceAccount, Namespace: operatorNamespace}},
-		},
-	} {
-		if err := k8s.Create(ctx, obj); err != nil {
-			return fmt.Errorf("creating %T %s: %w", obj, obj.GetName(), err)
-		}
-	}
-	return nil
-}
+// operatorConfig reaches the API server as the operator's ServiceAccount,
+// with exactly the permissions config/rbac/role.yaml grants.
+var operatorConfig func() *rest.Config
 
 func zapLevel() int8 {
 	if os.Getenv("NESTOR_TEST_VERBOSE") != "" {

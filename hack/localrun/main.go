@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/yaml"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
@@ -85,12 +86,23 @@ func run() error {
 		return fmt.Errorf("installing the CRD: %w", err)
 	}
 
-	mgr, err := operator.NewManager(cfg, operator.Options{
-		Manager:     manager.Options{Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: ":8081"},
-		SyncerImage: *syncerImage,
-	})
+	mo := manager.Options{Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: ":8081"}
+	if local != nil {
+		// The local API server calls the webhook here, on a certificate
+		// envtest made for it.
+		wio := local.Env.WebhookInstallOptions
+		mo.WebhookServer = webhook.NewServer(webhook.Options{Host: wio.LocalServingHost, Port: wio.LocalServingPort, CertDir: wio.LocalServingCertDir})
+	}
+	mgr, err := operator.NewManager(cfg, operator.Options{Manager: mo, SyncerImage: *syncerImage})
 	if err != nil {
 		return err
+	}
+	if local != nil {
+		if _, err := operator.AddWebhook(mgr, nil); err != nil {
+			return err
+		}
+	} else {
+		fmt.Println("The admission webhook is off: the cluster cannot call back into this machine. `make deploy` installs it.")
 	}
 	mgrDone := make(chan error, 1)
 	go func() { mgrDone <- mgr.Start(ctx) }()
@@ -142,9 +154,10 @@ func hostCluster(state string) (*rest.Config, *localcluster.Cluster, error) {
 
 	fmt.Println("No cluster configured: starting etcd, kube-apiserver and kube-controller-manager from bin/k8s.")
 	lc, err := localcluster.Start(localcluster.Options{
-		CRDDirectoryPaths: []string{"config/crd/bases"},
-		Controllers:       localcluster.Workloads,
-		LogDir:            state,
+		CRDDirectoryPaths:     []string{"config/crd/bases"},
+		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{"config/webhook"}},
+		Controllers:           localcluster.Workloads,
+		LogDir:                state,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -4,6 +4,7 @@ package packaging
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/nestor-dev/nestor/internal/operator"
 )
 
 // root is the repository root, two levels above this package.
@@ -82,6 +85,99 @@ func TestDefaultDeploysTheOperator(t *testing.T) {
 	}
 	if syncerImage != image {
 		t.Errorf("NESTOR_SYNCER_IMAGE = %q, want the operator's own image %q", syncerImage, image)
+	}
+}
+
+// nested reads a field of an unstructured object, failing the test if absent.
+func nested(t *testing.T, obj map[string]any, path ...string) any {
+	t.Helper()
+	var cur any = obj
+	for _, p := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			t.Fatalf("no %v", path)
+		}
+		if cur, ok = m[p]; !ok {
+			t.Fatalf("no %v", path)
+		}
+	}
+	return cur
+}
+
+func TestDefaultDeploysTheWebhookWithSelfManagedCertificates(t *testing.T) {
+	m := build(t, "config/default")
+	cfg := find(t, m, "ValidatingWebhookConfiguration", operator.WebhookConfiguration)
+	hook := nested(t, cfg, "webhooks").([]any)[0].(map[string]any)
+	for k, want := range map[string]any{"failurePolicy": "Fail", "sideEffects": "None", "timeoutSeconds": int64(10)} {
+		if got := hook[k]; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("webhook %s = %v, want %v", k, got, want)
+		}
+	}
+	svcRef := nested(t, hook, "clientConfig", "service").(map[string]any)
+	if svcRef["name"] != operator.WebhookService || svcRef["namespace"] != "nestor-system" {
+		t.Errorf("the webhook calls %v", svcRef)
+	}
+	ops := fmt.Sprint(nested(t, hook, "rules").([]any)[0].(map[string]any)["operations"])
+	if ops != "[CREATE UPDATE]" {
+		t.Errorf("operations = %s: deletion and status updates must never be blocked", ops)
+	}
+	if res := fmt.Sprint(nested(t, hook, "rules").([]any)[0].(map[string]any)["resources"]); res != "[virtualclusters]" {
+		t.Errorf("resources = %s, want the main resource only, not status", res)
+	}
+
+	svc := find(t, m, "Service", operator.WebhookService)
+	dep := find(t, m, "Deployment", "nestor-controller-manager")
+	podLabels := nested(t, dep, "spec", "template", "metadata", "labels").(map[string]any)
+	for k, v := range nested(t, svc, "spec", "selector").(map[string]any) {
+		if podLabels[k] != v {
+			t.Errorf("the webhook Service selects %s=%v, which the operator's pods lack", k, v)
+		}
+	}
+	find(t, m, "Secret", operator.WebhookSecret)
+	spec := nested(t, dep, "spec", "template", "spec").(map[string]any)
+	volume := ""
+	for _, v := range spec["volumes"].([]any) {
+		if secret, ok := v.(map[string]any)["secret"].(map[string]any); ok && secret["secretName"] == operator.WebhookSecret {
+			volume = v.(map[string]any)["name"].(string)
+		}
+	}
+	c := spec["containers"].([]any)[0].(map[string]any)
+	mounted := false
+	for _, vm := range c["volumeMounts"].([]any) {
+		vm := vm.(map[string]any)
+		mounted = mounted || (volume != "" && vm["name"] == volume && vm["mountPath"] == operator.WebhookCertDir)
+	}
+	if !mounted {
+		t.Errorf("the operator does not mount Secret %s at %s", operator.WebhookSecret, operator.WebhookCertDir)
+	}
+	if slices.Contains(c["args"].([]any), any("--manage-webhook-certs=false")) {
+		t.Error("config/default must let the operator manage the webhook's certificate")
+	}
+}
+
+func TestCertManagerOverlayBuilds(t *testing.T) {
+	m := build(t, "config/overlays/cert-manager")
+	cert := find(t, m, "Certificate", "nestor-serving-cert")
+	if got := nested(t, cert, "spec", "secretName"); got != operator.WebhookSecret {
+		t.Errorf("cert-manager writes %v, the operator reads %s", got, operator.WebhookSecret)
+	}
+	if names := fmt.Sprint(nested(t, cert, "spec", "dnsNames")); !strings.Contains(names, operator.WebhookService+".nestor-system.svc") {
+		t.Errorf("certificate names %s", names)
+	}
+	find(t, m, "Issuer", "nestor-selfsigned-issuer")
+	cfg := find(t, m, "ValidatingWebhookConfiguration", operator.WebhookConfiguration)
+	if got := nested(t, cfg, "metadata", "annotations", "cert-manager.io/inject-ca-from"); got != "nestor-system/nestor-serving-cert" {
+		t.Errorf("inject-ca-from = %v", got)
+	}
+	for _, r := range m.Resources() {
+		if r.GetKind() == "Secret" && r.GetName() == operator.WebhookSecret {
+			t.Error("with cert-manager the empty Secret must not be shipped")
+		}
+	}
+	dep := find(t, m, "Deployment", "nestor-controller-manager")
+	c := nested(t, dep, "spec", "template", "spec", "containers").([]any)[0].(map[string]any)
+	if !slices.Contains(c["args"].([]any), any("--manage-webhook-certs=false")) {
+		t.Error("with cert-manager the operator must not manage the certificate too")
 	}
 }
 

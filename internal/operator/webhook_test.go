@@ -1,0 +1,136 @@
+package operator_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/nestor-dev/nestor/internal/localcluster"
+	"github.com/nestor-dev/nestor/internal/operator"
+)
+
+// TestWebhookCertificatesAreSelfManaged deploys the webhook's objects from
+// config/default and runs the operator as config/default runs it: as its
+// ServiceAccount with the generated role, managing its own certificate. The
+// operator fills the Secret, injects the CA into the webhook configuration,
+// and, once the Secret is mounted (this test plays the kubelet), serves
+// the webhook with a certificate that CA vouches for.
+func TestWebhookCertificatesAreSelfManaged(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	root := filepath.Join("..", "..")
+	lc, err := localcluster.Start(localcluster.Options{CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd", "bases")}})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer lc.Stop()
+	scheme, err := operator.Scheme()
+	g.Expect(err).NotTo(HaveOccurred())
+	admin, err := client.New(lc.Config, client.Options{Scheme: scheme})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	// The webhook's Secret, Service and configuration, as config/default has them.
+	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(root, "config", "default"))
+	g.Expect(err).NotTo(HaveOccurred())
+	cfg, err := lc.ImpersonateWithRole(filepath.Join(root, "config", "rbac", "role.yaml"), "nestor-system", "nestor-controller-manager")
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, r := range resources.Resources() {
+		kind, name := r.GetKind(), r.GetName()
+		if !(kind == "Secret" && name == operator.WebhookSecret || kind == "Service" && name == operator.WebhookService ||
+			kind == "ValidatingWebhookConfiguration" && name == operator.WebhookConfiguration) {
+			continue
+		}
+		m, err := r.Map()
+		g.Expect(err).NotTo(HaveOccurred())
+		obj, err := scheme.New(schemaKind(kind))
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(m, obj)).To(Succeed())
+		g.Expect(admin.Create(ctx, obj.(client.Object))).To(Succeed(), "%s %s", kind, name)
+	}
+
+	certDir := t.TempDir()
+	port := freePort(t)
+	mgr, err := operator.NewManager(cfg, operator.Options{
+		Manager: manager.Options{
+			Metrics:                metricsserver.Options{BindAddress: "0"},
+			HealthProbeBindAddress: "0",
+			WebhookServer:          ctrlwebhook.NewServer(ctrlwebhook.Options{Host: "127.0.0.1", Port: port, CertDir: certDir}),
+		},
+		SyncerImage: "example.com/nestor:test",
+	})
+	g.Expect(err).NotTo(HaveOccurred())
+	ready, err := operator.AddWebhook(mgr, &operator.CertRotation{
+		Namespace: "nestor-system", Secret: operator.WebhookSecret, Service: operator.WebhookService,
+		Configuration: operator.WebhookConfiguration, CertDir: certDir,
+	})
+	g.Expect(err).NotTo(HaveOccurred())
+	mctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mctx) }()
+	defer func() { cancel(); <-done }()
+	g.Expect(ready(nil)).NotTo(Succeed(), "not ready before the certificate is in place")
+
+	// The operator issues the certificate into its Secret.
+	secret := &corev1.Secret{}
+	g.Eventually(func(g Gomega) {
+		g.Expect(admin.Get(ctx, client.ObjectKey{Namespace: "nestor-system", Name: operator.WebhookSecret}, secret)).To(Succeed())
+		g.Expect(secret.Data).To(HaveKey("ca.crt"))
+		g.Expect(secret.Data).To(HaveKey("tls.crt"))
+		g.Expect(secret.Data).To(HaveKey("tls.key"))
+	}).WithTimeout(30 * time.Second).Should(Succeed())
+
+	// The kubelet's part: the Secret appears in the mounted directory.
+	for _, k := range []string{"ca.crt", "tls.crt", "tls.key"} {
+		g.Expect(os.WriteFile(filepath.Join(certDir, k), secret.Data[k], 0o600)).To(Succeed())
+	}
+
+	// The webhook configuration trusts the CA, and the webhook serves.
+	g.Eventually(func(g Gomega) {
+		vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+		g.Expect(admin.Get(ctx, client.ObjectKey{Name: operator.WebhookConfiguration}, vwc)).To(Succeed())
+		g.Expect(vwc.Webhooks[0].ClientConfig.CABundle).To(Equal(secret.Data["ca.crt"]))
+	}).WithTimeout(30 * time.Second).Should(Succeed())
+	g.Eventually(func() error { return ready(nil) }).WithTimeout(60*time.Second).Should(Succeed(), "ready once the webhook serves")
+
+	roots := x509.NewCertPool()
+	g.Expect(roots.AppendCertsFromPEM(secret.Data["ca.crt"])).To(BeTrue())
+	conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{
+		RootCAs: roots, ServerName: operator.WebhookService + ".nestor-system.svc", MinVersion: tls.VersionTLS12,
+	})
+	g.Expect(err).NotTo(HaveOccurred(), "the webhook's certificate must verify against the injected CA for its Service name")
+	conn.Close()
+}
+
+func schemaKind(kind string) schema.GroupVersionKind {
+	switch kind {
+	case "Secret", "Service":
+		return corev1.SchemeGroupVersion.WithKind(kind)
+	}
+	return admissionregistrationv1.SchemeGroupVersion.WithKind(kind)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
