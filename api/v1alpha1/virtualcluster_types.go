@@ -222,7 +222,7 @@ type CustomResourceFromHost struct {
 }
 
 // ControlPlaneSpec configures the virtual cluster's control plane.
-// +kubebuilder:validation:XValidation:rule="!has(self.replicas) || self.replicas == 1 || (has(self.persistence) && has(self.persistence.enabled) && self.persistence.enabled)",message="spec.controlPlane.persistence.enabled must be true when spec.controlPlane.replicas is above 1: an etcd member that restarts without its data cannot rejoin its cluster"
+// +kubebuilder:validation:XValidation:rule="!has(self.replicas) || self.replicas == 1 || (has(self.persistence) && has(self.persistence.enabled) && self.persistence.enabled)",fieldPath=".persistence.enabled",message="spec.controlPlane.persistence.enabled must be true when spec.controlPlane.replicas is above 1: an etcd member that restarts without its data cannot rejoin its cluster"
 type ControlPlaneSpec struct {
 	// Version of Kubernetes the control plane runs.
 	// +kubebuilder:default="v1.37.2"

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/distribution/reference"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -46,18 +48,37 @@ func ValidateUpdate(old, vc *tenancyv1alpha1.VirtualCluster) (field.ErrorList, [
 	errs := immutable(old, vc)
 	previous := validateSpec(old)
 	for _, err := range validateSpec(vc) {
-		if !slices.ContainsFunc(previous, func(p *field.Error) bool { return p.Field == err.Field && p.Type == err.Type }) {
+		if !slices.ContainsFunc(previous, func(p *field.Error) bool { return sameError(p, err) }) {
 			errs = append(errs, err)
 		}
 	}
 	return errs, warnings(vc)
 }
 
+// sameError reports whether two errors are the same complaint about the same
+// value. List indices are ignored, so that inserting an item before an old
+// offending one does not make that one new.
+func sameError(a, b *field.Error) bool {
+	return a.Type == b.Type && a.Detail == b.Detail &&
+		listIndex.ReplaceAllString(a.Field, "[]") == listIndex.ReplaceAllString(b.Field, "[]") &&
+		fmt.Sprint(a.BadValue) == fmt.Sprint(b.BadValue)
+}
+
+var listIndex = regexp.MustCompile(`\[[0-9]+\]`)
+
 // immutable rejects changes the operator cannot carry out on a running
 // virtual cluster.
 func immutable(old, vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
 	var errs field.ErrorList
-	if was, is := old.SpecMode(), vc.SpecMode(); was != is {
+	// The mode the host objects were laid out for is the recorded one. A
+	// spec that already disagrees with it (the webhook was bypassed) may
+	// stay as it is, or go back to the recorded mode: the fix the operator
+	// asks for.
+	recorded := old.Status.Mode
+	if recorded == "" {
+		recorded = old.SpecMode()
+	}
+	if was, is := old.SpecMode(), vc.SpecMode(); is != was && is != recorded {
 		errs = append(errs, field.Forbidden(modePath, fmt.Sprintf(
 			"cannot change from %t to %t%s after creation: host objects are keyed differently in each mode "+
 				"(single-namespace mode rewrites the tenant's object names into the VirtualCluster's namespace, "+
@@ -105,7 +126,10 @@ func versionChange(old, vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
 	}
 	p := cpPath.Child("version")
 	switch {
-	case to.LessThan(from) && (to.Minor() != from.Minor() || to.Major() != from.Major()):
+	case to.Major() != from.Major():
+		return field.ErrorList{field.Forbidden(p, fmt.Sprintf(
+			"cannot move from %s to %s in one step: only upgrades within one major version, one minor at a time, are supported", from, to))}
+	case to.LessThan(from) && to.Minor() != from.Minor():
 		return field.ErrorList{field.Forbidden(p, fmt.Sprintf(
 			"cannot downgrade from %s to %s: etcd's data may already use the newer version's formats", from, to))}
 	case to.Minor() > from.Minor()+1:
@@ -127,6 +151,7 @@ func validateSpec(vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
 	errs = append(errs, validateControlPlane(vc)...)
 	errs = append(errs, validateNetworking(vc.Spec.Networking)...)
 	errs = append(errs, validatePolicies(vc.Spec.Policies)...)
+	errs = append(errs, controlPlaneFitsPolicies(vc)...)
 	return errs
 }
 
@@ -149,7 +174,7 @@ func validateSync(vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
 		switch {
 		case slices.Contains(builtinGroups, group):
 			errs = append(errs, field.Invalid(p, key, fmt.Sprintf(
-				"%s is a built-in API group, not a custom resource; built-in kinds have switches of their own under spec.sync", group)))
+				"%s is a built-in API group: its kinds are not custom resources and cannot be synced as such", group)))
 		case group == tenancyv1alpha1.GroupVersion.Group:
 			errs = append(errs, field.Invalid(p, key, "VirtualClusters cannot be synced into a virtual cluster"))
 		}
@@ -257,10 +282,8 @@ func validateNetworking(n tenancyv1alpha1.NetworkingSpec) field.ErrorList {
 		return field.ErrorList{field.Invalid(p, n.ServiceCIDR, "must be a CIDR such as 10.96.0.0/12")}
 	case prefix.Masked() != prefix:
 		return field.ErrorList{field.Invalid(p, n.ServiceCIDR, fmt.Sprintf("must be a network address: %s", prefix.Masked()))}
-	case prefix.Addr().Is4() && (prefix.Bits() < 12 || prefix.Bits() > 28):
-		return field.ErrorList{field.Invalid(p, n.ServiceCIDR, "an IPv4 range must be between /12 and /28: kube-apiserver allocates from it")}
-	case prefix.Addr().Is6() && (prefix.Bits() < 108 || prefix.Bits() > 124):
-		return field.ErrorList{field.Invalid(p, n.ServiceCIDR, "an IPv6 range must be between /108 and /124: kube-apiserver allocates from it")}
+	case prefix.Addr().BitLen()-prefix.Bits() < 4:
+		return field.ErrorList{field.Invalid(p, n.ServiceCIDR, "must hold at least 16 addresses: kube-apiserver allocates the virtual cluster's Services from it")}
 	}
 	return nil
 }
@@ -304,6 +327,107 @@ func validatePolicies(p tenancyv1alpha1.PoliciesSpec) field.ErrorList {
 	}
 	sortErrors(errs)
 	return errs
+}
+
+// controlPlaneFitsPolicies checks, in single-namespace mode, that the
+// policies admit the control plane's own pods: the LimitRange and the
+// ResourceQuota apply to the whole namespace, the control plane and the
+// syncer included.
+func controlPlaneFitsPolicies(vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
+	p := vc.Spec.Policies
+	if vc.SpecMode() == tenancyv1alpha1.MultiNamespaceMode || !(p.LimitRange.Enabled || p.ResourceQuota.Enabled) {
+		return nil
+	}
+	lr, lrPath := p.LimitRange, polPath.Child("limitRange")
+	if !lr.Enabled {
+		lr = tenancyv1alpha1.LimitRangePolicy{}
+	}
+	res := vc.Spec.ControlPlane.Resources
+	containers := map[string]corev1.ResourceRequirements{"etcd": res.Etcd, "apiServer": res.APIServer, "controllerManager": res.ControllerManager, "syncer": res.Syncer}
+	// The API server defaults a LimitRange's default limit from its max, and
+	// its default request from the default limit, then from its min.
+	defaultLimit, defaultRequest := corev1.ResourceList{}, corev1.ResourceList{}
+	for _, from := range []corev1.ResourceList{lr.Default, lr.Max} {
+		for k, v := range from {
+			if _, ok := defaultLimit[k]; !ok {
+				defaultLimit[k] = v
+			}
+		}
+	}
+	for _, from := range []corev1.ResourceList{lr.DefaultRequest, defaultLimit, lr.Min} {
+		for k, v := range from {
+			if _, ok := defaultRequest[k]; !ok {
+				defaultRequest[k] = v
+			}
+		}
+	}
+	// effective is what a container ends up with: a request defaults to its
+	// own limit, and the LimitRange fills in what is still unset.
+	effective := func(r corev1.ResourceRequirements, name corev1.ResourceName) (request, limit *resource.Quantity) {
+		pick := func(lists ...corev1.ResourceList) *resource.Quantity {
+			for _, l := range lists {
+				if q, ok := l[name]; ok {
+					return &q
+				}
+			}
+			return nil
+		}
+		return pick(r.Requests, r.Limits, defaultRequest), pick(r.Limits, defaultLimit)
+	}
+	var errs field.ErrorList
+	for _, c := range slices.Sorted(maps.Keys(containers)) {
+		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			request, limit := effective(containers[c], name)
+			switch max, hasMax := lr.Max[name]; {
+			case request != nil && limit != nil && request.Cmp(*limit) > 0:
+				errs = append(errs, field.Invalid(lrPath.Child("default").Key(string(name)), limit.String(), fmt.Sprintf(
+					"would limit the control plane's %s container below its request %s and keep its pod from starting; raise it, or set spec.controlPlane.resources.%s.limits.%s",
+					c, request, c, name)))
+			case hasMax && limit != nil && limit.Cmp(max) > 0:
+				errs = append(errs, field.Invalid(lrPath.Child("max").Key(string(name)), max.String(), fmt.Sprintf(
+					"is below the control plane's %s container's limit %s, so its pod would be rejected; raise it, or lower spec.controlPlane.resources.%s.limits.%s",
+					c, limit, c, name)))
+			}
+			if min, ok := lr.Min[name]; ok && (request == nil || request.Cmp(min) < 0) {
+				errs = append(errs, field.Invalid(lrPath.Child("min").Key(string(name)), min.String(), fmt.Sprintf(
+					"is above what the control plane's %s container requests, so its pod would be rejected; lower it, or raise spec.controlPlane.resources.%s.requests.%s",
+					c, c, name)))
+			}
+		}
+	}
+	if p.ResourceQuota.Enabled {
+		for _, key := range slices.Sorted(maps.Keys(p.ResourceQuota.Quota)) {
+			kind, name, ok := quotaTracks(key)
+			if !ok {
+				continue
+			}
+			for _, c := range slices.Sorted(maps.Keys(containers)) {
+				request, limit := effective(containers[c], name)
+				if (kind == "limits" && limit == nil) || (kind == "requests" && request == nil) {
+					quota := p.ResourceQuota.Quota[key]
+					errs = append(errs, field.Invalid(polPath.Child("resourceQuota", "quota").Key(string(key)), quota.String(), fmt.Sprintf(
+						"the quota tracks %s, which the control plane's %s container does not set, so its pod would be rejected; set spec.controlPlane.resources.%s.%s.%s, or a spec.policies.limitRange default",
+						key, c, c, kind, name)))
+				}
+			}
+		}
+	}
+	return errs
+}
+
+// quotaTracks says which container resource a quota key needs pods to set.
+func quotaTracks(key corev1.ResourceName) (kind string, name corev1.ResourceName, ok bool) {
+	switch key {
+	case corev1.ResourceCPU, corev1.ResourceRequestsCPU:
+		return "requests", corev1.ResourceCPU, true
+	case corev1.ResourceMemory, corev1.ResourceRequestsMemory:
+		return "requests", corev1.ResourceMemory, true
+	case corev1.ResourceLimitsCPU:
+		return "limits", corev1.ResourceCPU, true
+	case corev1.ResourceLimitsMemory:
+		return "limits", corev1.ResourceMemory, true
+	}
+	return "", "", false
 }
 
 // warnings are for settings that are legal but risky.

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,14 +18,27 @@ func vc(mutate ...func(*tenancyv1alpha1.VirtualCluster)) *tenancyv1alpha1.Virtua
 	v := &tenancyv1alpha1.VirtualCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: "vc", Namespace: "team-a"},
 		Spec: tenancyv1alpha1.VirtualClusterSpec{
-			ControlPlane: tenancyv1alpha1.ControlPlaneSpec{Version: "v1.37.2", Replicas: 1},
-			Networking:   tenancyv1alpha1.NetworkingSpec{ServiceCIDR: "10.96.0.0/12", ClusterDomain: "cluster.local"},
+			ControlPlane: tenancyv1alpha1.ControlPlaneSpec{Version: "v1.37.2", Replicas: 1, Resources: tenancyv1alpha1.ControlPlaneResources{
+				// The schema's defaults.
+				Etcd:              resources("100m", "256Mi", "2Gi"),
+				APIServer:         resources("250m", "512Mi", "3Gi"),
+				ControllerManager: resources("100m", "128Mi", "1Gi"),
+				Syncer:            resources("50m", "64Mi", "512Mi"),
+			}},
+			Networking: tenancyv1alpha1.NetworkingSpec{ServiceCIDR: "10.96.0.0/12", ClusterDomain: "cluster.local"},
 		},
 	}
 	for _, m := range mutate {
 		m(v)
 	}
 	return v
+}
+
+func resources(cpu, memory, memoryLimit string) corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse(memory)},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(memoryLimit)},
+	}
 }
 
 func mode(enabled *bool) func(*tenancyv1alpha1.VirtualCluster) {
@@ -113,13 +127,23 @@ func TestCreate(t *testing.T) {
 		{"a service range that is not a network address", vc(func(v *tenancyv1alpha1.VirtualCluster) { v.Spec.Networking.ServiceCIDR = "10.96.0.1/12" }), "spec.networking.serviceCIDR"},
 		{"a limit range whose min exceeds its max", vc(func(v *tenancyv1alpha1.VirtualCluster) {
 			v.Spec.Policies.LimitRange = tenancyv1alpha1.LimitRangePolicy{Enabled: true,
-				Min: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")}, Max: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}
-		}), "spec.policies.limitRange.min[cpu]"},
+				Min: corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("2Gi")}, Max: corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("1Gi")}}
+		}), "spec.policies.limitRange.min[ephemeral-storage]"},
+		{"a default CPU limit below the API server's request", vc(func(v *tenancyv1alpha1.VirtualCluster) {
+			v.Spec.Policies.LimitRange = tenancyv1alpha1.LimitRangePolicy{Enabled: true, Default: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m")}}
+		}), "spec.policies.limitRange.default[cpu]"},
+		{"a max memory below etcd's limit", vc(func(v *tenancyv1alpha1.VirtualCluster) {
+			v.Spec.Policies.LimitRange = tenancyv1alpha1.LimitRangePolicy{Enabled: true, Max: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")}}
+		}), "spec.policies.limitRange.max[memory]"},
+		{"a quota on CPU limits the control plane does not set", vc(func(v *tenancyv1alpha1.VirtualCluster) {
+			v.Spec.Policies.ResourceQuota = tenancyv1alpha1.ResourceQuotaPolicy{Enabled: true, Quota: corev1.ResourceList{corev1.ResourceLimitsCPU: resource.MustParse("10")}}
+		}), "spec.policies.resourceQuota.quota[limits.cpu]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			errs, _ := ValidateCreate(tc.vc)
-			if got := fields(errs); len(got) != 1 || got[0] != tc.field {
-				t.Fatalf("errors on %v (%v), want one on %s", got, errs, tc.field)
+			got := slices.Compact(fields(errs))
+			if len(got) != 1 || got[0] != tc.field {
+				t.Fatalf("errors on %v (%v), want them on %s only", got, errs, tc.field)
 			}
 		})
 	}
@@ -133,6 +157,20 @@ func TestCreate(t *testing.T) {
 	if errs, _ := ValidateCreate(multi); len(errs) > 0 {
 		t.Fatalf("multi-namespace mode may read cluster-scoped kinds: %v", errs)
 	}
+	// Policies that leave room for the control plane, and policies in
+	// multi-namespace mode, which never reach its namespace.
+	roomy := func(v *tenancyv1alpha1.VirtualCluster) {
+		v.Spec.Policies.LimitRange = tenancyv1alpha1.LimitRangePolicy{Enabled: true, Default: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")}}
+		v.Spec.Policies.ResourceQuota = tenancyv1alpha1.ResourceQuotaPolicy{Enabled: true, Quota: corev1.ResourceList{corev1.ResourceLimitsCPU: resource.MustParse("10")}}
+	}
+	tight := func(v *tenancyv1alpha1.VirtualCluster) {
+		v.Spec.Policies.LimitRange = tenancyv1alpha1.LimitRangePolicy{Enabled: true, Default: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m")}}
+	}
+	for name, v := range map[string]*tenancyv1alpha1.VirtualCluster{"roomy": vc(roomy), "tight, multi-namespace": vc(mode(ptr.To(true)), tight)} {
+		if errs, _ := ValidateCreate(v); len(errs) > 0 {
+			t.Errorf("%s policies rejected: %v", name, errs)
+		}
+	}
 }
 
 func TestUpdate(t *testing.T) {
@@ -140,15 +178,22 @@ func TestUpdate(t *testing.T) {
 		name    string
 		old, vc *tenancyv1alpha1.VirtualCluster
 		field   string
+		detail  string
 	}{
-		{"service range", vc(), vc(func(v *tenancyv1alpha1.VirtualCluster) { v.Spec.Networking.ServiceCIDR = "10.112.0.0/12" }), "spec.networking.serviceCIDR"},
-		{"cluster domain", vc(), vc(func(v *tenancyv1alpha1.VirtualCluster) { v.Spec.Networking.ClusterDomain = "tenant.local" }), "spec.networking.clusterDomain"},
-		{"downgrade", vc(), vc(func(v *tenancyv1alpha1.VirtualCluster) { v.Spec.ControlPlane.Version = "v1.36.4" }), "spec.controlPlane.version"},
+		{"service range", vc(), vc(func(v *tenancyv1alpha1.VirtualCluster) { v.Spec.Networking.ServiceCIDR = "10.112.0.0/12" }),
+			"spec.networking.serviceCIDR", `cannot change from "10.96.0.0/12" to "10.112.0.0/12"`},
+		{"cluster domain", vc(), vc(func(v *tenancyv1alpha1.VirtualCluster) { v.Spec.Networking.ClusterDomain = "tenant.local" }),
+			"spec.networking.clusterDomain", `cannot change from "cluster.local" to "tenant.local"`},
+		{"downgrade", vc(), vc(func(v *tenancyv1alpha1.VirtualCluster) { v.Spec.ControlPlane.Version = "v1.36.4" }),
+			"spec.controlPlane.version", "cannot downgrade from 1.37.2 to 1.36.4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			errs, _ := ValidateUpdate(tc.old, tc.vc)
-			if got := fields(errs); len(got) == 0 || got[0] != tc.field {
-				t.Fatalf("errors on %v, want %s first", got, tc.field)
+			if len(errs) == 0 {
+				t.Fatal("allowed")
+			}
+			if e := errs[0]; e.Field != tc.field || e.Type != field.ErrorTypeForbidden || !strings.Contains(e.Detail, tc.detail) {
+				t.Fatalf("first error %q, want Forbidden on %s saying %q", e.Error(), tc.field, tc.detail)
 			}
 		})
 	}
@@ -158,6 +203,62 @@ func TestUpdate(t *testing.T) {
 		v.Spec.Sync.ToHost.Ingresses.Enabled = true
 	})); len(errs) > 0 {
 		t.Fatalf("allowed update denied: %v", errs)
+	}
+}
+
+func TestExtraSANs(t *testing.T) {
+	for san, ok := range map[string]bool{
+		"api.example.com":    true,
+		"*.tenants.example":  true,
+		"10.0.0.1":           true,
+		"fd00::1":            true,
+		"2001:db8::10":       true,
+		"not_a_host":         false,
+		"*.":                 false,
+		"api.*.example.com":  false,
+		"*example.com":       false,
+		"Upper.example.com":  false,
+		"10.0.0.0/8":         false,
+		"http://example.com": false,
+	} {
+		errs, _ := ValidateCreate(vc(func(v *tenancyv1alpha1.VirtualCluster) {
+			v.Spec.ControlPlane.Service.ExtraSANs = []string{"ok.example", san}
+		}))
+		switch {
+		case ok && len(errs) > 0:
+			t.Errorf("%q denied: %v", san, errs)
+		case !ok && (len(errs) != 1 || errs[0].Field != "spec.controlPlane.service.extraSANs[1]"):
+			t.Errorf("%q: got %v, want one error on spec.controlPlane.service.extraSANs[1]", san, errs)
+		}
+	}
+}
+
+// versionChange is called directly: the versions it must refuse are ones
+// validateSpec would refuse anyway, for being unsupported.
+func TestVersionChange(t *testing.T) {
+	at := func(version string) *tenancyv1alpha1.VirtualCluster {
+		return vc(func(v *tenancyv1alpha1.VirtualCluster) { v.Spec.ControlPlane.Version = version })
+	}
+	for _, tc := range []struct {
+		from, to string
+		detail   string // empty when allowed
+	}{
+		{"v1.37.2", "v1.37.2", ""},
+		{"v1.37.2", "v1.37.9", ""},
+		{"v1.37.2", "v1.37.1", ""}, // a patch back within one minor is safe
+		{"v1.37.2", "v1.38.0", ""},
+		{"v1.37.2", "v1.39.0", "upgrade one minor version at a time (v1.38 first)"},
+		{"v1.37.2", "v1.36.9", "cannot downgrade"},
+		{"v1.37.2", "v2.37.2", "in one step"},
+		{"v1.37.2", "not-a-version", ""}, // validateSpec's to report
+	} {
+		errs := versionChange(at(tc.from), at(tc.to))
+		switch {
+		case tc.detail == "" && len(errs) > 0:
+			t.Errorf("%s -> %s denied: %v", tc.from, tc.to, errs)
+		case tc.detail != "" && (len(errs) != 1 || !strings.Contains(errs[0].Detail, tc.detail)):
+			t.Errorf("%s -> %s: got %v, want one error saying %q", tc.from, tc.to, errs, tc.detail)
+		}
 	}
 }
 

@@ -10,12 +10,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 )
 
-// +kubebuilder:webhook:path=/validate-tenancy-nestor-dev-v1alpha1-virtualcluster,mutating=false,failurePolicy=fail,sideEffects=None,groups=tenancy.nestor.dev,resources=virtualclusters,verbs=create;update,versions=v1alpha1,name=vvirtualcluster.tenancy.nestor.dev,admissionReviewVersions=v1,timeoutSeconds=10
+// +kubebuilder:webhook:path=/validate-tenancy-nestor-dev-v1alpha1-virtualcluster,mutating=false,failurePolicy=fail,sideEffects=None,groups=tenancy.nestor.dev,resources=virtualclusters,verbs=create;update,versions=v1alpha1,name=vvirtualcluster.tenancy.nestor.dev,admissionReviewVersions=v1,timeoutSeconds=10,patch=`{"matchConditions":[{"name":"create-or-spec-change","expression":"request.operation != 'UPDATE' || !has(object.spec) || !has(oldObject.spec) || object.spec != oldObject.spec"}]}`
 
 // Validator admits VirtualClusters. It is registered for create and update
 // of the main resource only: status updates and deletions never reach it.
@@ -36,12 +37,13 @@ func Setup(mgr ctrl.Manager) error {
 // ValidateCreate admits a new VirtualCluster.
 func (v *Validator) ValidateCreate(ctx context.Context, vc *tenancyv1alpha1.VirtualCluster) (admission.Warnings, error) {
 	errs, warns := ValidateCreate(vc)
-	shared, err := v.sharing(ctx, vc)
-	if err != nil {
-		return nil, apierrors.NewInternalError(err)
-	}
 	if len(errs) > 0 {
 		return nil, invalid(vc, errs) // no advice on an object that is not admitted
+	}
+	// The warning is advice: failing to look is no reason to refuse.
+	shared, err := v.sharing(ctx, vc)
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "looking for VirtualClusters that share the namespace")
 	}
 	if len(shared) > 0 {
 		warns = append(warns, fmt.Sprintf("namespace %s already holds VirtualCluster %s: the syncers of VirtualClusters that share a namespace "+
