@@ -37,7 +37,8 @@ type CertRotation struct {
 	CertDir string
 }
 
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=update;patch,resourceNames=nestor-validating-webhook-configuration
 
 // AddWebhook registers the VirtualCluster admission webhook. With rotation
 // set, the operator issues the serving certificate (open-policy-agent's

@@ -1,21 +1,27 @@
 package operator_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
+	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -108,13 +114,43 @@ func TestWebhookCertificatesAreSelfManaged(t *testing.T) {
 	}).WithTimeout(30 * time.Second).Should(Succeed())
 	g.Eventually(func() error { return ready(nil) }).WithTimeout(60*time.Second).Should(Succeed(), "ready once the webhook serves")
 
+	// Call the webhook as the API server would: through the path the
+	// configuration names, trusting the injected CA for the Service's name.
+	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	g.Expect(admin.Get(ctx, client.ObjectKey{Name: operator.WebhookConfiguration}, vwc)).To(Succeed())
 	roots := x509.NewCertPool()
-	g.Expect(roots.AppendCertsFromPEM(secret.Data["ca.crt"])).To(BeTrue())
-	conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{
+	g.Expect(roots.AppendCertsFromPEM(vwc.Webhooks[0].ClientConfig.CABundle)).To(BeTrue())
+	https := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
 		RootCAs: roots, ServerName: operator.WebhookService + ".nestor-system.svc", MinVersion: tls.VersionTLS12,
-	})
-	g.Expect(err).NotTo(HaveOccurred(), "the webhook's certificate must verify against the injected CA for its Service name")
-	conn.Close()
+	}}}
+	review := func(vc string) *admissionv1.AdmissionResponse {
+		body, err := json.Marshal(admissionv1.AdmissionReview{
+			TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+			Request: &admissionv1.AdmissionRequest{
+				UID:       types.UID("review-" + vc[:8]),
+				Kind:      metav1.GroupVersionKind{Group: "tenancy.nestor.dev", Version: "v1alpha1", Kind: "VirtualCluster"},
+				Resource:  metav1.GroupVersionResource{Group: "tenancy.nestor.dev", Version: "v1alpha1", Resource: "virtualclusters"},
+				Namespace: "team-a", Operation: admissionv1.Create,
+				Object: runtime.RawExtension{Raw: []byte(vc)},
+			},
+		})
+		g.Expect(err).NotTo(HaveOccurred())
+		url := fmt.Sprintf("https://127.0.0.1:%d%s", port, *vwc.Webhooks[0].ClientConfig.Service.Path)
+		resp, err := https.Post(url, "application/json", bytes.NewReader(body))
+		g.Expect(err).NotTo(HaveOccurred(), "the webhook's certificate must verify against the injected CA for its Service name")
+		defer resp.Body.Close()
+		g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		var out admissionv1.AdmissionReview
+		g.Expect(json.NewDecoder(resp.Body).Decode(&out)).To(Succeed())
+		g.Expect(out.Response).NotTo(BeNil())
+		return out.Response
+	}
+	const vc = `{"apiVersion":"tenancy.nestor.dev/v1alpha1","kind":"VirtualCluster","metadata":{"name":"vc","namespace":"team-a"},
+		"spec":{"controlPlane":{"version":"v1.37.2","replicas":1},"networking":{"serviceCIDR":"10.96.0.0/12","clusterDomain":"cluster.local"}%s}}`
+	g.Expect(review(fmt.Sprintf(vc, "")).Allowed).To(BeTrue())
+	denied := review(fmt.Sprintf(vc, `,"sync":{"fromHost":{"nodes":{"enabled":true}}}`))
+	g.Expect(denied.Allowed).To(BeFalse())
+	g.Expect(denied.Result.Message).To(ContainSubstring("spec.sync.fromHost.nodes.enabled"))
 }
 
 func schemaKind(kind string) schema.GroupVersionKind {

@@ -125,6 +125,24 @@ func TestDefaultDeploysTheWebhookWithSelfManagedCertificates(t *testing.T) {
 		t.Errorf("resources = %s, want the main resource only, not status", res)
 	}
 
+	if conds := fmt.Sprint(hook["matchConditions"]); !strings.Contains(conds, "object.spec != oldObject.spec") {
+		t.Errorf("matchConditions = %s: updates that leave the spec alone must not reach the webhook", conds)
+	}
+	// The operator may rewrite the caBundle of its own configuration only.
+	role := find(t, m, "ClusterRole", "nestor-manager-role")
+	for _, r := range role["rules"].([]any) {
+		r := r.(map[string]any)
+		if fmt.Sprint(r["resources"]) == "[validatingwebhookconfigurations]" && strings.Contains(fmt.Sprint(r["verbs"]), "update") &&
+			fmt.Sprint(r["resourceNames"]) != "["+operator.WebhookConfiguration+"]" {
+			t.Errorf("the operator may update validatingwebhookconfigurations %v, want only %s", r["resourceNames"], operator.WebhookConfiguration)
+		}
+	}
+
+	pdb := find(t, m, "PodDisruptionBudget", "nestor-controller-manager")
+	if got := fmt.Sprint(nested(t, pdb, "spec", "minAvailable")); got != "1" {
+		t.Errorf("minAvailable = %s: a drain must leave one replica to answer admission", got)
+	}
+
 	svc := find(t, m, "Service", operator.WebhookService)
 	dep := find(t, m, "Deployment", "nestor-controller-manager")
 	podLabels := nested(t, dep, "spec", "template", "metadata", "labels").(map[string]any)
@@ -134,6 +152,17 @@ func TestDefaultDeploysTheWebhookWithSelfManagedCertificates(t *testing.T) {
 		}
 	}
 	find(t, m, "Secret", operator.WebhookSecret)
+	mountsWebhookSecret(t, dep)
+	c := nested(t, dep, "spec", "template", "spec", "containers").([]any)[0].(map[string]any)
+	if slices.Contains(c["args"].([]any), any("--manage-webhook-certs=false")) {
+		t.Error("config/default must let the operator manage the webhook's certificate")
+	}
+}
+
+// mountsWebhookSecret checks that the operator reads its serving
+// certificate from the Secret the webhook's issuer writes.
+func mountsWebhookSecret(t *testing.T, dep map[string]any) {
+	t.Helper()
 	spec := nested(t, dep, "spec", "template", "spec").(map[string]any)
 	volume := ""
 	for _, v := range spec["volumes"].([]any) {
@@ -142,17 +171,12 @@ func TestDefaultDeploysTheWebhookWithSelfManagedCertificates(t *testing.T) {
 		}
 	}
 	c := spec["containers"].([]any)[0].(map[string]any)
-	mounted := false
 	for _, vm := range c["volumeMounts"].([]any) {
-		vm := vm.(map[string]any)
-		mounted = mounted || (volume != "" && vm["name"] == volume && vm["mountPath"] == operator.WebhookCertDir)
+		if vm := vm.(map[string]any); volume != "" && vm["name"] == volume && vm["mountPath"] == operator.WebhookCertDir {
+			return
+		}
 	}
-	if !mounted {
-		t.Errorf("the operator does not mount Secret %s at %s", operator.WebhookSecret, operator.WebhookCertDir)
-	}
-	if slices.Contains(c["args"].([]any), any("--manage-webhook-certs=false")) {
-		t.Error("config/default must let the operator manage the webhook's certificate")
-	}
+	t.Errorf("the operator does not mount Secret %s at %s", operator.WebhookSecret, operator.WebhookCertDir)
 }
 
 func TestCertManagerOverlayBuilds(t *testing.T) {
@@ -179,6 +203,7 @@ func TestCertManagerOverlayBuilds(t *testing.T) {
 	if !slices.Contains(c["args"].([]any), any("--manage-webhook-certs=false")) {
 		t.Error("with cert-manager the operator must not manage the certificate too")
 	}
+	mountsWebhookSecret(t, dep)
 }
 
 func TestSamplesBuild(t *testing.T) {
