@@ -18,6 +18,22 @@ const (
 	// the operator never caches the tenant's objects.
 	ManagedByValue = "nestor-operator"
 
+	// SyncerManagedByValue marks the tenant's objects the syncer copies to
+	// the host.
+	SyncerManagedByValue = "nestor-syncer"
+	// LabelVirtualNamespace names the virtual namespace a host object comes
+	// from; in multi-namespace mode it marks the host namespace of each
+	// virtual one.
+	LabelVirtualNamespace = "nestor.dev/virtual-namespace"
+
+	// Annotations on every object the syncer copies to the host: where it
+	// comes from in the virtual cluster. The reverse lookup reads them and
+	// never parses a host name.
+	AnnotationVirtualName      = "nestor.dev/virtual-name"
+	AnnotationVirtualNamespace = "nestor.dev/virtual-namespace"
+	AnnotationVirtualUID       = "nestor.dev/virtual-uid"
+	AnnotationVirtualKind      = "nestor.dev/virtual-kind"
+
 	// Finalizer removes the cluster-scoped children, which owner references
 	// cannot reach, before a VirtualCluster goes away.
 	Finalizer = "tenancy.nestor.dev/cleanup"
