@@ -41,8 +41,8 @@ func TestHostName(t *testing.T) {
 func TestHostNameAmbiguousJoins(t *testing.T) {
 	tr := NewTranslator("team-a", "vc", false)
 	pairs := [][2][2]string{
-		{{"ns", "a-x"}, {"x-ns", "a"}},      // "a-x-x-ns-x-vc" both ways
-		{{"b-x-c", "a"}, {"c", "a-x-b"}},    // "a-x-b-x-c-x-vc" both ways
+		{{"ns", "a-x"}, {"x-ns", "a"}},   // "a-x-x-ns-x-vc" both ways
+		{{"b-x-c", "a"}, {"c", "a-x-b"}}, // "a-x-b-x-c-x-vc" both ways
 		{{"default-x-vc", "web"}, {"default", "web"}},
 	}
 	for _, p := range pairs {
