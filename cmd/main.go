@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 
+	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -15,7 +16,9 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/nestor-dev/nestor/internal/controlplane"
 	"github.com/nestor-dev/nestor/internal/operator"
+	"github.com/nestor-dev/nestor/internal/syncer"
 )
 
 const usage = `Usage: nestor <command> [flags]
@@ -132,11 +135,29 @@ func runManager(args []string) error {
 
 func runSyncer(args []string) error {
 	fs := flag.NewFlagSet("syncer", flag.ContinueOnError)
-	fs.String("config", "", "path of the syncer configuration the operator renders")
-	fs.String("virtual-kubeconfig", "", "path of the virtual cluster's admin kubeconfig")
-	fs.Bool("leader-elect", false, "elect a leader among the syncer's replicas")
+	var (
+		config         = fs.String("config", "", "path of the syncer configuration the operator renders")
+		virtual        = fs.String("virtual-kubeconfig", "", "path of the virtual cluster's admin kubeconfig")
+		hostKubeconfig = fs.String("host-kubeconfig", "", "kubeconfig of the host cluster; the pod's ServiceAccount when empty")
+		leaderElect    = fs.Bool("leader-elect", false, "elect a leader among the syncer's replicas")
+		metricsAddr    = fs.String("metrics-bind-address", fmt.Sprintf(":%d", controlplane.SyncerMetricsPort), `address of the metrics endpoint; "0" turns it off`)
+		probeAddr      = fs.String("health-probe-bind-address", fmt.Sprintf(":%d", controlplane.SyncerProbePort), "address of the liveness and readiness endpoints")
+	)
+	opts := zap.Options{}
+	opts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	return errors.New("the syncer is not part of this build yet; the operator creates its Deployment so that the syncer can run once it lands")
+	if *config == "" || *virtual == "" {
+		return errors.New("--config and --virtual-kubeconfig are required")
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	host, err := clientcmd.BuildConfigFromFlags("", *hostKubeconfig)
+	if err != nil {
+		return fmt.Errorf("connecting to the host: %w", err)
+	}
+	return syncer.Run(ctrl.SetupSignalHandler(), syncer.RunOptions{
+		ConfigFile: *config, VirtualKubeconfig: *virtual, Host: host, LeaderElection: *leaderElect,
+		MetricsBindAddress: *metricsAddr, HealthProbeBindAddress: *probeAddr,
+	})
 }

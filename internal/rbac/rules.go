@@ -125,6 +125,12 @@ func For(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
 		Resources: []string{"namespaces"},
 		Verbs:     readWrite,
 	}}
+	// Each host namespace gets the ServiceAccount the tenant's pods run as.
+	r.Cluster = append(r.Cluster, rbacv1.PolicyRule{
+		APIGroups: []string{""},
+		Resources: []string{"serviceaccounts"},
+		Verbs:     []string{"get", "list", "watch", "create", "patch"},
+	})
 	r.Cluster = append(r.Cluster, rulesFor(synced, readWrite)...)
 	r.Cluster = append(r.Cluster, rulesFor(append(observed, clusterRead...), readOnly)...)
 	if len(crds) > 0 {

@@ -46,6 +46,7 @@ func TestDefaultsInMultiNamespaceMode(t *testing.T) {
 		Namespaced: []rbacv1.PolicyRule{leases},
 		Cluster: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: rw},
+			{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get", "list", "watch", "create", "patch"}},
 			{APIGroups: []string{""}, Resources: []string{"configmaps", "endpoints", "persistentvolumeclaims", "pods", "secrets", "services"}, Verbs: rw},
 			{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: ro},
 		},

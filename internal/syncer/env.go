@@ -1,0 +1,161 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/apply"
+	"github.com/nestor-dev/nestor/internal/ownership"
+	"github.com/nestor-dev/nestor/internal/syncerconfig"
+	"github.com/nestor-dev/nestor/internal/translate"
+)
+
+// Reasons of the events the syncer records on virtual objects.
+const (
+	ReasonHostObjectNotOwned = "HostObjectNotOwned"
+	ReasonHostPodLost        = "HostPodLost"
+	ReasonSyncFailed         = "SyncFailed"
+)
+
+// env is what every kind's controller shares.
+type env struct {
+	tr  translate.Context
+	cfg syncerconfig.Config
+	// vc stands for the VirtualCluster, for the labels of what it owns.
+	vc *tenancyv1alpha1.VirtualCluster
+
+	virtual       client.Client // cached
+	virtualReader client.Reader // uncached, to confirm an absence before acting on it
+	tokens        typedcorev1.CoreV1Interface
+	host          client.Client // reads from the label-selected host cache
+	hostCache     cache.Cache
+	applier       *apply.Applier
+	recorder      events.EventRecorder
+	// resync is how long a sync that waits on someone else waits.
+	resync time.Duration
+}
+
+// owns is the OwnedFunc of the host copy of a virtual object.
+func (e *env) owns(kind string, v client.Object) apply.OwnedFunc {
+	return func(live client.Object) bool { return e.tr.Owns(kind, v.GetNamespace(), v.GetName(), live) }
+}
+
+// toHost writes desired, the host copy of v, and reports whether it could:
+// a host object of that name that is not v's copy is left alone, and v gets
+// a Warning event that says so.
+func (e *env) toHost(ctx context.Context, kind string, v, desired client.Object) (bool, error) {
+	if err := e.ensureNamespace(ctx, v.GetNamespace()); errors.Is(err, errNamespaceGone) {
+		return true, nil // the namespace's deletion removes the copy
+	} else if err != nil {
+		return false, err
+	}
+	_, err := e.applier.Apply(ctx, desired, e.owns(kind, v))
+	if apply.IsNotOwned(err) {
+		e.recorder.Eventf(v, nil, corev1.EventTypeWarning, ReasonHostObjectNotOwned, "Sync",
+			"%s %s/%s already exists on the host and is not this object's copy: Nestor leaves it alone. "+
+				"Rename this object, or ask the host's administrator to remove that one.",
+			kind, desired.GetNamespace(), desired.GetName())
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("syncing %s %s/%s to the host: %w", kind, v.GetNamespace(), v.GetName(), err)
+	}
+	return true, nil
+}
+
+// deleteCopy deletes the host copy of virtual object namespace/name, if
+// there is one and it is that object's.
+func (e *env) deleteCopy(ctx context.Context, kind string, h client.Object, namespace, name string, opts ...client.DeleteOption) error {
+	key := e.tr.Names.HostKey(namespace, name)
+	h.SetNamespace(key.Namespace)
+	h.SetName(key.Name)
+	_, err := e.applier.Delete(ctx, h, func(live client.Object) bool { return e.tr.Owns(kind, namespace, name, live) }, opts...)
+	return err
+}
+
+// gone reports whether virtual object key of obj's kind is really absent:
+// the cache may lag behind a re-creation.
+func (e *env) gone(ctx context.Context, key types.NamespacedName, obj client.Object) (bool, error) {
+	err := e.virtualReader.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		return true, nil
+	}
+	return false, err
+}
+
+// errNamespaceGone says a virtual namespace is being deleted: its host
+// namespace is not to be created again.
+var errNamespaceGone = errors.New("the virtual namespace is being deleted")
+
+// ensureNamespace creates, in multi-namespace mode, the host namespace of
+// virtual namespace ns and the ServiceAccount its pods run as.
+func (e *env) ensureNamespace(ctx context.Context, ns string) error {
+	if !e.tr.Names.MultiNamespace() {
+		return nil
+	}
+	vns := &corev1.Namespace{}
+	if err := e.virtual.Get(ctx, client.ObjectKey{Name: ns}, vns); apierrors.IsNotFound(err) || (err == nil && !vns.DeletionTimestamp.IsZero()) {
+		return errNamespaceGone
+	} else if err != nil {
+		return err
+	}
+	hostNs := e.tr.Names.HostNamespace(ns)
+	labels := ownership.Labels(e.vc)
+	labels[tenancyv1alpha1.LabelVirtualNamespace] = ns
+	desired := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:        hostNs,
+		Labels:      labels,
+		Annotations: map[string]string{tenancyv1alpha1.AnnotationVirtualNamespace: ns},
+	}}
+	if _, err := e.applier.Apply(ctx, desired, e.ownsNamespace(ns)); err != nil {
+		return fmt.Errorf("creating host namespace %s for virtual namespace %s: %w", hostNs, ns, err)
+	}
+	sa := &corev1.ServiceAccount{
+		ObjectMeta:                   metav1.ObjectMeta{Name: e.cfg.WorkloadServiceAccount, Namespace: hostNs, Labels: ownership.Labels(e.vc)},
+		AutomountServiceAccountToken: ptr.To(false),
+	}
+	if _, err := e.applier.Apply(ctx, sa, ownership.LabelledFor(e.vc)); err != nil {
+		return fmt.Errorf("creating the workload ServiceAccount in %s: %w", hostNs, err)
+	}
+	return nil
+}
+
+// ownsNamespace accepts the host namespace of virtual namespace ns.
+func (e *env) ownsNamespace(ns string) apply.OwnedFunc {
+	labelled := ownership.LabelledFor(e.vc)
+	return func(live client.Object) bool {
+		return labelled(live) && live.GetLabels()[tenancyv1alpha1.LabelVirtualNamespace] == ns
+	}
+}
+
+// fromHost maps a host copy to the virtual object it comes from, for the
+// controller of kind.
+func (e *env) fromHost(kinds ...string) handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(_ context.Context, h client.Object) []reconcile.Request {
+		o, ok := e.tr.OriginOf(h)
+		if !ok {
+			return nil
+		}
+		for _, k := range kinds {
+			if o.Kind == k {
+				return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.Namespace, Name: o.Name}}}
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,116 @@
+package syncer
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+)
+
+// kind describes how the objects of one kind go to the host and what comes
+// back. Every kind but pods, whose lifecycle is the host's, is synced by it.
+type kind[V client.Object] struct {
+	// name is the Kind, as the origin annotation records it.
+	name string
+	// newV and newH make empty virtual and host objects.
+	newV func() V
+	newH func() client.Object
+	// copy builds the host copy of v.
+	copy func(v V) client.Object
+	// wanted reports whether v goes to the host at all; nil means always.
+	wanted func(ctx context.Context, v V) (bool, error)
+	// status, if set, copies the status of host copy h into v and reports
+	// whether it changed anything.
+	status func(v V, h client.Object) bool
+	// watches are further sources of requests, such as the pods that
+	// reference a secret.
+	watches []watch
+}
+
+type watch struct {
+	obj     client.Object
+	handler handler.EventHandler
+}
+
+type kindReconciler[V client.Object] struct {
+	*env
+	kind[V]
+}
+
+// setupKind registers k's controller: the virtual kind, and its host copies.
+func setupKind[V client.Object](mgr manager.Manager, e *env, k kind[V]) error {
+	r := &kindReconciler[V]{env: e, kind: k}
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named(k.name).
+		For(k.newV()).
+		WatchesRawSource(source.Kind(e.hostCache, k.newH(), e.fromHost(k.name)))
+	for _, w := range k.watches {
+		b = b.Watches(w.obj, w.handler, builder.WithPredicates())
+	}
+	return b.Complete(r)
+}
+
+// Reconcile makes the host copy of one virtual object match it, or removes
+// the copy when the object is gone or no longer wanted.
+func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	v := r.newV()
+	err := r.virtual.Get(ctx, req.NamespacedName, v)
+	if apierrors.IsNotFound(err) {
+		if gone, err := r.gone(ctx, req.NamespacedName, r.newV()); err != nil || !gone {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{}, r.deleteCopy(ctx, r.name, r.newH(), req.Namespace, req.Name)
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	wanted := v.GetDeletionTimestamp().IsZero()
+	if wanted && r.wanted != nil {
+		if wanted, err = r.wanted(ctx, v); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if !wanted {
+		return ctrl.Result{}, r.deleteCopy(ctx, r.name, r.newH(), req.Namespace, req.Name)
+	}
+
+	desired := r.copy(v)
+	synced, err := r.toHost(ctx, r.name, v, desired)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !synced {
+		return ctrl.Result{RequeueAfter: r.resyncIf(true)}, nil
+	}
+	if r.status == nil {
+		return ctrl.Result{}, nil
+	}
+	h := r.newH()
+	if err := r.host.Get(ctx, client.ObjectKeyFromObject(desired), h); err != nil {
+		// A copy just created may not be in the cache yet: its event
+		// brings us back.
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := v.DeepCopyObject()
+	if r.status(v, h) && !equality.Semantic.DeepEqual(before, v) {
+		return ctrl.Result{}, r.virtual.Status().Update(ctx, v)
+	}
+	return ctrl.Result{}, nil
+}
+
+// resyncIf is how long to wait before trying again: a sync that a host
+// object not ours blocks is retried now and then, as nothing else says when
+// that object goes away.
+func (e *env) resyncIf(blocked bool) time.Duration {
+	if blocked {
+		return e.resync
+	}
+	return 0
+}

@@ -1,0 +1,164 @@
+package syncer
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/nestor-dev/nestor/internal/translate"
+)
+
+// Field indexes of virtual pods: the secrets and configMaps each reads.
+const (
+	indexSecrets    = "nestor.dev/secrets"
+	indexConfigMaps = "nestor.dev/configmaps"
+)
+
+// setup registers a controller for every kind the configuration syncs.
+func (e *env) setup(mgr manager.Manager) error {
+	to := e.cfg.ToHost
+	idx := mgr.GetFieldIndexer()
+	ctx := context.Background()
+	if err := idx.IndexField(ctx, &corev1.Pod{}, indexSecrets, func(o client.Object) []string {
+		secrets, _, _ := translate.PodReferences(o.(*corev1.Pod))
+		return secrets
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &corev1.Pod{}, indexConfigMaps, func(o client.Object) []string {
+		_, configMaps, _ := translate.PodReferences(o.(*corev1.Pod))
+		return configMaps
+	}); err != nil {
+		return err
+	}
+
+	var errs []error
+	add := func(on bool, register func() error) {
+		if on {
+			errs = append(errs, register())
+		}
+	}
+	add(to.Pods.IsEnabled(), func() error { return e.setupPods(mgr) })
+	add(to.Secrets.IsEnabled(), func() error {
+		return setupKind(mgr, e, kind[*corev1.Secret]{
+			name: "Secret",
+			newV: func() *corev1.Secret { return &corev1.Secret{} },
+			newH: func() client.Object { return &corev1.Secret{} },
+			copy: func(v *corev1.Secret) client.Object { return e.tr.Secret(v) },
+			wanted: func(ctx context.Context, v *corev1.Secret) (bool, error) {
+				if to.Secrets.All {
+					return true, nil
+				}
+				return e.referenced(ctx, indexSecrets, v)
+			},
+			watches: []watch{{&corev1.Pod{}, e.referencedBy(indexSecrets)}},
+		})
+	})
+	add(to.ConfigMaps.IsEnabled(), func() error {
+		return setupKind(mgr, e, kind[*corev1.ConfigMap]{
+			name: "ConfigMap",
+			newV: func() *corev1.ConfigMap { return &corev1.ConfigMap{} },
+			newH: func() client.Object { return &corev1.ConfigMap{} },
+			copy: func(v *corev1.ConfigMap) client.Object { return e.tr.ConfigMap(v) },
+			wanted: func(ctx context.Context, v *corev1.ConfigMap) (bool, error) {
+				if to.ConfigMaps.All {
+					return true, nil
+				}
+				return e.referenced(ctx, indexConfigMaps, v)
+			},
+			watches: []watch{{&corev1.Pod{}, e.referencedBy(indexConfigMaps)}},
+		})
+	})
+	add(to.Services.IsEnabled(), func() error {
+		return setupKind(mgr, e, kind[*corev1.Service]{
+			name: "Service",
+			newV: func() *corev1.Service { return &corev1.Service{} },
+			newH: func() client.Object { return &corev1.Service{} },
+			copy: func(v *corev1.Service) client.Object { return e.tr.Service(v) },
+			status: func(v *corev1.Service, h client.Object) bool {
+				v.Status = *h.(*corev1.Service).Status.DeepCopy()
+				return true
+			},
+		})
+	})
+	add(to.Endpoints.IsEnabled(), func() error {
+		return setupKind(mgr, e, kind[*corev1.Endpoints]{
+			name:   "Endpoints",
+			newV:   func() *corev1.Endpoints { return &corev1.Endpoints{} },
+			newH:   func() client.Object { return &corev1.Endpoints{} },
+			copy:   func(v *corev1.Endpoints) client.Object { return e.tr.Endpoints(v) },
+			wanted: e.selectorless,
+			// A service that gains or loses its selector changes whose
+			// endpoints the host needs.
+			watches: []watch{{&corev1.Service{}, &handler.EnqueueRequestForObject{}}},
+		})
+	})
+	add(to.PersistentVolumeClaims.IsEnabled(), func() error {
+		return setupKind(mgr, e, kind[*corev1.PersistentVolumeClaim]{
+			name: "PersistentVolumeClaim",
+			newV: func() *corev1.PersistentVolumeClaim { return &corev1.PersistentVolumeClaim{} },
+			newH: func() client.Object { return &corev1.PersistentVolumeClaim{} },
+			copy: func(v *corev1.PersistentVolumeClaim) client.Object { return e.tr.PersistentVolumeClaim(v) },
+			status: func(v *corev1.PersistentVolumeClaim, h client.Object) bool {
+				v.Status = *h.(*corev1.PersistentVolumeClaim).Status.DeepCopy()
+				return true
+			},
+		})
+	})
+	if e.tr.Names.MultiNamespace() {
+		errs = append(errs, e.setupNamespaces(mgr))
+	}
+	for _, err := range errs {
+		if err != nil {
+			return fmt.Errorf("setting up the syncer's controllers: %w", err)
+		}
+	}
+	return nil
+}
+
+// referenced reports whether a virtual pod in v's namespace reads v.
+func (e *env) referenced(ctx context.Context, index string, v client.Object) (bool, error) {
+	var pods corev1.PodList
+	if err := e.virtual.List(ctx, &pods, client.InNamespace(v.GetNamespace()), client.MatchingFields{index: v.GetName()}); err != nil {
+		return false, fmt.Errorf("listing the pods that read %s/%s: %w", v.GetNamespace(), v.GetName(), err)
+	}
+	for i := range pods.Items {
+		if pods.Items[i].DeletionTimestamp.IsZero() {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// referencedBy maps a virtual pod to the objects it reads through index.
+func (e *env) referencedBy(index string) handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		pod := o.(*corev1.Pod)
+		secrets, configMaps, _ := translate.PodReferences(pod)
+		names := secrets
+		if index == indexConfigMaps {
+			names = configMaps
+		}
+		reqs := make([]reconcile.Request, 0, len(names))
+		for _, n := range names {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: pod.Namespace, Name: n}})
+		}
+		return reqs
+	})
+}
+
+// selectorless reports whether v belongs to a service without a selector,
+// whose endpoints the tenant manages by hand. Others' endpoints the host
+// computes itself.
+func (e *env) selectorless(ctx context.Context, v *corev1.Endpoints) (bool, error) {
+	svc := &corev1.Service{}
+	if err := e.virtual.Get(ctx, client.ObjectKeyFromObject(v), svc); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return len(svc.Spec.Selector) == 0 && svc.Spec.Type != corev1.ServiceTypeExternalName, nil
+}

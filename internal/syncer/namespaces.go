@@ -1,0 +1,47 @@
+package syncer
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+)
+
+// namespaceReconciler removes, in multi-namespace mode, the host namespace
+// of a virtual namespace that is gone. Host namespaces are created by the
+// first object that needs one (ensureNamespace).
+type namespaceReconciler struct{ *env }
+
+func (e *env) setupNamespaces(mgr ctrl.Manager) error {
+	toVirtual := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, h client.Object) []reconcile.Request {
+		if ns := h.GetLabels()[tenancyv1alpha1.LabelVirtualNamespace]; ns != "" {
+			return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: ns}}}
+		}
+		return nil
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("namespace").
+		For(&corev1.Namespace{}).
+		WatchesRawSource(source.Kind(e.hostCache, client.Object(&corev1.Namespace{}), toVirtual)).
+		Complete(&namespaceReconciler{e})
+}
+
+func (r *namespaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	v := &corev1.Namespace{}
+	if err := r.virtual.Get(ctx, req.NamespacedName, v); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, err
+	} else if err == nil && v.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	// The virtual namespace is gone or going: so is everything in it.
+	h := &corev1.Namespace{}
+	h.Name = r.tr.Names.HostNamespace(req.Name)
+	_, err := r.applier.Delete(ctx, h, r.ownsNamespace(req.Name))
+	return ctrl.Result{}, err
+}

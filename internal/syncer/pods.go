@@ -1,0 +1,256 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/nestor-dev/nestor/internal/translate"
+)
+
+// Kinds of host objects that belong to a virtual pod.
+const (
+	kindPod      = "Pod"
+	kindPodToken = "PodServiceAccountToken"
+)
+
+// annotationTokenExpires records when the token in a pod's token Secret
+// expires, in Unix seconds.
+const annotationTokenExpires = "nestor.dev/token-expires"
+
+// defaultTokenSeconds is the lifetime of a token whose projection sets none,
+// as the kubelet asks for.
+const defaultTokenSeconds = 3600
+
+// podReconciler syncs pods. A pod's life is the host's: the host schedules
+// and runs it, and the virtual pod follows, down to its deletion.
+type podReconciler struct{ *env }
+
+func (e *env) setupPods(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("pod").
+		For(&corev1.Pod{}).
+		WatchesRawSource(source.Kind(e.hostCache, client.Object(&corev1.Pod{}), e.fromHost(kindPod))).
+		WatchesRawSource(source.Kind(e.hostCache, client.Object(&corev1.Secret{}), e.fromHost(kindPodToken))).
+		Complete(&podReconciler{e})
+}
+
+// Reconcile runs the steps of one virtual pod's sync.
+func (r *podReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	v := &corev1.Pod{}
+	err := r.virtual.Get(ctx, req.NamespacedName, v)
+	if apierrors.IsNotFound(err) {
+		if gone, err := r.gone(ctx, req.NamespacedName, &corev1.Pod{}); err != nil || !gone {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{}, r.deleteHostPod(ctx, req.Namespace, req.Name, nil)
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !v.DeletionTimestamp.IsZero() {
+		return r.deleting(ctx, v)
+	}
+
+	h := &corev1.Pod{}
+	key := r.tr.Names.HostKey(v.Namespace, v.Name)
+	found, err := r.hostPod(ctx, v, h)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !found && v.Spec.NodeName != "" {
+		// It ran on the host and is gone, as after a node loss: the virtual
+		// pod goes too, and its controller (a ReplicaSet, say) replaces it.
+		r.recorder.Eventf(v, nil, corev1.EventTypeWarning, ReasonHostPodLost, "Sync",
+			"Host pod %s was deleted outside the virtual cluster; deleting this pod as a lost node would.", key)
+		return ctrl.Result{}, r.forceDelete(ctx, v)
+	}
+
+	refresh, err := r.token(ctx, v)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	synced, err := r.toHost(ctx, kindPod, v, r.tr.Pod(v))
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !synced {
+		return ctrl.Result{RequeueAfter: r.resync}, nil
+	}
+	if found {
+		if err := r.statusUp(ctx, v, h); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return ctrl.Result{RequeueAfter: refresh}, nil
+}
+
+// hostPod reads v's host copy from the cache, reporting whether it exists
+// and is v's. A host pod that is not v's copy counts as absent; the apply
+// step reports it.
+func (r *podReconciler) hostPod(ctx context.Context, v, h *corev1.Pod) (bool, error) {
+	err := r.host.Get(ctx, r.tr.Names.HostKey(v.Namespace, v.Name), h)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	// A copy of an earlier pod of the same name does not count as this
+	// one's: the virtual pod was never placed on the host.
+	o, ok := r.tr.OriginOf(h)
+	return ok && o.Kind == kindPod && o.UID == v.UID, nil
+}
+
+// statusUp shows the host pod's node and status on the virtual pod.
+func (r *podReconciler) statusUp(ctx context.Context, v, h *corev1.Pod) error {
+	if v.Spec.NodeName == "" && h.Spec.NodeName != "" {
+		binding := &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: v.Name, Namespace: v.Namespace, UID: v.UID},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: h.Spec.NodeName},
+		}
+		if err := r.virtual.SubResource("binding").Create(ctx, v, binding); err != nil {
+			return fmt.Errorf("binding virtual pod %s/%s to node %s: %w", v.Namespace, v.Name, h.Spec.NodeName, err)
+		}
+		// The binding changed the pod: its next event brings the status.
+		return nil
+	}
+	want := translate.PodStatus(h)
+	if equality.Semantic.DeepEqual(v.Status, want) {
+		return nil
+	}
+	v.Status = want
+	if err := r.virtual.Status().Update(ctx, v); err != nil {
+		return fmt.Errorf("updating the status of virtual pod %s/%s: %w", v.Namespace, v.Name, err)
+	}
+	return nil
+}
+
+// deleting carries a virtual pod's graceful deletion to the host pod, and
+// removes the virtual pod once the host pod is gone: no kubelet does it in
+// the virtual cluster.
+func (r *podReconciler) deleting(ctx context.Context, v *corev1.Pod) (ctrl.Result, error) {
+	h := &corev1.Pod{}
+	found, err := r.hostPod(ctx, v, h)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if found {
+		if err := r.deleteHostPod(ctx, v.Namespace, v.Name, v.DeletionGracePeriodSeconds); err != nil {
+			return ctrl.Result{}, err
+		}
+		// The host pod's deletion event brings us back.
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{}, r.forceDelete(ctx, v)
+}
+
+// forceDelete removes virtual pod v at once, if it is still the same pod.
+func (r *podReconciler) forceDelete(ctx context.Context, v *corev1.Pod) error {
+	err := r.virtual.Delete(ctx, v, client.GracePeriodSeconds(0), client.Preconditions{UID: &v.UID})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("deleting virtual pod %s/%s: %w", v.Namespace, v.Name, err)
+	}
+	return r.deleteToken(ctx, v.Namespace, v.Name)
+}
+
+// deleteHostPod deletes the host copy of virtual pod namespace/name, with
+// the virtual deletion's grace period when there is one.
+func (r *podReconciler) deleteHostPod(ctx context.Context, namespace, name string, grace *int64) error {
+	var opts []client.DeleteOption
+	if grace != nil {
+		opts = append(opts, client.GracePeriodSeconds(*grace))
+	}
+	if err := r.deleteCopy(ctx, kindPod, &corev1.Pod{}, namespace, name, opts...); err != nil {
+		return err
+	}
+	return r.deleteToken(ctx, namespace, name)
+}
+
+func (r *podReconciler) deleteToken(ctx context.Context, namespace, name string) error {
+	s := &corev1.Secret{}
+	s.Namespace, s.Name = r.tr.Names.HostNamespace(namespace), r.tr.TokenSecretName(namespace, name)
+	_, err := r.applier.Delete(ctx, s, func(live client.Object) bool { return r.tr.Owns(kindPodToken, namespace, name, live) })
+	return err
+}
+
+// token keeps, in a host Secret, a service-account token the virtual
+// cluster issued for v, as the kubelet keeps a projected token: renewed at
+// 80% of its life. It returns when to look again.
+func (r *podReconciler) token(ctx context.Context, v *corev1.Pod) (time.Duration, error) {
+	projection := tokenProjection(v)
+	if projection == nil {
+		return 0, nil
+	}
+	if err := r.ensureNamespace(ctx, v.Namespace); errors.Is(err, errNamespaceGone) {
+		return 0, nil
+	} else if err != nil {
+		return 0, err
+	}
+	key := client.ObjectKey{Namespace: r.tr.Names.HostNamespace(v.Namespace), Name: r.tr.TokenSecretName(v.Namespace, v.Name)}
+	live := &corev1.Secret{}
+	if err := r.host.Get(ctx, key, live); client.IgnoreNotFound(err) != nil {
+		return 0, err
+	}
+	seconds := ptr.Deref(projection.ExpirationSeconds, defaultTokenSeconds)
+	if o, ok := r.tr.OriginOf(live); ok && o.UID == v.UID {
+		if expires, err := strconv.ParseInt(live.Annotations[annotationTokenExpires], 10, 64); err == nil {
+			renew := time.Unix(expires, 0).Add(-time.Duration(seconds) * time.Second / 5)
+			if wait := time.Until(renew); wait > 0 {
+				return wait, nil
+			}
+		}
+	}
+
+	var audiences []string
+	if projection.Audience != "" {
+		audiences = []string{projection.Audience}
+	}
+	tr, err := r.tokens.ServiceAccounts(v.Namespace).CreateToken(ctx, v.Spec.ServiceAccountName, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{
+			Audiences:         audiences,
+			ExpirationSeconds: ptr.To(seconds),
+			BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: v.Name, UID: v.UID},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("requesting a token for virtual pod %s/%s: %w", v.Namespace, v.Name, err)
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: r.tr.Meta(kindPodToken, &metav1.ObjectMeta{Namespace: v.Namespace, Name: v.Name, UID: v.UID}),
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{translate.TokenKey: []byte(tr.Status.Token)},
+	}
+	secret.Name = key.Name
+	secret.Annotations[annotationTokenExpires] = strconv.FormatInt(tr.Status.ExpirationTimestamp.Unix(), 10)
+	if _, err := r.applier.Apply(ctx, secret, func(live client.Object) bool { return r.tr.Owns(kindPodToken, v.Namespace, v.Name, live) }); err != nil {
+		return 0, fmt.Errorf("storing the token of virtual pod %s/%s: %w", v.Namespace, v.Name, err)
+	}
+	return time.Duration(seconds) * time.Second * 4 / 5, nil
+}
+
+// tokenProjection is the service-account token v mounts, if any.
+func tokenProjection(v *corev1.Pod) *corev1.ServiceAccountTokenProjection {
+	for _, vol := range v.Spec.Volumes {
+		if p := vol.Projected; p != nil {
+			for _, src := range p.Sources {
+				if src.ServiceAccountToken != nil {
+					return src.ServiceAccountToken
+				}
+			}
+		}
+	}
+	return nil
+}

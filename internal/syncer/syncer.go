@@ -1,0 +1,134 @@
+// Package syncer copies what a tenant creates in a virtual cluster to the
+// host and copies status back. One controller per kind runs in a manager
+// on the virtual cluster; each watches its kind on both sides, the host side
+// through a cache that holds only this virtual cluster's copies.
+package syncer
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/cluster"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/apply"
+	"github.com/nestor-dev/nestor/internal/naming"
+	"github.com/nestor-dev/nestor/internal/ownership"
+	"github.com/nestor-dev/nestor/internal/syncerconfig"
+	"github.com/nestor-dev/nestor/internal/translate"
+)
+
+// FieldOwner is the syncer's field manager on both sides.
+const FieldOwner = "nestor-syncer"
+
+// Options configure a syncer.
+type Options struct {
+	// Config is what the operator rendered.
+	Config syncerconfig.Config
+	// Host reaches the host cluster as the syncer's ServiceAccount.
+	Host *rest.Config
+	// Virtual reaches the virtual cluster as its administrator.
+	Virtual *rest.Config
+	// LeaderElection elects one active replica, through a Lease in the
+	// host namespace.
+	LeaderElection bool
+	// MetricsBindAddress and HealthProbeBindAddress; "0" turns them off.
+	MetricsBindAddress, HealthProbeBindAddress string
+}
+
+// New builds the syncer's manager. Start runs it.
+func New(o Options) (manager.Manager, error) {
+	cfg := o.Config
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+
+	multi := cfg.Mode == tenancyv1alpha1.MultiNamespaceMode
+	tr := translate.Context{
+		Names:                  naming.NewTranslator(cfg.HostNamespace, cfg.VirtualCluster.Name, multi),
+		VirtualCluster:         cfg.VirtualCluster.Name,
+		HostNamespace:          cfg.HostNamespace,
+		WorkloadServiceAccount: cfg.WorkloadServiceAccount,
+		APIServerHost:          naming.ForVirtualCluster(cfg.HostNamespace, cfg.VirtualCluster.Name).ControlPlane + "." + cfg.HostNamespace + ".svc",
+	}
+
+	mgr, err := manager.New(o.Virtual, manager.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		HealthProbeBindAddress:        o.HealthProbeBindAddress,
+		LeaderElection:                o.LeaderElection,
+		LeaderElectionConfig:          o.Host,
+		LeaderElectionNamespace:       cfg.HostNamespace,
+		LeaderElectionID:              naming.ForVirtualCluster(cfg.HostNamespace, cfg.VirtualCluster.Name).Syncer,
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the virtual cluster's manager: %w", err)
+	}
+
+	host, err := cluster.New(o.Host, func(co *cluster.Options) {
+		co.Scheme = scheme
+		co.Cache = hostCacheOptions(cfg, tr, multi)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the host: %w", err)
+	}
+	if err := mgr.Add(host); err != nil {
+		return nil, err
+	}
+	virtualClientset, err := kubernetes.NewForConfig(o.Virtual)
+	if err != nil {
+		return nil, err
+	}
+
+	e := &env{
+		tr:            tr,
+		cfg:           cfg,
+		virtual:       mgr.GetClient(),
+		virtualReader: mgr.GetAPIReader(),
+		tokens:        virtualClientset.CoreV1(),
+		host:          host.GetClient(),
+		hostCache:     host.GetCache(),
+		applier:       apply.New(host.GetClient(), host.GetAPIReader(), FieldOwner),
+		recorder:      mgr.GetEventRecorder(FieldOwner),
+		vc:            &tenancyv1alpha1.VirtualCluster{},
+		resync:        time.Minute,
+	}
+	e.vc.Name, e.vc.Namespace, e.vc.UID = cfg.VirtualCluster.Name, cfg.HostNamespace, cfg.VirtualCluster.UID
+	if err := e.setup(mgr); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
+
+// hostCacheOptions select this virtual cluster's copies, in its own
+// namespace only in single-namespace mode, where the syncer may not read
+// anything cluster-wide.
+func hostCacheOptions(cfg syncerconfig.Config, tr translate.Context, multi bool) cache.Options {
+	co := cache.Options{DefaultLabelSelector: labels.SelectorFromSet(tr.SelectorLabels())}
+	if !multi {
+		co.DefaultNamespaces = map[string]cache.Config{cfg.HostNamespace: {}}
+		return co
+	}
+	// Host namespaces and their workload ServiceAccounts belong to the
+	// VirtualCluster itself, as the operator labels its children: its
+	// finalizer removes the namespaces, and its policies apply in them.
+	vc := &tenancyv1alpha1.VirtualCluster{}
+	vc.Name, vc.Namespace = cfg.VirtualCluster.Name, cfg.HostNamespace
+	owned := labels.SelectorFromSet(ownership.Labels(vc))
+	co.ByObject = map[client.Object]cache.ByObject{
+		&corev1.Namespace{}:      {Label: owned},
+		&corev1.ServiceAccount{}: {Label: owned},
+	}
+	return co
+}

@@ -1,0 +1,100 @@
+package translate
+
+import (
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Service is the host copy of virtual service v. Its selector, when it has
+// one, gains the markers of v's namespace, so that it selects the host
+// copies of that namespace's pods and nothing else on the host. The host
+// allocates its own cluster IPs and node ports.
+func (c Context) Service(v *corev1.Service) *corev1.Service {
+	h := &corev1.Service{ObjectMeta: c.Meta("Service", v)}
+	spec := v.Spec.DeepCopy()
+	if len(spec.Selector) > 0 {
+		spec.Selector = withoutReserved(spec.Selector)
+		maps.Copy(spec.Selector, c.Markers(v.Namespace))
+	}
+	spec.ClusterIP, spec.ClusterIPs = "", nil
+	if spec.Type == corev1.ServiceTypeClusterIP && v.Spec.ClusterIP == corev1.ClusterIPNone {
+		spec.ClusterIP, spec.ClusterIPs = corev1.ClusterIPNone, []string{corev1.ClusterIPNone}
+	}
+	for i := range spec.Ports {
+		spec.Ports[i].NodePort = 0
+	}
+	spec.HealthCheckNodePort = 0
+	h.Spec = *spec
+	return h
+}
+
+// Secret is the host copy of virtual secret v, data and all. A virtual
+// service-account token Secret keeps its type out of the host, where its
+// ServiceAccount does not exist: the type is immutable and would tie it to
+// a host ServiceAccount.
+func (c Context) Secret(v *corev1.Secret) *corev1.Secret {
+	h := &corev1.Secret{ObjectMeta: c.Meta("Secret", v), Type: v.Type, Immutable: v.Immutable}
+	if h.Type == corev1.SecretTypeServiceAccountToken {
+		h.Type = corev1.SecretTypeOpaque
+	}
+	h.Data = maps.Clone(v.Data)
+	return h
+}
+
+// ConfigMap is the host copy of virtual configMap v.
+func (c Context) ConfigMap(v *corev1.ConfigMap) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		ObjectMeta: c.Meta("ConfigMap", v),
+		Data:       maps.Clone(v.Data),
+		BinaryData: maps.Clone(v.BinaryData),
+		Immutable:  v.Immutable,
+	}
+}
+
+// PersistentVolumeClaim is the host copy of virtual claim v. A volume the
+// tenant names is one of the virtual cluster's, not the host's, so the
+// binding is left to the host.
+func (c Context) PersistentVolumeClaim(v *corev1.PersistentVolumeClaim) *corev1.PersistentVolumeClaim {
+	h := &corev1.PersistentVolumeClaim{ObjectMeta: c.Meta("PersistentVolumeClaim", v)}
+	spec := v.Spec.DeepCopy()
+	spec.VolumeName = ""
+	if spec.DataSource != nil && spec.DataSource.APIGroup == nil && spec.DataSource.Kind == "PersistentVolumeClaim" {
+		spec.DataSource.Name = c.Names.HostName(v.Namespace, spec.DataSource.Name)
+	}
+	if r := spec.DataSourceRef; r != nil && r.APIGroup == nil && r.Kind == "PersistentVolumeClaim" {
+		r.Name = c.Names.HostName(v.Namespace, r.Name)
+		r.Namespace = nil
+	}
+	h.Spec = *spec
+	// The claim's annotations from the virtual cluster's controllers bind
+	// it there; on the host they would bind it to nothing.
+	delete(h.Annotations, "pv.kubernetes.io/bind-completed")
+	delete(h.Annotations, "pv.kubernetes.io/bound-by-controller")
+	delete(h.Annotations, "volume.kubernetes.io/selected-node")
+	return h
+}
+
+// Endpoints is the host copy of the endpoints of a selectorless virtual
+// service, which the tenant manages by hand: its name is the host service's,
+// and the host mirrors it into endpoint slices as it does its own.
+func (c Context) Endpoints(v *corev1.Endpoints) *corev1.Endpoints {
+	h := &corev1.Endpoints{ObjectMeta: c.Meta("Endpoints", v)}
+	for _, subset := range v.Subsets {
+		subset = *subset.DeepCopy()
+		for _, addrs := range [][]corev1.EndpointAddress{subset.Addresses, subset.NotReadyAddresses} {
+			for i := range addrs {
+				// The address stays; what it points at in the virtual
+				// cluster does not exist on the host.
+				addrs[i].TargetRef, addrs[i].NodeName = nil, nil
+			}
+		}
+		h.Subsets = append(h.Subsets, subset)
+	}
+	return h
+}
+
+// ServiceStatus is what the virtual service shows of host service h.
+func ServiceStatus(h *corev1.Service) corev1.ServiceStatus {
+	return *h.Status.DeepCopy()
+}

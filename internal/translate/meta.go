@@ -1,0 +1,129 @@
+// Package translate builds the host copy of a virtual object, and the
+// virtual view of a host object's status: pure functions, one per kind, on
+// top of the names package naming computes. The syncer's controllers only
+// read, call these, and write.
+package translate
+
+import (
+	"maps"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/naming"
+)
+
+// Context is what every translation of one virtual cluster needs.
+type Context struct {
+	// Names maps virtual names and namespaces to the host.
+	Names naming.Translator
+	// VirtualCluster and HostNamespace identify the VirtualCluster.
+	VirtualCluster, HostNamespace string
+	// WorkloadServiceAccount is the host identity of every tenant pod.
+	WorkloadServiceAccount string
+	// APIServerHost is how a host pod reaches the virtual cluster's API
+	// server: the control plane's Service, whose name the serving
+	// certificate holds.
+	APIServerHost string
+}
+
+// Origin is a virtual object as its host copy records it.
+type Origin struct {
+	Kind, Namespace, Name string
+	UID                   types.UID
+}
+
+// Markers are the labels by which the syncer finds its host objects, and
+// by which a host Service selects the pods of one virtual namespace only.
+func (c Context) Markers(virtualNamespace string) map[string]string {
+	m := map[string]string{
+		tenancyv1alpha1.LabelManagedBy:               tenancyv1alpha1.SyncerManagedByValue,
+		tenancyv1alpha1.LabelVirtualCluster:          c.VirtualCluster,
+		tenancyv1alpha1.LabelVirtualClusterNamespace: c.HostNamespace,
+	}
+	if virtualNamespace != "" {
+		m[tenancyv1alpha1.LabelVirtualNamespace] = virtualNamespace
+	}
+	return m
+}
+
+// SelectorLabels are the markers every host object of this virtual
+// cluster carries: the syncer's host caches select by them.
+func (c Context) SelectorLabels() map[string]string {
+	return c.Markers("")
+}
+
+// Meta is the host metadata of virtual object v of kind: the translated
+// name, the tenant's labels and annotations minus the keys Nestor reserves,
+// the markers, and the origin annotations.
+func (c Context) Meta(kind string, v metav1.Object) metav1.ObjectMeta {
+	key := c.Names.HostKey(v.GetNamespace(), v.GetName())
+	labels := withoutReserved(v.GetLabels())
+	maps.Copy(labels, c.Markers(v.GetNamespace()))
+	annotations := withoutReserved(v.GetAnnotations())
+	annotations[tenancyv1alpha1.AnnotationVirtualKind] = kind
+	annotations[tenancyv1alpha1.AnnotationVirtualNamespace] = v.GetNamespace()
+	annotations[tenancyv1alpha1.AnnotationVirtualName] = v.GetName()
+	annotations[tenancyv1alpha1.AnnotationVirtualUID] = string(v.GetUID())
+	return metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace, Labels: labels, Annotations: annotations}
+}
+
+// withoutReserved copies m without Nestor's keys, which a tenant must not
+// set on a host object (they would make it pass for another's, or be
+// selected by the control plane's Services), nor kubectl's record of the
+// last applied configuration, which would be the virtual object's.
+func withoutReserved(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m)+4)
+	for k, v := range m {
+		if reserved(k) {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func reserved(key string) bool {
+	prefix, _, found := strings.Cut(key, "/")
+	if !found {
+		return false
+	}
+	return prefix == "nestor.dev" || strings.HasSuffix(prefix, ".nestor.dev") ||
+		key == tenancyv1alpha1.LabelManagedBy || key == "kubectl.kubernetes.io/last-applied-configuration"
+}
+
+// OriginOf reads where host object h comes from, and whether h belongs to
+// this virtual cluster at all: it must carry this VirtualCluster's markers
+// and every origin annotation. Nothing else is ever changed or deleted.
+func (c Context) OriginOf(h metav1.Object) (Origin, bool) {
+	l, a := h.GetLabels(), h.GetAnnotations()
+	if l[tenancyv1alpha1.LabelManagedBy] != tenancyv1alpha1.SyncerManagedByValue ||
+		l[tenancyv1alpha1.LabelVirtualCluster] != c.VirtualCluster ||
+		l[tenancyv1alpha1.LabelVirtualClusterNamespace] != c.HostNamespace {
+		return Origin{}, false
+	}
+	o := Origin{
+		Kind:      a[tenancyv1alpha1.AnnotationVirtualKind],
+		Namespace: a[tenancyv1alpha1.AnnotationVirtualNamespace],
+		Name:      a[tenancyv1alpha1.AnnotationVirtualName],
+		UID:       types.UID(a[tenancyv1alpha1.AnnotationVirtualUID]),
+	}
+	if o.Kind == "" || o.Namespace == "" || o.Name == "" || o.UID == "" {
+		return Origin{}, false
+	}
+	// The origin must lie in the virtual namespace h's namespace serves.
+	if c.Names.HostNamespace(o.Namespace) != h.GetNamespace() {
+		return Origin{}, false
+	}
+	return o, true
+}
+
+// Owns reports whether host object h is the copy of virtual object
+// namespace/name of kind. The virtual UID may differ: an object deleted
+// and re-created under the same name takes over its copy.
+func (c Context) Owns(kind, namespace, name string, h metav1.Object) bool {
+	o, ok := c.OriginOf(h)
+	return ok && o.Kind == kind && o.Namespace == namespace && o.Name == name
+}

@@ -1,0 +1,236 @@
+package translate
+
+import (
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/naming"
+)
+
+// TokenKey is the key of the service-account token in a pod's token Secret.
+const TokenKey = "token"
+
+// AnnotationVirtualServiceAccount records a host pod's virtual
+// ServiceAccount, for the downward API.
+const AnnotationVirtualServiceAccount = "nestor.dev/virtual-service-account"
+
+// TokenSecretName is the host Secret holding the token the virtual cluster
+// issued for virtual pod namespace/name.
+func (c Context) TokenSecretName(namespace, name string) string {
+	return naming.Shorten(c.Names.HostName(namespace, name)+"-sa-token", naming.MaxLabel)
+}
+
+// downward maps the fields a virtual pod reads about itself through the
+// downward API to the host pod's annotations that hold the virtual values:
+// the host pod's own name, namespace and UID are not the tenant's.
+var downward = map[string]string{
+	"metadata.name":           annotationPath(tenancyv1alpha1.AnnotationVirtualName),
+	"metadata.namespace":      annotationPath(tenancyv1alpha1.AnnotationVirtualNamespace),
+	"metadata.uid":            annotationPath(tenancyv1alpha1.AnnotationVirtualUID),
+	"spec.serviceAccountName": annotationPath(AnnotationVirtualServiceAccount),
+}
+
+func annotationPath(key string) string {
+	return fmt.Sprintf("metadata.annotations['%s']", key)
+}
+
+// Pod is the host copy of virtual pod v. It runs as the workload
+// ServiceAccount with no host token; every reference to a secret, configMap
+// or claim points at the translated copy; a projected service-account token
+// becomes the Secret in which the syncer keeps a token the virtual cluster
+// issued for v; and the in-cluster API address is the virtual cluster's.
+func (c Context) Pod(v *corev1.Pod) *corev1.Pod {
+	h := &corev1.Pod{ObjectMeta: c.Meta("Pod", v)}
+	h.Annotations[AnnotationVirtualServiceAccount] = v.Spec.ServiceAccountName
+	spec := v.Spec.DeepCopy()
+	ns := v.Namespace
+	name := func(n string) string { return c.Names.HostName(ns, n) }
+
+	spec.ServiceAccountName = c.WorkloadServiceAccount
+	spec.DeprecatedServiceAccount = ""
+	spec.AutomountServiceAccountToken = ptr.To(false)
+	// The host schedules the pod; the tenant's nodes are not the host's.
+	spec.NodeName = ""
+	// Host Services must not leak into the tenant's environment.
+	spec.EnableServiceLinks = ptr.To(false)
+	// A priority class is the host's to give: the tenant's name means
+	// nothing there, and could pick a host-critical one.
+	spec.PriorityClassName, spec.Priority, spec.PreemptionPolicy = "", nil, nil
+	if spec.Hostname == "" && len(v.Name) <= naming.MaxLabel {
+		spec.Hostname = v.Name
+	}
+	if spec.Subdomain != "" {
+		spec.Subdomain = name(spec.Subdomain)
+	}
+	for i := range spec.ImagePullSecrets {
+		spec.ImagePullSecrets[i].Name = name(spec.ImagePullSecrets[i].Name)
+	}
+	for i := range spec.Volumes {
+		c.volume(&spec.Volumes[i], v)
+	}
+	env := []corev1.EnvVar{
+		{Name: "KUBERNETES_SERVICE_HOST", Value: c.APIServerHost},
+		{Name: "KUBERNETES_SERVICE_PORT", Value: "443"},
+		{Name: "KUBERNETES_SERVICE_PORT_HTTPS", Value: "443"},
+	}
+	for _, containers := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for i := range containers {
+			containerRefs(&containers[i].Env, containers[i].EnvFrom, name)
+			containers[i].Env = withDefaults(containers[i].Env, env)
+		}
+	}
+	for i := range spec.EphemeralContainers {
+		e := &spec.EphemeralContainers[i].EphemeralContainerCommon
+		containerRefs(&e.Env, e.EnvFrom, name)
+	}
+	h.Spec = *spec
+	return h
+}
+
+// containerRefs translates the secrets and configMaps a container reads,
+// and the downward-API fields it reads about its pod.
+func containerRefs(env *[]corev1.EnvVar, envFrom []corev1.EnvFromSource, name func(string) string) {
+	for i := range *env {
+		vf := (*env)[i].ValueFrom
+		switch {
+		case vf == nil:
+		case vf.SecretKeyRef != nil:
+			vf.SecretKeyRef.Name = name(vf.SecretKeyRef.Name)
+		case vf.ConfigMapKeyRef != nil:
+			vf.ConfigMapKeyRef.Name = name(vf.ConfigMapKeyRef.Name)
+		case vf.FieldRef != nil:
+			if path, ok := downward[vf.FieldRef.FieldPath]; ok {
+				vf.FieldRef.FieldPath = path
+			}
+		}
+	}
+	for i := range envFrom {
+		if r := envFrom[i].SecretRef; r != nil {
+			r.Name = name(r.Name)
+		}
+		if r := envFrom[i].ConfigMapRef; r != nil {
+			r.Name = name(r.Name)
+		}
+	}
+}
+
+// withDefaults appends the variables of defaults that env does not set.
+func withDefaults(env, defaults []corev1.EnvVar) []corev1.EnvVar {
+	for _, d := range defaults {
+		if !slices.ContainsFunc(env, func(e corev1.EnvVar) bool { return e.Name == d.Name }) {
+			env = append(env, d)
+		}
+	}
+	return env
+}
+
+func (c Context) volume(vol *corev1.Volume, v *corev1.Pod) {
+	name := func(n string) string { return c.Names.HostName(v.Namespace, n) }
+	switch s := vol.VolumeSource; {
+	case s.Secret != nil:
+		s.Secret.SecretName = name(s.Secret.SecretName)
+	case s.ConfigMap != nil:
+		s.ConfigMap.Name = name(s.ConfigMap.Name)
+	case s.PersistentVolumeClaim != nil:
+		s.PersistentVolumeClaim.ClaimName = name(s.PersistentVolumeClaim.ClaimName)
+	case s.DownwardAPI != nil:
+		downwardItems(s.DownwardAPI.Items)
+	case s.Projected != nil:
+		for i := range s.Projected.Sources {
+			src := &s.Projected.Sources[i]
+			switch {
+			case src.Secret != nil:
+				src.Secret.Name = name(src.Secret.Name)
+			case src.ConfigMap != nil:
+				src.ConfigMap.Name = name(src.ConfigMap.Name)
+			case src.DownwardAPI != nil:
+				downwardItems(src.DownwardAPI.Items)
+			case src.ServiceAccountToken != nil:
+				path := src.ServiceAccountToken.Path
+				src.ServiceAccountToken = nil
+				src.Secret = &corev1.SecretProjection{
+					LocalObjectReference: corev1.LocalObjectReference{Name: c.TokenSecretName(v.Namespace, v.Name)},
+					Items:                []corev1.KeyToPath{{Key: TokenKey, Path: path}},
+				}
+			}
+		}
+	}
+}
+
+func downwardItems(items []corev1.DownwardAPIVolumeFile) {
+	for i := range items {
+		if f := items[i].FieldRef; f != nil {
+			if path, ok := downward[f.FieldPath]; ok {
+				f.FieldPath = path
+			}
+		}
+	}
+}
+
+// PodReferences lists the names of the secrets, configMaps and claims
+// virtual pod v reads, each once, in order of first appearance.
+func PodReferences(v *corev1.Pod) (secrets, configMaps, claims []string) {
+	add := func(list *[]string, n string) {
+		if n != "" && !slices.Contains(*list, n) {
+			*list = append(*list, n)
+		}
+	}
+	for _, s := range v.Spec.ImagePullSecrets {
+		add(&secrets, s.Name)
+	}
+	for _, vol := range v.Spec.Volumes {
+		switch s := vol.VolumeSource; {
+		case s.Secret != nil:
+			add(&secrets, s.Secret.SecretName)
+		case s.ConfigMap != nil:
+			add(&configMaps, s.ConfigMap.Name)
+		case s.PersistentVolumeClaim != nil:
+			add(&claims, s.PersistentVolumeClaim.ClaimName)
+		case s.Projected != nil:
+			for _, src := range s.Projected.Sources {
+				if src.Secret != nil {
+					add(&secrets, src.Secret.Name)
+				}
+				if src.ConfigMap != nil {
+					add(&configMaps, src.ConfigMap.Name)
+				}
+			}
+		}
+	}
+	visit := func(env []corev1.EnvVar, envFrom []corev1.EnvFromSource) {
+		for _, e := range env {
+			if vf := e.ValueFrom; vf != nil && vf.SecretKeyRef != nil {
+				add(&secrets, vf.SecretKeyRef.Name)
+			} else if vf != nil && vf.ConfigMapKeyRef != nil {
+				add(&configMaps, vf.ConfigMapKeyRef.Name)
+			}
+		}
+		for _, e := range envFrom {
+			if e.SecretRef != nil {
+				add(&secrets, e.SecretRef.Name)
+			}
+			if e.ConfigMapRef != nil {
+				add(&configMaps, e.ConfigMapRef.Name)
+			}
+		}
+	}
+	for _, list := range [][]corev1.Container{v.Spec.InitContainers, v.Spec.Containers} {
+		for _, c := range list {
+			visit(c.Env, c.EnvFrom)
+		}
+	}
+	for _, e := range v.Spec.EphemeralContainers {
+		visit(e.Env, e.EnvFrom)
+	}
+	return secrets, configMaps, claims
+}
+
+// PodStatus is the status virtual pod v shows for host pod h: the host's,
+// as it is.
+func PodStatus(h *corev1.Pod) corev1.PodStatus {
+	return *h.Status.DeepCopy()
+}

@@ -1,0 +1,226 @@
+package translate
+
+import (
+	"slices"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/naming"
+)
+
+func contexts() map[string]Context {
+	out := map[string]Context{}
+	for mode, multi := range map[string]bool{"single": false, "multi": true} {
+		out[mode] = Context{
+			Names:                  naming.NewTranslator("team-a", "vc", multi),
+			VirtualCluster:         "vc",
+			HostNamespace:          "team-a",
+			WorkloadServiceAccount: "vc-workload-vc",
+			APIServerHost:          "vc.team-a.svc",
+		}
+	}
+	return out
+}
+
+// pod reads secret s and configMap c every way a pod can, and mounts a
+// service-account token as the ServiceAccount admission plugin adds it.
+func pod() *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "web", Namespace: "ns1", UID: "uid-1",
+			Labels: map[string]string{
+				"app": "web", tenancyv1alpha1.LabelVirtualCluster: "other", tenancyv1alpha1.LabelComponent: "control-plane",
+				tenancyv1alpha1.LabelManagedBy: "me",
+			},
+			Annotations: map[string]string{"note": "kept", tenancyv1alpha1.AnnotationVirtualUID: "forged"},
+		},
+		Spec: corev1.PodSpec{
+			ServiceAccountName: "builder",
+			NodeName:           "virtual-node",
+			PriorityClassName:  "system-node-critical",
+			ImagePullSecrets:   []corev1.LocalObjectReference{{Name: "pull"}},
+			Volumes: []corev1.Volume{
+				{Name: "s", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "s"}}},
+				{Name: "c", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "c"}}}},
+				{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}},
+				{Name: "kube-api-access", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+					{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr.To[int64](3607)}},
+					{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"}}},
+					{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{
+						{Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}},
+					}}},
+				}}}},
+			},
+			Containers: []corev1.Container{{
+				Name: "app",
+				Env: []corev1.EnvVar{
+					{Name: "S", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Key: "k"}}},
+					{Name: "C", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "c"}, Key: "k"}}},
+					{Name: "POD", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+					{Name: "KUBERNETES_SERVICE_PORT", Value: "6443"},
+				},
+				EnvFrom: []corev1.EnvFromSource{
+					{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}}},
+					{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "c"}}},
+				},
+			}},
+		},
+	}
+}
+
+func TestPodReferences(t *testing.T) {
+	secrets, configMaps, claims := PodReferences(pod())
+	if want := []string{"pull", "s"}; !slices.Equal(secrets, want) {
+		t.Errorf("secrets = %v, want %v", secrets, want)
+	}
+	if want := []string{"c", "kube-root-ca.crt"}; !slices.Equal(configMaps, want) {
+		t.Errorf("configMaps = %v, want %v", configMaps, want)
+	}
+	if want := []string{"data"}; !slices.Equal(claims, want) {
+		t.Errorf("claims = %v, want %v", claims, want)
+	}
+}
+
+func TestPod(t *testing.T) {
+	for mode, c := range contexts() {
+		t.Run(mode, func(t *testing.T) {
+			v := pod()
+			h := c.Pod(v)
+			name := func(n string) string { return c.Names.HostName("ns1", n) }
+
+			if key := c.Names.HostKey("ns1", "web"); h.Name != key.Name || h.Namespace != key.Namespace {
+				t.Errorf("host pod %s/%s, want %s", h.Namespace, h.Name, key)
+			}
+			if h.Labels["app"] != "web" || h.Annotations["note"] != "kept" {
+				t.Errorf("the tenant's labels and annotations must be kept: %v %v", h.Labels, h.Annotations)
+			}
+			if h.Labels[tenancyv1alpha1.LabelVirtualCluster] != "vc" || h.Labels[tenancyv1alpha1.LabelManagedBy] != tenancyv1alpha1.SyncerManagedByValue {
+				t.Errorf("markers must win over the tenant's labels: %v", h.Labels)
+			}
+			if _, ok := h.Labels[tenancyv1alpha1.LabelComponent]; ok {
+				t.Error("a tenant pod must never carry the control plane's component label")
+			}
+			if h.Annotations[tenancyv1alpha1.AnnotationVirtualUID] != "uid-1" {
+				t.Errorf("origin UID %q, want uid-1", h.Annotations[tenancyv1alpha1.AnnotationVirtualUID])
+			}
+			if o, ok := c.OriginOf(h); !ok || o != (Origin{Kind: "Pod", Namespace: "ns1", Name: "web", UID: "uid-1"}) {
+				t.Errorf("OriginOf = %+v, %t", o, ok)
+			}
+
+			s := h.Spec
+			if s.ServiceAccountName != "vc-workload-vc" || ptr.Deref(s.AutomountServiceAccountToken, true) {
+				t.Errorf("runs as %q, automount %v", s.ServiceAccountName, s.AutomountServiceAccountToken)
+			}
+			if s.NodeName != "" || s.PriorityClassName != "" || ptr.Deref(s.EnableServiceLinks, true) {
+				t.Errorf("nodeName %q, priorityClassName %q, enableServiceLinks %v", s.NodeName, s.PriorityClassName, s.EnableServiceLinks)
+			}
+			if s.ImagePullSecrets[0].Name != name("pull") ||
+				s.Volumes[0].Secret.SecretName != name("s") ||
+				s.Volumes[1].ConfigMap.Name != name("c") ||
+				s.Volumes[2].PersistentVolumeClaim.ClaimName != name("data") {
+				t.Errorf("references not translated: %+v", s)
+			}
+			proj := s.Volumes[3].Projected.Sources
+			if proj[0].ServiceAccountToken != nil || proj[0].Secret == nil || proj[0].Secret.Name != c.TokenSecretName("ns1", "web") ||
+				proj[0].Secret.Items[0] != (corev1.KeyToPath{Key: TokenKey, Path: "token"}) {
+				t.Errorf("token projection %+v, want the token Secret", proj[0])
+			}
+			if proj[1].ConfigMap.Name != name("kube-root-ca.crt") {
+				t.Errorf("projected configMap %q", proj[1].ConfigMap.Name)
+			}
+			if got := proj[2].DownwardAPI.Items[0].FieldRef.FieldPath; got != "metadata.annotations['nestor.dev/virtual-namespace']" {
+				t.Errorf("downward namespace reads %q", got)
+			}
+			env := s.Containers[0].Env
+			if env[0].ValueFrom.SecretKeyRef.Name != name("s") || env[1].ValueFrom.ConfigMapKeyRef.Name != name("c") ||
+				env[2].ValueFrom.FieldRef.FieldPath != "metadata.annotations['nestor.dev/virtual-name']" {
+				t.Errorf("env not translated: %+v", env)
+			}
+			from := s.Containers[0].EnvFrom
+			if from[0].SecretRef.Name != name("s") || from[1].ConfigMapRef.Name != name("c") {
+				t.Errorf("envFrom not translated: %+v", from)
+			}
+			got := map[string]string{}
+			for _, e := range env {
+				got[e.Name] = e.Value
+			}
+			if got["KUBERNETES_SERVICE_HOST"] != "vc.team-a.svc" || got["KUBERNETES_SERVICE_PORT"] != "6443" {
+				t.Errorf("API address %v: the virtual cluster's, unless the tenant set it", got)
+			}
+			if v.Spec.Volumes[0].Secret.SecretName != "s" || v.Spec.ServiceAccountName != "builder" {
+				t.Error("the virtual pod was changed")
+			}
+		})
+	}
+}
+
+func TestServiceSelectsOnlyItsNamespacesPods(t *testing.T) {
+	for mode, c := range contexts() {
+		t.Run(mode, func(t *testing.T) {
+			v := &corev1.Service{
+				ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns1", UID: "s1"},
+				Spec: corev1.ServiceSpec{
+					Selector: map[string]string{"app": "web"}, ClusterIP: "10.96.0.10", ClusterIPs: []string{"10.96.0.10"},
+					Type: corev1.ServiceTypeNodePort, Ports: []corev1.ServicePort{{Port: 80, NodePort: 30080}},
+				},
+			}
+			h := c.Service(v)
+			sel := labels.SelectorFromSet(h.Spec.Selector)
+			p := pod()
+			p.Labels = map[string]string{"app": "web"}
+			if !sel.Matches(labels.Set(c.Pod(p).Labels)) {
+				t.Errorf("selector %v misses the translated pod", sel)
+			}
+			other := pod()
+			other.Namespace, other.Labels = "ns2", map[string]string{"app": "web"}
+			if sel.Matches(labels.Set(c.Pod(other).Labels)) {
+				t.Error("selects a pod of another virtual namespace")
+			}
+			if sel.Matches(labels.Set{"app": "web"}) {
+				t.Error("selects a host pod that is no copy")
+			}
+			if h.Spec.ClusterIP != "" || h.Spec.Ports[0].NodePort != 0 {
+				t.Error("the host allocates its own addresses")
+			}
+		})
+	}
+}
+
+func TestOwnership(t *testing.T) {
+	c := contexts()["single"]
+	h := c.Secret(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "ns1", UID: "u"}})
+	if !c.Owns("Secret", "ns1", "s", h) {
+		t.Fatal("a copy is its origin's")
+	}
+	for name, mutate := range map[string]func(*corev1.Secret){
+		"unlabelled":            func(s *corev1.Secret) { s.Labels = nil },
+		"another cluster's":     func(s *corev1.Secret) { s.Labels[tenancyv1alpha1.LabelVirtualCluster] = "other" },
+		"no origin":             func(s *corev1.Secret) { delete(s.Annotations, tenancyv1alpha1.AnnotationVirtualUID) },
+		"another kind's":        func(s *corev1.Secret) { s.Annotations[tenancyv1alpha1.AnnotationVirtualKind] = "ConfigMap" },
+		"in another namespace":  func(s *corev1.Secret) { s.Namespace = "elsewhere" },
+		"the operator's object": func(s *corev1.Secret) { s.Labels[tenancyv1alpha1.LabelManagedBy] = tenancyv1alpha1.ManagedByValue },
+	} {
+		s := h.DeepCopy()
+		mutate(s)
+		if c.Owns("Secret", "ns1", "s", s) {
+			t.Errorf("%s: taken for the copy", name)
+		}
+	}
+}
+
+func TestSecretOfAServiceAccountTokenIsOpaqueOnTheHost(t *testing.T) {
+	c := contexts()["single"]
+	h := c.Secret(&corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "t", Namespace: "ns1"},
+		Type:       corev1.SecretTypeServiceAccountToken,
+		Data:       map[string][]byte{"token": []byte("x")},
+	})
+	if h.Type != corev1.SecretTypeOpaque || string(h.Data["token"]) != "x" {
+		t.Errorf("type %s, data %v", h.Type, h.Data)
+	}
+}
