@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -29,6 +30,8 @@ type kind[V client.Object] struct {
 	// status, if set, copies the status of host copy h into v and reports
 	// whether it changed anything.
 	status func(v V, h client.Object) bool
+	// after, if set, runs once the copy is in place and read back.
+	after func(ctx context.Context, v V, h client.Object) error
 	// watches are further sources of requests, such as the pods that
 	// reference a secret.
 	watches []watch
@@ -89,7 +92,7 @@ func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if !synced {
 		return ctrl.Result{RequeueAfter: r.resyncIf(true)}, nil
 	}
-	if r.status == nil {
+	if r.status == nil && r.after == nil {
 		return ctrl.Result{}, nil
 	}
 	h := r.newH()
@@ -98,9 +101,16 @@ func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		// brings us back.
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	before := v.DeepCopyObject()
-	if r.status(v, h) && !equality.Semantic.DeepEqual(before, v) {
-		return ctrl.Result{}, r.virtual.Status().Update(ctx, v)
+	if r.status != nil {
+		before := v.DeepCopyObject()
+		if r.status(v, h) && !equality.Semantic.DeepEqual(before, v) {
+			if err := r.virtual.Status().Update(ctx, v); err != nil {
+				return ctrl.Result{}, fmt.Errorf("updating the status of %s %s/%s: %w", r.name, v.GetNamespace(), v.GetName(), err)
+			}
+		}
+	}
+	if r.after != nil {
+		return ctrl.Result{}, r.after(ctx, v, h)
 	}
 	return ctrl.Result{}, nil
 }

@@ -84,6 +84,9 @@ func (e *env) setup(mgr manager.Manager) error {
 				v.Status = *h.(*corev1.Service).Status.DeepCopy()
 				return true
 			},
+			after: func(ctx context.Context, v *corev1.Service, h client.Object) error {
+				return e.showHostClusterIP(ctx, v, h.(*corev1.Service))
+			},
 		})
 	})
 	add(to.Endpoints.IsEnabled(), func() error {
@@ -110,6 +113,7 @@ func (e *env) setup(mgr manager.Manager) error {
 			},
 		})
 	})
+	add(e.cfg.FromHost.Events.IsEnabled(), func() error { return e.setupEvents(mgr) })
 	if e.tr.Names.MultiNamespace() {
 		errs = append(errs, e.setupNamespaces(mgr))
 	}

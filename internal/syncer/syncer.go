@@ -115,7 +115,12 @@ func New(o Options) (manager.Manager, error) {
 // namespace only in single-namespace mode, where the syncer may not read
 // anything cluster-wide.
 func hostCacheOptions(cfg syncerconfig.Config, tr translate.Context, multi bool) cache.Options {
-	co := cache.Options{DefaultLabelSelector: labels.SelectorFromSet(tr.SelectorLabels())}
+	co := cache.Options{
+		DefaultLabelSelector: labels.SelectorFromSet(tr.SelectorLabels()),
+		// Events carry no labels: the event controller keeps those about
+		// this virtual cluster's copies.
+		ByObject: map[client.Object]cache.ByObject{&corev1.Event{}: {Label: labels.Everything()}},
+	}
 	if !multi {
 		co.DefaultNamespaces = map[string]cache.Config{cfg.HostNamespace: {}}
 		return co
@@ -126,9 +131,7 @@ func hostCacheOptions(cfg syncerconfig.Config, tr translate.Context, multi bool)
 	vc := &tenancyv1alpha1.VirtualCluster{}
 	vc.Name, vc.Namespace = cfg.VirtualCluster.Name, cfg.HostNamespace
 	owned := labels.SelectorFromSet(ownership.Labels(vc))
-	co.ByObject = map[client.Object]cache.ByObject{
-		&corev1.Namespace{}:      {Label: owned},
-		&corev1.ServiceAccount{}: {Label: owned},
-	}
+	co.ByObject[&corev1.Namespace{}] = cache.ByObject{Label: owned}
+	co.ByObject[&corev1.ServiceAccount{}] = cache.ByObject{Label: owned}
 	return co
 }

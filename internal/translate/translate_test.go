@@ -224,3 +224,29 @@ func TestSecretOfAServiceAccountTokenIsOpaqueOnTheHost(t *testing.T) {
 		t.Errorf("type %s, data %v", h.Type, h.Data)
 	}
 }
+
+func TestEventSpeaksOfTheVirtualObject(t *testing.T) {
+	for mode, c := range contexts() {
+		t.Run(mode, func(t *testing.T) {
+			key := c.Names.HostKey("ns1", "web")
+			h := &corev1.Event{
+				ObjectMeta:     metav1.ObjectMeta{Name: key.Name + ".1876a2b3c4d5e6f7", Namespace: key.Namespace},
+				InvolvedObject: corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: key.Namespace, Name: key.Name, UID: "host-uid"},
+				Reason:         "Scheduled",
+				Message:        "Successfully assigned " + key.Namespace + "/" + key.Name + " to node-1",
+				Count:          1,
+				Type:           corev1.EventTypeNormal,
+			}
+			v := c.Event(h, Origin{Kind: "Pod", Namespace: "ns1", Name: "web", UID: "uid-1"})
+			if v.Name != "web.1876a2b3c4d5e6f7" || v.Namespace != "ns1" {
+				t.Errorf("event %s/%s", v.Namespace, v.Name)
+			}
+			if v.InvolvedObject.Name != "web" || v.InvolvedObject.Namespace != "ns1" || v.InvolvedObject.UID != "uid-1" {
+				t.Errorf("about %+v", v.InvolvedObject)
+			}
+			if v.Message != "Successfully assigned ns1/web to node-1" {
+				t.Errorf("message %q", v.Message)
+			}
+		})
+	}
+}

@@ -1,0 +1,84 @@
+package syncer
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/nestor-dev/nestor/internal/translate"
+)
+
+// eventKinds are the kinds whose host events the tenant sees: the copies
+// the syncer makes.
+var eventKinds = map[string]func() client.Object{
+	"Pod":                   func() client.Object { return &corev1.Pod{} },
+	"Service":               func() client.Object { return &corev1.Service{} },
+	"PersistentVolumeClaim": func() client.Object { return &corev1.PersistentVolumeClaim{} },
+	"Endpoints":             func() client.Object { return &corev1.Endpoints{} },
+	"ConfigMap":             func() client.Object { return &corev1.ConfigMap{} },
+	"Secret":                func() client.Object { return &corev1.Secret{} },
+}
+
+// eventReconciler copies the host's events about synced objects into the
+// virtual cluster, about the virtual objects and in their words: no host
+// name is left in them.
+type eventReconciler struct{ *env }
+
+func (e *env) setupEvents(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("event").
+		WatchesRawSource(source.Kind(e.hostCache, client.Object(&corev1.Event{}), &handler.EnqueueRequestForObject{})).
+		Complete(&eventReconciler{e})
+}
+
+// Reconcile handles one host event, named by req.
+func (r *eventReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	h := &corev1.Event{}
+	if err := r.host.Get(ctx, req.NamespacedName, h); err != nil {
+		// A host event that expired leaves its copy to expire in turn.
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	o, ok := r.about(ctx, h)
+	if !ok {
+		return ctrl.Result{}, nil
+	}
+	want := r.tr.Event(h, o)
+	v := &corev1.Event{}
+	err := r.virtual.Get(ctx, client.ObjectKeyFromObject(want), v)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := r.virtual.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
+			return ctrl.Result{}, fmt.Errorf("copying event %s: %w", req.NamespacedName, err)
+		}
+		return ctrl.Result{}, nil
+	case err != nil:
+		return ctrl.Result{}, err
+	}
+	if v.Count == want.Count && v.Message == want.Message && v.LastTimestamp.Equal(&want.LastTimestamp) {
+		return ctrl.Result{}, nil
+	}
+	v.Count, v.Message, v.LastTimestamp, v.Series = want.Count, want.Message, want.LastTimestamp, want.Series
+	return ctrl.Result{}, r.virtual.Update(ctx, v)
+}
+
+// about finds the virtual object a host event is about, if it is about a
+// copy of this virtual cluster's.
+func (r *eventReconciler) about(ctx context.Context, h *corev1.Event) (translate.Origin, bool) {
+	newObj, ok := eventKinds[h.InvolvedObject.Kind]
+	if !ok || h.InvolvedObject.Namespace == "" {
+		return translate.Origin{}, false
+	}
+	obj := newObj()
+	key := client.ObjectKey{Namespace: h.InvolvedObject.Namespace, Name: h.InvolvedObject.Name}
+	if err := r.host.Get(ctx, key, obj); err != nil {
+		return translate.Origin{}, false
+	}
+	o, ok := r.tr.OriginOf(obj)
+	return o, ok && o.Kind == h.InvolvedObject.Kind
+}

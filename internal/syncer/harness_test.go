@@ -1,0 +1,440 @@
+package syncer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/localcluster"
+	"github.com/nestor-dev/nestor/internal/naming"
+	"github.com/nestor-dev/nestor/internal/rbac"
+	"github.com/nestor-dev/nestor/internal/syncer"
+	"github.com/nestor-dev/nestor/internal/syncerconfig"
+)
+
+// The machine has two cores and runs three control planes: be patient.
+const (
+	timeout = 30 * time.Second
+	poll    = 250 * time.Millisecond
+	// quiet is how long "nothing happens" is watched for.
+	quiet = 3 * time.Second
+)
+
+// The two virtual clusters, one per VirtualCluster name used in the tests.
+const (
+	vcA = "vc-a"
+	vcB = "vc-b"
+)
+
+var (
+	// host plays the host cluster; hostClient is its administrator.
+	host       *localcluster.Cluster
+	hostClient client.Client
+	// virtuals play the virtual clusters of vc-a and vc-b.
+	virtuals = map[string]*virtualCluster{}
+	scheme   = runtime.NewScheme()
+)
+
+// virtualCluster is one virtual control plane and its administrator.
+type virtualCluster struct {
+	*localcluster.Cluster
+	client client.Client
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.Level(zapLevel()))))
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	var clusters []*localcluster.Cluster
+	defer func() {
+		for _, c := range clusters {
+			if err := c.Stop(); err != nil {
+				fmt.Fprintln(os.Stderr, "stopping a local cluster:", err)
+			}
+		}
+	}()
+	start := func(controllers []string) (*localcluster.Cluster, client.Client, error) {
+		c, err := localcluster.Start(localcluster.Options{Controllers: controllers})
+		if err != nil {
+			return nil, nil, err
+		}
+		clusters = append(clusters, c)
+		cl, err := client.New(c.Config, client.Options{Scheme: scheme})
+		return c, cl, err
+	}
+
+	var err error
+	// The host deletes namespaces and collects garbage; nothing schedules or
+	// runs pods: the tests play scheduler and kubelet.
+	if host, hostClient, err = start(localcluster.GarbageCollection); err != nil {
+		fmt.Fprintln(os.Stderr, "host:", err)
+		return 1
+	}
+	// A virtual cluster needs each namespace's default ServiceAccount (pods
+	// are rejected without it) and kube-root-ca.crt (kube-api-access reads it).
+	virtualControllers := []string{"serviceaccount-controller", "root-ca-certificate-publisher-controller", "namespace-controller", "garbage-collector-controller"}
+	for _, name := range []string{vcA, vcB} {
+		c, cl, err := start(virtualControllers)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "virtual cluster of %s: %v\n", name, err)
+			return 1
+		}
+		virtuals[name] = &virtualCluster{Cluster: c, client: cl}
+	}
+	return m.Run()
+}
+
+func zapLevel() int8 {
+	if os.Getenv("NESTOR_TEST_VERBOSE") != "" {
+		return -2
+	}
+	return 2 // errors only
+}
+
+// modes runs f once per namespace mode.
+func modes(t *testing.T, f func(t *testing.T, mode tenancyv1alpha1.Mode)) {
+	t.Run("single", func(t *testing.T) { f(t, tenancyv1alpha1.SingleNamespaceMode) })
+	t.Run("multi", func(t *testing.T) { f(t, tenancyv1alpha1.MultiNamespaceMode) })
+}
+
+// tenant is one VirtualCluster with its syncer running.
+type tenant struct {
+	VC     *tenancyv1alpha1.VirtualCluster
+	Mode   tenancyv1alpha1.Mode
+	Names  naming.Translator
+	Config syncerconfig.Config
+	Rules  rbac.Rules
+	// Virtual is the administrator of the tenant's virtual cluster.
+	Virtual client.Client
+}
+
+type tenantOptions struct {
+	name          string
+	hostNamespace string
+	config        func(*syncerconfig.Config)
+}
+
+type tenantOption func(*tenantOptions)
+
+// named picks the VirtualCluster, and so the virtual cluster: vc-a or vc-b.
+func named(name string) tenantOption { return func(o *tenantOptions) { o.name = name } }
+
+// inHostNamespace puts the VirtualCluster in an existing host namespace.
+func inHostNamespace(ns string) tenantOption { return func(o *tenantOptions) { o.hostNamespace = ns } }
+
+// withConfig changes the syncer's configuration before it starts.
+func withConfig(f func(*syncerconfig.Config)) tenantOption {
+	return func(o *tenantOptions) { o.config = f }
+}
+
+// newHostNamespace creates a host namespace to play a VirtualCluster's.
+func newHostNamespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "host-" + rand.String(6)}}
+	NewWithT(t).Expect(hostClient.Create(context.Background(), ns)).To(Succeed())
+	return ns.Name
+}
+
+// newTenant creates on the host what the operator would for a
+// VirtualCluster in mode, and starts its syncer as the syncer's
+// ServiceAccount, with exactly the generated rules. The syncer stops when
+// the test ends.
+func newTenant(t *testing.T, mode tenancyv1alpha1.Mode, opts ...tenantOption) *tenant {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
+	o := tenantOptions{name: vcA}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.hostNamespace == "" {
+		o.hostNamespace = newHostNamespace(t)
+	}
+
+	// Not created on the host: the syncer needs only what the operator
+	// renders from it.
+	vc := &tenancyv1alpha1.VirtualCluster{
+		ObjectMeta: metav1.ObjectMeta{Name: o.name, Namespace: o.hostNamespace, UID: uuid.NewUUID()},
+		Spec: tenancyv1alpha1.VirtualClusterSpec{
+			Sync:       defaultSync(),
+			Networking: tenancyv1alpha1.NetworkingSpec{ServiceCIDR: "10.96.0.0/12", ClusterDomain: "cluster.local"},
+		},
+	}
+	if mode == tenancyv1alpha1.MultiNamespaceMode {
+		vc.Spec.Experimental = &tenancyv1alpha1.ExperimentalSpec{MultiNamespaceMode: &tenancyv1alpha1.MultiNamespaceModeSpec{Enabled: true}}
+	}
+	g.Expect(vc.SpecMode()).To(Equal(mode))
+
+	rules := rbac.For(vc.Spec.Sync, mode)
+	objs := []client.Object{
+		rbac.SyncerServiceAccount(vc), rbac.WorkloadServiceAccount(vc),
+		rbac.Role(vc, rules), rbac.RoleBinding(vc),
+	}
+	if mode == tenancyv1alpha1.MultiNamespaceMode {
+		objs = append(objs, rbac.ClusterRole(vc, rules), rbac.ClusterRoleBinding(vc))
+	}
+	for _, obj := range objs {
+		// Their owner, the VirtualCluster, does not exist on the host: the
+		// garbage collector would delete them.
+		obj.SetOwnerReferences(nil)
+		g.Expect(hostClient.Create(ctx, obj)).To(Succeed(), "creating %T %s", obj, obj.GetName())
+		if obj.GetNamespace() == "" {
+			t.Cleanup(func() { _ = hostClient.Delete(context.Background(), obj) })
+		}
+	}
+
+	cfg := syncerconfig.For(vc, mode)
+	if o.config != nil {
+		o.config(&cfg)
+	}
+	hostConfig := rest.CopyConfig(host.Config)
+	hostConfig.Impersonate = rest.ImpersonationConfig{UserName: serviceAccountUser(vc.Namespace, naming.ForVirtualCluster(vc.Namespace, vc.Name).SyncerServiceAccount)}
+	virtual := virtuals[o.name]
+	startSyncer(t, syncer.Options{
+		Config:                 cfg,
+		Host:                   hostConfig,
+		Virtual:                rest.CopyConfig(virtual.Config),
+		MetricsBindAddress:     "0",
+		HealthProbeBindAddress: "0",
+	})
+	return &tenant{
+		VC:      vc,
+		Mode:    mode,
+		Names:   naming.NewTranslator(vc.Namespace, vc.Name, mode == tenancyv1alpha1.MultiNamespaceMode),
+		Config:  cfg,
+		Rules:   rules,
+		Virtual: virtual.client,
+	}
+}
+
+// defaultSync is spec.sync as the CRD's defaults fill it in.
+func defaultSync() tenancyv1alpha1.SyncSpec {
+	on := tenancyv1alpha1.EnabledByDefault{Enabled: ptr.To(true)}
+	ref := tenancyv1alpha1.SyncReferenced{Enabled: ptr.To(true)}
+	return tenancyv1alpha1.SyncSpec{
+		ToHost: tenancyv1alpha1.SyncToHost{
+			Pods: on, Services: on, Endpoints: on, PersistentVolumeClaims: on,
+			ConfigMaps: ref, Secrets: ref,
+		},
+		FromHost: tenancyv1alpha1.SyncFromHost{Events: on},
+	}
+}
+
+func serviceAccountUser(namespace, name string) string {
+	return "system:serviceaccount:" + namespace + ":" + name
+}
+
+// startSyncer runs a syncer until the test ends.
+func startSyncer(t *testing.T, o syncer.Options) {
+	t.Helper()
+	mgr, err := syncer.New(o)
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	var once sync.Once
+	t.Cleanup(func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("syncer of %s/%s: %v", o.Config.VirtualCluster.Namespace, o.Config.VirtualCluster.Name, err)
+			}
+		})
+	})
+}
+
+// HostKey is where virtual object namespace/name lives on the host.
+func (tn *tenant) HostKey(namespace, name string) types.NamespacedName {
+	return tn.Names.HostKey(namespace, name)
+}
+
+// Markers are the labels every host copy from virtual namespace ns carries.
+func (tn *tenant) Markers(ns string) map[string]string {
+	return map[string]string{
+		tenancyv1alpha1.LabelManagedBy:               tenancyv1alpha1.SyncerManagedByValue,
+		tenancyv1alpha1.LabelVirtualCluster:          tn.VC.Name,
+		tenancyv1alpha1.LabelVirtualClusterNamespace: tn.VC.Namespace,
+		tenancyv1alpha1.LabelVirtualNamespace:        ns,
+	}
+}
+
+// newVirtualNamespace creates a namespace of a random name in the tenant's
+// virtual cluster, for one test alone, and waits for its default
+// ServiceAccount, without which pods are rejected.
+func (tn *tenant) newVirtualNamespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns-" + rand.String(6)}}
+	NewWithT(t).Expect(tn.Virtual.Create(context.Background(), ns)).To(Succeed())
+	tn.waitForDefaultServiceAccount(t, ns.Name)
+	return ns.Name
+}
+
+func (tn *tenant) waitForDefaultServiceAccount(t *testing.T, ns string) {
+	t.Helper()
+	NewWithT(t).Eventually(func() error {
+		return tn.Virtual.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "default"}, &corev1.ServiceAccount{})
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed(), "default ServiceAccount of virtual namespace %s", ns)
+}
+
+// createVirtual creates obj in the tenant's virtual cluster.
+func (tn *tenant) createVirtual(t *testing.T, obj client.Object) {
+	t.Helper()
+	NewWithT(t).Expect(tn.Virtual.Create(context.Background(), obj)).To(Succeed(), "creating virtual %T %s/%s", obj, obj.GetNamespace(), obj.GetName())
+}
+
+// hostObject waits for the host copy of virtual object namespace/name and
+// fills obj with it.
+func (tn *tenant) hostObject(t *testing.T, namespace, name string, obj client.Object) {
+	t.Helper()
+	key := tn.HostKey(namespace, name)
+	NewWithT(t).Eventually(func() error {
+		return hostClient.Get(context.Background(), key, obj)
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed(), "host copy %s of virtual %T %s/%s", key, obj, namespace, name)
+}
+
+// waitHostNamespace waits, in multi-namespace mode, until the syncer has
+// created the host namespace of virtual namespace ns and the workload
+// ServiceAccount in it. Something in ns must need it first.
+func (tn *tenant) waitHostNamespace(t *testing.T, ns string) {
+	t.Helper()
+	hostNs := tn.Names.HostNamespace(ns)
+	NewWithT(t).Eventually(func() error {
+		return hostClient.Get(context.Background(), client.ObjectKey{Namespace: hostNs, Name: tn.Config.WorkloadServiceAccount}, &corev1.ServiceAccount{})
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed(), "workload ServiceAccount in host namespace %s", hostNs)
+}
+
+// gone waits until obj no longer exists in c.
+func gone(t *testing.T, c client.Client, key types.NamespacedName, obj client.Object) {
+	t.Helper()
+	NewWithT(t).Eventually(func() bool {
+		return apierrors.IsNotFound(c.Get(context.Background(), key, obj))
+	}).WithTimeout(timeout).WithPolling(poll).Should(BeTrue(), "%T %s still exists", obj, key)
+}
+
+// bindHostPod plays the host's scheduler: it binds the host pod to node.
+func bindHostPod(t *testing.T, key types.NamespacedName, node string) {
+	t.Helper()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+	binding := &corev1.Binding{
+		ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace},
+		Target:     corev1.ObjectReference{Kind: "Node", Name: node},
+	}
+	NewWithT(t).Expect(hostClient.SubResource("binding").Create(context.Background(), pod, binding)).To(Succeed(), "binding host pod %s", key)
+}
+
+// updateHostPodStatus plays the host's kubelet: it sets the host pod's
+// status, retrying if the syncer wrote the pod meanwhile.
+func updateHostPodStatus(t *testing.T, key types.NamespacedName, status corev1.PodStatus) {
+	t.Helper()
+	NewWithT(t).Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		pod := &corev1.Pod{}
+		if err := hostClient.Get(context.Background(), key, pod); err != nil {
+			return err
+		}
+		pod.Status = status
+		return hostClient.Status().Update(context.Background(), pod)
+	})).To(Succeed(), "updating the status of host pod %s", key)
+}
+
+// forceDelete deletes obj at once, as a kubelet does once its containers
+// have stopped.
+func forceDelete(t *testing.T, c client.Client, obj client.Object) {
+	t.Helper()
+	err := c.Delete(context.Background(), obj, client.GracePeriodSeconds(0))
+	if !apierrors.IsNotFound(err) {
+		NewWithT(t).Expect(err).NotTo(HaveOccurred(), "deleting %T %s/%s", obj, obj.GetNamespace(), obj.GetName())
+	}
+}
+
+// podUsing is a pod that reads secret and configMap (when not empty) in
+// every way a pod can: volume, envFrom and env valueFrom.
+func podUsing(ns, name, secret, configMap string) *corev1.Pod {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "main", Image: "registry.example/app:1"}},
+		},
+	}
+	c := &pod.Spec.Containers[0]
+	if secret != "" {
+		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: "secret-vol", VolumeSource: corev1.VolumeSource{
+			Secret: &corev1.SecretVolumeSource{SecretName: secret},
+		}})
+		c.EnvFrom = append(c.EnvFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: secret}}})
+		c.Env = append(c.Env, corev1.EnvVar{Name: "FROM_SECRET", ValueFrom: &corev1.EnvVarSource{
+			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: "password"},
+		}})
+	}
+	if configMap != "" {
+		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: "cm-vol", VolumeSource: corev1.VolumeSource{
+			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: configMap}},
+		}})
+		c.EnvFrom = append(c.EnvFrom, corev1.EnvFromSource{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: configMap}}})
+		c.Env = append(c.Env, corev1.EnvVar{Name: "FROM_CONFIGMAP", ValueFrom: &corev1.EnvVarSource{
+			ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: configMap}, Key: "setting"},
+		}})
+	}
+	return pod
+}
+
+func secret(ns, name string, data map[string]string) *corev1.Secret {
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string][]byte{}}
+	for k, v := range data {
+		s.Data[k] = []byte(v)
+	}
+	return s
+}
+
+// warnings lists the reasons of the Warning events about the virtual object
+// namespace/name, in both event APIs: the syncer may record either.
+func (tn *tenant) warnings(ctx context.Context, namespace, name string) ([]string, error) {
+	var reasons []string
+	var core corev1.EventList
+	if err := tn.Virtual.List(ctx, &core, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	for _, e := range core.Items {
+		if e.Type == corev1.EventTypeWarning && e.InvolvedObject.Name == name {
+			reasons = append(reasons, e.Reason)
+		}
+	}
+	var events eventsv1.EventList
+	if err := tn.Virtual.List(ctx, &events, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	for _, e := range events.Items {
+		if e.Type == corev1.EventTypeWarning && e.Regarding.Name == name {
+			reasons = append(reasons, e.Reason)
+		}
+	}
+	return reasons, nil
+}

@@ -1,0 +1,576 @@
+package syncer_test
+
+import (
+	"context"
+	"maps"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/naming"
+	"github.com/nestor-dev/nestor/internal/syncerconfig"
+)
+
+// Every test runs in both modes, with the syncer impersonating its host
+// ServiceAccount: in single-namespace mode that is a Role in one namespace
+// and nothing cluster-wide, so each "single" subtest also proves the
+// generated rules suffice.
+
+func TestPodAndWhatItReadsGoToTheHost(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		g := NewWithT(t)
+		ctx := context.Background()
+		tn := newTenant(t, mode)
+		ns := tn.newVirtualNamespace(t)
+
+		tn.createVirtual(t, secret(ns, "s", map[string]string{"password": "hunter2"}))
+		tn.createVirtual(t, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "c"}, Data: map[string]string{"setting": "on"}})
+		pod := podUsing(ns, "p", "s", "c")
+		pod.Labels = map[string]string{"app": "web", "tier": "front"}
+		pod.Annotations = map[string]string{"example.com/note": "hello"}
+		tn.createVirtual(t, pod)
+
+		h := &corev1.Pod{}
+		tn.hostObject(t, ns, "p", h)
+		v := &corev1.Pod{}
+		g.Expect(tn.Virtual.Get(ctx, client.ObjectKeyFromObject(pod), v)).To(Succeed())
+
+		// The host pod runs as the workload ServiceAccount, which has no
+		// rights and no token on the host.
+		g.Expect(h.Spec.ServiceAccountName).To(Equal(tn.Config.WorkloadServiceAccount))
+		g.Expect(h.Spec.AutomountServiceAccountToken).To(HaveValue(BeFalse()))
+
+		expectCopyMeta(g, tn, "Pod", v, h)
+		g.Expect(h.Labels).To(HaveKeyWithValue("app", "web"))
+		g.Expect(h.Labels).To(HaveKeyWithValue("tier", "front"))
+		g.Expect(h.Annotations).To(HaveKeyWithValue("example.com/note", "hello"))
+
+		// Every reference points at the translated copy.
+		hostSecret, hostConfigMap := tn.Names.HostName(ns, "s"), tn.Names.HostName(ns, "c")
+		g.Expect(volume(h, "secret-vol").Secret).NotTo(BeNil())
+		g.Expect(volume(h, "secret-vol").Secret.SecretName).To(Equal(hostSecret))
+		g.Expect(volume(h, "cm-vol").ConfigMap).NotTo(BeNil())
+		g.Expect(volume(h, "cm-vol").ConfigMap.Name).To(Equal(hostConfigMap))
+		c := h.Spec.Containers[0]
+		g.Expect(c.EnvFrom).To(HaveLen(2))
+		g.Expect(c.EnvFrom[0].SecretRef.Name).To(Equal(hostSecret))
+		g.Expect(c.EnvFrom[1].ConfigMapRef.Name).To(Equal(hostConfigMap))
+		g.Expect(env(c, "FROM_SECRET").ValueFrom.SecretKeyRef.Name).To(Equal(hostSecret))
+		g.Expect(env(c, "FROM_CONFIGMAP").ValueFrom.ConfigMapKeyRef.Name).To(Equal(hostConfigMap))
+
+		// What it reads is there, with the same data.
+		s := &corev1.Secret{}
+		tn.hostObject(t, ns, "s", s)
+		g.Expect(s.Data).To(Equal(map[string][]byte{"password": []byte("hunter2")}))
+		vs := &corev1.Secret{}
+		g.Expect(tn.Virtual.Get(ctx, client.ObjectKey{Namespace: ns, Name: "s"}, vs)).To(Succeed())
+		expectCopyMeta(g, tn, "Secret", vs, s)
+		cm := &corev1.ConfigMap{}
+		tn.hostObject(t, ns, "c", cm)
+		g.Expect(cm.Data).To(Equal(map[string]string{"setting": "on"}))
+		vcm := &corev1.ConfigMap{}
+		g.Expect(tn.Virtual.Get(ctx, client.ObjectKey{Namespace: ns, Name: "c"}, vcm)).To(Succeed())
+		expectCopyMeta(g, tn, "ConfigMap", vcm, cm)
+
+		// kube-api-access: the virtual cluster's token travels in a host
+		// Secret; no host token is projected, and the CA comes from the
+		// copy of the virtual namespace's kube-root-ca.crt.
+		g.Expect(volume(v, "secret-vol")).NotTo(BeNil())
+		var tokenSecrets, caConfigMaps []string
+		for _, vol := range h.Spec.Volumes {
+			if vol.Projected == nil {
+				continue
+			}
+			for _, src := range vol.Projected.Sources {
+				g.Expect(src.ServiceAccountToken).To(BeNil(), "volume %s projects a host token", vol.Name)
+				if src.Secret != nil {
+					g.Expect(src.Secret.Items).To(ContainElement(HaveField("Key", "token")))
+					tokenSecrets = append(tokenSecrets, src.Secret.Name)
+				}
+				if src.ConfigMap != nil {
+					caConfigMaps = append(caConfigMaps, src.ConfigMap.Name)
+				}
+			}
+		}
+		g.Expect(tokenSecrets).To(HaveLen(1), "the projected token secret of the host pod")
+		g.Eventually(func(g Gomega) {
+			token := &corev1.Secret{}
+			g.Expect(hostClient.Get(ctx, client.ObjectKey{Namespace: h.Namespace, Name: tokenSecrets[0]}, token)).To(Succeed())
+			g.Expect(token.Data).To(HaveKeyWithValue("token", Not(BeEmpty())))
+		}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+		g.Expect(caConfigMaps).To(ConsistOf(tn.Names.HostName(ns, "kube-root-ca.crt")))
+		tn.hostObject(t, ns, "kube-root-ca.crt", &corev1.ConfigMap{})
+	})
+}
+
+func TestPodStatusComesBackFromTheHost(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		ctx := context.Background()
+		tn := newTenant(t, mode)
+		ns := tn.newVirtualNamespace(t)
+		tn.createVirtual(t, podUsing(ns, "p", "", ""))
+		key := tn.HostKey(ns, "p")
+		tn.hostObject(t, ns, "p", &corev1.Pod{})
+
+		// The test plays the host's scheduler, then its kubelet.
+		bindHostPod(t, key, "node-1")
+		now := metav1.Now()
+		updateHostPodStatus(t, key, corev1.PodStatus{
+			Phase: corev1.PodRunning,
+			Conditions: []corev1.PodCondition{
+				{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+				{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			},
+			PodIP:     "10.1.2.3",
+			PodIPs:    []corev1.PodIP{{IP: "10.1.2.3"}},
+			HostIP:    "192.168.10.1",
+			HostIPs:   []corev1.HostIP{{IP: "192.168.10.1"}},
+			StartTime: &now,
+		})
+
+		NewWithT(t).Eventually(func(g Gomega) {
+			h, v := &corev1.Pod{}, &corev1.Pod{}
+			g.Expect(hostClient.Get(ctx, key, h)).To(Succeed())
+			g.Expect(tn.Virtual.Get(ctx, client.ObjectKey{Namespace: ns, Name: "p"}, v)).To(Succeed())
+			g.Expect(v.Spec.NodeName).To(Equal("node-1"))
+			g.Expect(v.Status.Phase).To(Equal(corev1.PodRunning))
+			g.Expect(v.Status.PodIP).To(Equal("10.1.2.3"))
+			g.Expect(v.Status.PodIPs).To(Equal([]corev1.PodIP{{IP: "10.1.2.3"}}))
+			g.Expect(v.Status.HostIP).To(Equal("192.168.10.1"))
+			g.Expect(v.Status.HostIPs).To(Equal([]corev1.HostIP{{IP: "192.168.10.1"}}))
+			g.Expect(v.Status.Conditions).To(ContainElement(And(
+				HaveField("Type", corev1.PodReady), HaveField("Status", corev1.ConditionTrue))))
+			g.Expect(equality.Semantic.DeepEqual(v.Status.Conditions, h.Status.Conditions)).To(BeTrue(),
+				"virtual conditions %+v, host conditions %+v", v.Status.Conditions, h.Status.Conditions)
+		}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+	})
+}
+
+func TestServiceSelectsOnlyItsOwnPods(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		g := NewWithT(t)
+		ctx := context.Background()
+		tn := newTenant(t, mode)
+		ns, other := tn.newVirtualNamespace(t), tn.newVirtualNamespace(t)
+
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+			Spec: corev1.ServiceSpec{
+				Type:     corev1.ServiceTypeLoadBalancer,
+				Selector: map[string]string{"app": "web"},
+				Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}},
+			},
+		}
+		tn.createVirtual(t, svc)
+		h := &corev1.Service{}
+		tn.hostObject(t, ns, "web", h)
+		want := maps.Clone(svc.Spec.Selector)
+		maps.Copy(want, tn.Markers(ns))
+		g.Expect(h.Spec.Selector).To(Equal(want))
+		selector := labels.SelectorFromSet(h.Spec.Selector)
+
+		// The host copy of a pod of ns is selected...
+		tn.createVirtual(t, withLabels(podUsing(ns, "web-1", "", ""), map[string]string{"app": "web"}))
+		mine := &corev1.Pod{}
+		tn.hostObject(t, ns, "web-1", mine)
+		g.Expect(selector.Matches(labels.Set(mine.Labels))).To(BeTrue(), "host pod labels %v", mine.Labels)
+
+		// ...the same app in another virtual namespace, which shares the
+		// host namespace in single-namespace mode, is not...
+		tn.createVirtual(t, withLabels(podUsing(other, "web-1", "", ""), map[string]string{"app": "web"}))
+		theirs := &corev1.Pod{}
+		tn.hostObject(t, other, "web-1", theirs)
+		g.Expect(selector.Matches(labels.Set(theirs.Labels))).To(BeFalse(), "host pod labels %v", theirs.Labels)
+
+		// ...nor a host pod beside it that did not come from the tenant.
+		intruder := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: h.Namespace, Name: "intruder", Labels: map[string]string{"app": "web"}},
+			Spec: corev1.PodSpec{
+				ServiceAccountName:           tn.Config.WorkloadServiceAccount,
+				AutomountServiceAccountToken: ptr.To(false),
+				Containers:                   []corev1.Container{{Name: "main", Image: "registry.example/app:1"}},
+			},
+		}
+		g.Expect(hostClient.Create(ctx, intruder)).To(Succeed())
+		g.Expect(selector.Matches(labels.Set(intruder.Labels))).To(BeFalse())
+
+		// The host's status, here a load balancer's address, comes back.
+		g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			live := &corev1.Service{}
+			if err := hostClient.Get(ctx, client.ObjectKeyFromObject(h), live); err != nil {
+				return err
+			}
+			live.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "203.0.113.10"}}
+			return hostClient.Status().Update(ctx, live)
+		})).To(Succeed())
+		g.Eventually(func(g Gomega) {
+			hs, vs := &corev1.Service{}, &corev1.Service{}
+			g.Expect(hostClient.Get(ctx, client.ObjectKeyFromObject(h), hs)).To(Succeed())
+			g.Expect(tn.Virtual.Get(ctx, client.ObjectKeyFromObject(svc), vs)).To(Succeed())
+			g.Expect(vs.Status.LoadBalancer.Ingress).To(Equal([]corev1.LoadBalancerIngress{{IP: "203.0.113.10"}}))
+			g.Expect(equality.Semantic.DeepEqual(vs.Status, hs.Status)).To(BeTrue(), "virtual status %+v, host status %+v", vs.Status, hs.Status)
+		}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+
+		t.Run("ClusterIP", func(t *testing.T) {
+			NewWithT(t).Eventually(func(g Gomega) {
+				hs, vs := &corev1.Service{}, &corev1.Service{}
+				g.Expect(hostClient.Get(ctx, client.ObjectKeyFromObject(h), hs)).To(Succeed())
+				g.Expect(tn.Virtual.Get(ctx, client.ObjectKeyFromObject(svc), vs)).To(Succeed())
+				g.Expect(vs.Spec.ClusterIP).To(Equal(hs.Spec.ClusterIP))
+			}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+		})
+	})
+}
+
+func TestOnlyReferencedSecretsGoToTheHost(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		t.Run("referenced", func(t *testing.T) {
+			tn := newTenant(t, mode)
+			ns := tn.newVirtualNamespace(t)
+			tn.createVirtual(t, secret(ns, "lonely", map[string]string{"k": "v"}))
+			tn.createVirtual(t, secret(ns, "used", map[string]string{"k": "v"}))
+			tn.createVirtual(t, podUsing(ns, "p", "used", ""))
+
+			// Once the referenced one is there, the syncer has seen both.
+			tn.hostObject(t, ns, "used", &corev1.Secret{})
+			key := tn.HostKey(ns, "lonely")
+			NewWithT(t).Consistently(func() bool {
+				return apierrors.IsNotFound(hostClient.Get(context.Background(), key, &corev1.Secret{}))
+			}).WithTimeout(quiet).WithPolling(poll).Should(BeTrue(), "unreferenced secret %s synced", key)
+		})
+		t.Run("all", func(t *testing.T) {
+			tn := newTenant(t, mode, withConfig(func(c *syncerconfig.Config) { c.ToHost.Secrets.All = true }))
+			ns := tn.newVirtualNamespace(t)
+			tn.createVirtual(t, secret(ns, "lonely", map[string]string{"k": "v"}))
+			s := &corev1.Secret{}
+			tn.hostObject(t, ns, "lonely", s)
+			NewWithT(t).Expect(s.Data).To(Equal(map[string][]byte{"k": []byte("v")}))
+		})
+	})
+}
+
+func TestDeletion(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		ctx := context.Background()
+		tn := newTenant(t, mode)
+		ns := tn.newVirtualNamespace(t)
+
+		t.Run("virtual pod deleted", func(t *testing.T) {
+			pod := podUsing(ns, "pending", "", "")
+			tn.createVirtual(t, pod)
+			tn.hostObject(t, ns, pod.Name, &corev1.Pod{})
+			NewWithT(t).Expect(tn.Virtual.Delete(ctx, pod)).To(Succeed())
+			gone(t, hostClient, tn.HostKey(ns, pod.Name), &corev1.Pod{})
+			gone(t, tn.Virtual, client.ObjectKeyFromObject(pod), &corev1.Pod{})
+		})
+
+		t.Run("virtual pod deleted while running", func(t *testing.T) {
+			pod := podUsing(ns, "running", "", "")
+			tn.createVirtual(t, pod)
+			key := tn.HostKey(ns, pod.Name)
+			tn.hostObject(t, ns, pod.Name, &corev1.Pod{})
+			bindHostPod(t, key, "node-1")
+			waitBound(t, tn, ns, pod.Name)
+
+			// A bound pod's deletion is graceful: the syncer passes it on,
+			// and the test, playing the host's kubelet, finishes it.
+			NewWithT(t).Expect(tn.Virtual.Delete(ctx, pod)).To(Succeed())
+			h := &corev1.Pod{}
+			NewWithT(t).Eventually(func(g Gomega) {
+				g.Expect(hostClient.Get(ctx, key, h)).To(Succeed())
+				g.Expect(h.DeletionTimestamp).NotTo(BeNil())
+			}).WithTimeout(timeout).WithPolling(poll).Should(Succeed(), "host pod %s not deleted", key)
+			forceDelete(t, hostClient, h)
+			gone(t, tn.Virtual, client.ObjectKeyFromObject(pod), &corev1.Pod{})
+		})
+
+		t.Run("bound host pod deleted", func(t *testing.T) {
+			pod := podUsing(ns, "lost", "", "")
+			tn.createVirtual(t, pod)
+			key := tn.HostKey(ns, pod.Name)
+			h := &corev1.Pod{}
+			tn.hostObject(t, ns, pod.Name, h)
+			bindHostPod(t, key, "node-1")
+			waitBound(t, tn, ns, pod.Name)
+
+			// As the host's pod garbage collector does after a node loss.
+			forceDelete(t, hostClient, h)
+			gone(t, tn.Virtual, client.ObjectKeyFromObject(pod), &corev1.Pod{})
+		})
+
+		t.Run("host secret deleted", func(t *testing.T) {
+			tn.createVirtual(t, secret(ns, "s", map[string]string{"k": "v"}))
+			tn.createVirtual(t, podUsing(ns, "reader", "s", ""))
+			s := &corev1.Secret{}
+			tn.hostObject(t, ns, "s", s)
+			NewWithT(t).Expect(hostClient.Delete(ctx, s)).To(Succeed())
+			NewWithT(t).Eventually(func(g Gomega) {
+				again := &corev1.Secret{}
+				g.Expect(hostClient.Get(ctx, client.ObjectKeyFromObject(s), again)).To(Succeed())
+				g.Expect(again.UID).NotTo(Equal(s.UID))
+				g.Expect(again.Data).To(Equal(s.Data))
+			}).WithTimeout(timeout).WithPolling(poll).Should(Succeed(), "host secret not re-created")
+		})
+
+		if mode != tenancyv1alpha1.MultiNamespaceMode {
+			return
+		}
+		t.Run("virtual namespace deleted", func(t *testing.T) {
+			doomed := tn.newVirtualNamespace(t)
+			tn.createVirtual(t, podUsing(doomed, "p", "", ""))
+			tn.hostObject(t, doomed, "p", &corev1.Pod{})
+			hostNs := &corev1.Namespace{}
+			NewWithT(t).Expect(hostClient.Get(ctx, client.ObjectKey{Name: tn.Names.HostNamespace(doomed)}, hostNs)).To(Succeed())
+			NewWithT(t).Expect(hostNs.Labels).To(And(
+				HaveKeyWithValue(tenancyv1alpha1.LabelVirtualCluster, tn.VC.Name),
+				HaveKeyWithValue(tenancyv1alpha1.LabelVirtualClusterNamespace, tn.VC.Namespace),
+				HaveKeyWithValue(tenancyv1alpha1.LabelVirtualNamespace, doomed)))
+
+			NewWithT(t).Expect(tn.Virtual.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: doomed}})).To(Succeed())
+			// Two namespace controllers empty the namespaces in turn.
+			NewWithT(t).Eventually(func() bool {
+				return apierrors.IsNotFound(hostClient.Get(ctx, client.ObjectKeyFromObject(hostNs), &corev1.Namespace{}))
+			}).WithTimeout(2*timeout).WithPolling(poll).Should(BeTrue(), "host namespace %s still exists", hostNs.Name)
+		})
+	})
+}
+
+func TestTwoVirtualClusters(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		t.Run("same host namespace", func(t *testing.T) {
+			hostNs := newHostNamespace(t)
+			twoVirtualClusters(t, newTenant(t, mode, named(vcA), inHostNamespace(hostNs)), newTenant(t, mode, named(vcB), inHostNamespace(hostNs)))
+		})
+		t.Run("own host namespaces", func(t *testing.T) {
+			twoVirtualClusters(t, newTenant(t, mode, named(vcA)), newTenant(t, mode, named(vcB)))
+		})
+	})
+}
+
+// twoVirtualClusters checks that the same pod in two virtual clusters
+// gives two host pods, each its own virtual cluster's.
+func twoVirtualClusters(t *testing.T, a, b *tenant) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	const ns, name = "default", "web"
+	hosts := map[*tenant]*corev1.Pod{}
+	for _, tn := range []*tenant{a, b} {
+		tn.waitForDefaultServiceAccount(t, ns)
+		pod := podUsing(ns, name, "", "")
+		tn.createVirtual(t, pod)
+		// The next test uses the same name; the syncer is still running
+		// when this runs, and removes the host copy.
+		t.Cleanup(func() { forceDelete(t, tn.Virtual, pod) })
+		hosts[tn] = &corev1.Pod{}
+		tn.hostObject(t, ns, name, hosts[tn])
+		g.Expect(hosts[tn].Labels).To(HaveKeyWithValue(tenancyv1alpha1.LabelVirtualCluster, tn.VC.Name))
+		g.Expect(hosts[tn].Labels).To(HaveKeyWithValue(tenancyv1alpha1.LabelVirtualClusterNamespace, tn.VC.Namespace))
+		g.Expect(hosts[tn].Annotations).To(HaveKeyWithValue(tenancyv1alpha1.AnnotationVirtualUID, string(pod.UID)))
+	}
+	g.Expect(client.ObjectKeyFromObject(hosts[a])).NotTo(Equal(client.ObjectKeyFromObject(hosts[b])))
+	g.Expect(hosts[a].UID).NotTo(Equal(hosts[b].UID))
+
+	g.Expect(a.Virtual.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}})).To(Succeed())
+	gone(t, hostClient, client.ObjectKeyFromObject(hosts[a]), &corev1.Pod{})
+	g.Consistently(func(g Gomega) {
+		h := &corev1.Pod{}
+		g.Expect(hostClient.Get(ctx, client.ObjectKeyFromObject(hosts[b]), h)).To(Succeed())
+		g.Expect(h.UID).To(Equal(hosts[b].UID))
+		g.Expect(h.DeletionTimestamp).To(BeNil())
+		g.Expect(b.Virtual.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &corev1.Pod{})).To(Succeed())
+	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+}
+
+func TestHostObjectsNotOwnedAreLeftAlone(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		t.Run("secret", func(t *testing.T) {
+			tn := newTenant(t, mode)
+			ns := tn.newVirtualNamespace(t)
+			tn.ensureHostNamespace(t, ns)
+			key := tn.HostKey(ns, "s")
+			squatter := secret(key.Namespace, key.Name, map[string]string{"k": "host"})
+			NewWithT(t).Expect(hostClient.Create(context.Background(), squatter)).To(Succeed())
+
+			tn.createVirtual(t, secret(ns, "s", map[string]string{"k": "tenant"}))
+			tn.createVirtual(t, podUsing(ns, "reader", "s", ""))
+			expectLeftAlone(t, tn, ns, "s", squatter, &corev1.Secret{}, func(g Gomega, live client.Object) {
+				g.Expect(live.(*corev1.Secret).Data).To(Equal(squatter.Data))
+			})
+		})
+		t.Run("pod", func(t *testing.T) {
+			tn := newTenant(t, mode)
+			ns := tn.newVirtualNamespace(t)
+			tn.ensureHostNamespace(t, ns)
+			key := tn.HostKey(ns, "p")
+			squatter := &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:           tn.Config.WorkloadServiceAccount,
+					AutomountServiceAccountToken: ptr.To(false),
+					Containers:                   []corev1.Container{{Name: "host", Image: "registry.example/host:1"}},
+				},
+			}
+			NewWithT(t).Expect(hostClient.Create(context.Background(), squatter)).To(Succeed())
+
+			tn.createVirtual(t, podUsing(ns, "p", "", ""))
+			expectLeftAlone(t, tn, ns, "p", squatter, &corev1.Pod{}, func(g Gomega, live client.Object) {
+				g.Expect(live.(*corev1.Pod).Spec.Containers[0].Image).To(Equal("registry.example/host:1"))
+			})
+		})
+	})
+}
+
+// expectLeftAlone waits for the Warning event on virtual object ns/name,
+// which says the syncer has come across squatter, then checks squatter
+// stays as it was.
+func expectLeftAlone(t *testing.T, tn *tenant, ns, name string, squatter, live client.Object, same func(Gomega, client.Object)) {
+	t.Helper()
+	ctx := context.Background()
+	g := NewWithT(t)
+	g.Eventually(func() ([]string, error) {
+		return tn.warnings(ctx, ns, name)
+	}).WithTimeout(timeout).WithPolling(poll).ShouldNot(BeEmpty(), "no Warning event on virtual %s/%s", ns, name)
+	g.Consistently(func(g Gomega) {
+		g.Expect(hostClient.Get(ctx, client.ObjectKeyFromObject(squatter), live)).To(Succeed())
+		g.Expect(live.GetResourceVersion()).To(Equal(squatter.GetResourceVersion()))
+		g.Expect(live.GetLabels()).To(BeEmpty())
+		g.Expect(live.GetDeletionTimestamp()).To(BeNil())
+		same(g, live)
+	}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+}
+
+func TestLeastPrivilege(t *testing.T) {
+	t.Run("single", func(t *testing.T) {
+		g := NewWithT(t)
+		ctx := context.Background()
+		tn := newTenant(t, tenancyv1alpha1.SingleNamespaceMode)
+		g.Expect(tn.Rules.Cluster).To(BeEmpty())
+		names := naming.ForVirtualCluster(tn.VC.Namespace, tn.VC.Name)
+		g.Expect(apierrors.IsNotFound(hostClient.Get(ctx, client.ObjectKey{Name: names.ClusterRBAC}, &rbacv1.ClusterRole{}))).To(BeTrue())
+		g.Expect(apierrors.IsNotFound(hostClient.Get(ctx, client.ObjectKey{Name: names.ClusterRBAC}, &rbacv1.ClusterRoleBinding{}))).To(BeTrue())
+		var bindings rbacv1.ClusterRoleBindingList
+		g.Expect(hostClient.List(ctx, &bindings)).To(Succeed())
+		for _, b := range bindings.Items {
+			g.Expect(b.Subjects).NotTo(ContainElement(And(
+				HaveField("Kind", rbacv1.ServiceAccountKind),
+				HaveField("Name", names.SyncerServiceAccount),
+				HaveField("Namespace", tn.VC.Namespace))), "ClusterRoleBinding %s", b.Name)
+		}
+
+		g.Expect(tn.can(t, authorizationv1.ResourceAttributes{Verb: "list", Resource: "pods"})).To(BeFalse(), "list pods cluster-wide")
+		g.Expect(tn.can(t, authorizationv1.ResourceAttributes{Verb: "list", Resource: "namespaces"})).To(BeFalse(), "list namespaces")
+		// The review itself works: what the Role grants is granted.
+		g.Expect(tn.can(t, authorizationv1.ResourceAttributes{Verb: "list", Resource: "pods", Namespace: tn.VC.Namespace})).To(BeTrue(), "list pods in its namespace")
+
+		// And with that, a pod makes the round trip.
+		ns := tn.newVirtualNamespace(t)
+		tn.createVirtual(t, podUsing(ns, "p", "", ""))
+		tn.hostObject(t, ns, "p", &corev1.Pod{})
+		bindHostPod(t, tn.HostKey(ns, "p"), "node-1")
+		waitBound(t, tn, ns, "p")
+	})
+	t.Run("multi", func(t *testing.T) {
+		g := NewWithT(t)
+		tn := newTenant(t, tenancyv1alpha1.MultiNamespaceMode)
+		g.Expect(tn.Rules.Cluster).NotTo(BeEmpty())
+		// Cluster-wide, it has what its kinds need and no more.
+		g.Expect(tn.can(t, authorizationv1.ResourceAttributes{Verb: "list", Resource: "pods"})).To(BeTrue(), "list pods cluster-wide")
+		g.Expect(tn.can(t, authorizationv1.ResourceAttributes{Verb: "list", Resource: "nodes"})).To(BeFalse(), "list nodes")
+		g.Expect(tn.can(t, authorizationv1.ResourceAttributes{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "clusterroles"})).To(BeFalse(), "create clusterroles")
+		g.Expect(tn.can(t, authorizationv1.ResourceAttributes{Verb: "list", Group: "apps", Resource: "deployments"})).To(BeFalse(), "list deployments")
+	})
+}
+
+// can asks the host whether the tenant's syncer may do attrs.
+func (tn *tenant) can(t *testing.T, attrs authorizationv1.ResourceAttributes) bool {
+	t.Helper()
+	sa := naming.ForVirtualCluster(tn.VC.Namespace, tn.VC.Name).SyncerServiceAccount
+	review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User:               serviceAccountUser(tn.VC.Namespace, sa),
+		Groups:             []string{"system:serviceaccounts", "system:serviceaccounts:" + tn.VC.Namespace, "system:authenticated"},
+		ResourceAttributes: &attrs,
+	}}
+	NewWithT(t).Expect(hostClient.Create(context.Background(), review)).To(Succeed())
+	return review.Status.Allowed
+}
+
+// waitBound waits until virtual pod ns/name shows the node of its host pod.
+func waitBound(t *testing.T, tn *tenant, ns, name string) {
+	t.Helper()
+	NewWithT(t).Eventually(func(g Gomega) {
+		v := &corev1.Pod{}
+		g.Expect(tn.Virtual.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, v)).To(Succeed())
+		g.Expect(v.Spec.NodeName).To(Equal("node-1"))
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed(), "virtual pod %s/%s not bound", ns, name)
+}
+
+// ensureHostNamespace has the syncer create, in multi-namespace mode, the
+// host namespace of virtual namespace ns, with a Service, which is always
+// synced; a test that places objects there beforehand needs it.
+func (tn *tenant) ensureHostNamespace(t *testing.T, ns string) {
+	t.Helper()
+	if tn.Mode != tenancyv1alpha1.MultiNamespaceMode {
+		return
+	}
+	tn.createVirtual(t, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "warm-up"},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}},
+	})
+	tn.waitHostNamespace(t, ns)
+}
+
+// expectCopyMeta checks that host object h is the copy of virtual object v
+// of kind: the tenant's labels and annotations, the markers, the origin.
+func expectCopyMeta(g Gomega, tn *tenant, kind string, v, h metav1.Object) {
+	for k, val := range v.GetLabels() {
+		g.Expect(h.GetLabels()).To(HaveKeyWithValue(k, val))
+	}
+	for k, val := range tn.Markers(v.GetNamespace()) {
+		g.Expect(h.GetLabels()).To(HaveKeyWithValue(k, val))
+	}
+	for k, val := range v.GetAnnotations() {
+		g.Expect(h.GetAnnotations()).To(HaveKeyWithValue(k, val))
+	}
+	g.Expect(h.GetAnnotations()).To(And(
+		HaveKeyWithValue(tenancyv1alpha1.AnnotationVirtualName, v.GetName()),
+		HaveKeyWithValue(tenancyv1alpha1.AnnotationVirtualNamespace, v.GetNamespace()),
+		HaveKeyWithValue(tenancyv1alpha1.AnnotationVirtualUID, string(v.GetUID())),
+		HaveKeyWithValue(tenancyv1alpha1.AnnotationVirtualKind, kind)))
+	g.Expect(types.NamespacedName{Namespace: h.GetNamespace(), Name: h.GetName()}).To(Equal(tn.HostKey(v.GetNamespace(), v.GetName())))
+}
+
+func volume(p *corev1.Pod, name string) *corev1.Volume {
+	for i := range p.Spec.Volumes {
+		if p.Spec.Volumes[i].Name == name {
+			return &p.Spec.Volumes[i]
+		}
+	}
+	return nil
+}
+
+func env(c corev1.Container, name string) corev1.EnvVar {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return e
+		}
+	}
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{}}
+}
+
+func withLabels(p *corev1.Pod, l map[string]string) *corev1.Pod {
+	p.Labels = l
+	return p
+}
