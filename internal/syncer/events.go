@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,6 +25,8 @@ var eventKinds = map[string]func() client.Object{
 	"Endpoints":             func() client.Object { return &corev1.Endpoints{} },
 	"ConfigMap":             func() client.Object { return &corev1.ConfigMap{} },
 	"Secret":                func() client.Object { return &corev1.Secret{} },
+	"Ingress":               func() client.Object { return &networkingv1.Ingress{} },
+	"PodDisruptionBudget":   func() client.Object { return &policyv1.PodDisruptionBudget{} },
 }
 
 // eventReconciler copies the host's events about synced objects into the

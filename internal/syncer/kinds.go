@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -37,6 +39,14 @@ func (e *env) setup(mgr manager.Manager) error {
 		return err
 	}
 
+	if to.Ingresses.Enabled {
+		if err := idx.IndexField(ctx, &networkingv1.Ingress{}, indexSecrets, func(o client.Object) []string {
+			return translate.IngressSecrets(o.(*networkingv1.Ingress))
+		}); err != nil {
+			return err
+		}
+	}
+
 	var errs []error
 	add := func(on bool, register func() error) {
 		if on {
@@ -56,7 +66,7 @@ func (e *env) setup(mgr manager.Manager) error {
 				}
 				return e.referenced(ctx, indexSecrets, v)
 			},
-			watches: []watch{{&corev1.Pod{}, e.referencedBy(indexSecrets)}},
+			watches: e.secretReaders(),
 		})
 	})
 	add(to.ConfigMaps.IsEnabled(), func() error {
@@ -113,6 +123,33 @@ func (e *env) setup(mgr manager.Manager) error {
 			},
 		})
 	})
+	add(to.Ingresses.Enabled, func() error {
+		return setupKind(mgr, e, kind[*networkingv1.Ingress]{
+			name: "Ingress",
+			newV: func() *networkingv1.Ingress { return &networkingv1.Ingress{} },
+			newH: func() client.Object { return &networkingv1.Ingress{} },
+			copy: func(v *networkingv1.Ingress) client.Object { return e.tr.Ingress(v) },
+			status: func(v *networkingv1.Ingress, h client.Object) bool {
+				v.Status = *h.(*networkingv1.Ingress).Status.DeepCopy()
+				return true
+			},
+		})
+	})
+	add(to.PodDisruptionBudgets.Enabled, func() error {
+		return setupKind(mgr, e, kind[*policyv1.PodDisruptionBudget]{
+			name: "PodDisruptionBudget",
+			newV: func() *policyv1.PodDisruptionBudget { return &policyv1.PodDisruptionBudget{} },
+			newH: func() client.Object { return &policyv1.PodDisruptionBudget{} },
+			copy: func(v *policyv1.PodDisruptionBudget) client.Object { return e.tr.PodDisruptionBudget(v) },
+			status: func(v *policyv1.PodDisruptionBudget, h client.Object) bool {
+				// The host counts the pods; the virtual budget shows its figures.
+				st := h.(*policyv1.PodDisruptionBudget).Status.DeepCopy()
+				st.ObservedGeneration = v.Generation
+				v.Status = *st
+				return true
+			},
+		})
+	})
 	add(e.cfg.FromHost.Events.IsEnabled(), func() error { return e.setupEvents(mgr) })
 	if e.tr.Names.MultiNamespace() {
 		errs = append(errs, e.setupNamespaces(mgr))
@@ -125,10 +162,12 @@ func (e *env) setup(mgr manager.Manager) error {
 	return nil
 }
 
-// referenced reports whether a virtual pod in v's namespace reads v.
+// referenced reports whether a virtual pod (or, for a secret, an ingress)
+// in v's namespace reads v.
 func (e *env) referenced(ctx context.Context, index string, v client.Object) (bool, error) {
+	in, reads := client.InNamespace(v.GetNamespace()), client.MatchingFields{index: v.GetName()}
 	var pods corev1.PodList
-	if err := e.virtual.List(ctx, &pods, client.InNamespace(v.GetNamespace()), client.MatchingFields{index: v.GetName()}); err != nil {
+	if err := e.virtual.List(ctx, &pods, in, reads); err != nil {
 		return false, fmt.Errorf("listing the pods that read %s/%s: %w", v.GetNamespace(), v.GetName(), err)
 	}
 	for i := range pods.Items {
@@ -136,7 +175,14 @@ func (e *env) referenced(ctx context.Context, index string, v client.Object) (bo
 			return true, nil
 		}
 	}
-	return false, nil
+	if index != indexSecrets || !e.cfg.ToHost.Ingresses.Enabled {
+		return false, nil
+	}
+	var ingresses networkingv1.IngressList
+	if err := e.virtual.List(ctx, &ingresses, in, reads); err != nil {
+		return false, fmt.Errorf("listing the ingresses that read %s/%s: %w", v.GetNamespace(), v.GetName(), err)
+	}
+	return len(ingresses.Items) > 0, nil
 }
 
 // referencedBy maps a virtual pod to the objects it reads through index.
@@ -154,6 +200,22 @@ func (e *env) referencedBy(index string) handler.EventHandler {
 		}
 		return reqs
 	})
+}
+
+// secretReaders are the kinds whose objects make a secret wanted.
+func (e *env) secretReaders() []watch {
+	w := []watch{{&corev1.Pod{}, e.referencedBy(indexSecrets)}}
+	if e.cfg.ToHost.Ingresses.Enabled {
+		w = append(w, watch{&networkingv1.Ingress{}, handler.EnqueueRequestsFromMapFunc(
+			func(_ context.Context, o client.Object) []reconcile.Request {
+				var reqs []reconcile.Request
+				for _, n := range translate.IngressSecrets(o.(*networkingv1.Ingress)) {
+					reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: n}})
+				}
+				return reqs
+			})})
+	}
+	return w
 }
 
 // selectorless reports whether v belongs to a service without a selector,

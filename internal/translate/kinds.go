@@ -4,6 +4,8 @@ import (
 	"maps"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 )
 
 // Service is the host copy of virtual service v. Its selector, when it has
@@ -97,4 +99,56 @@ func (c Context) Endpoints(v *corev1.Endpoints) *corev1.Endpoints {
 // ServiceStatus is what the virtual service shows of host service h.
 func ServiceStatus(h *corev1.Service) corev1.ServiceStatus {
 	return *h.Status.DeepCopy()
+}
+
+// Ingress is the host copy of virtual ingress v: its backends are the
+// translated services, its TLS secrets the translated secrets.
+func (c Context) Ingress(v *networkingv1.Ingress) *networkingv1.Ingress {
+	h := &networkingv1.Ingress{ObjectMeta: c.Meta("Ingress", v)}
+	spec := v.Spec.DeepCopy()
+	backend := func(b *networkingv1.IngressBackend) {
+		if b != nil && b.Service != nil {
+			b.Service.Name = c.Names.HostName(v.Namespace, b.Service.Name)
+		}
+	}
+	backend(spec.DefaultBackend)
+	for i := range spec.Rules {
+		if http := spec.Rules[i].HTTP; http != nil {
+			for j := range http.Paths {
+				backend(&http.Paths[j].Backend)
+			}
+		}
+	}
+	for i := range spec.TLS {
+		if spec.TLS[i].SecretName != "" {
+			spec.TLS[i].SecretName = c.Names.HostName(v.Namespace, spec.TLS[i].SecretName)
+		}
+	}
+	h.Spec = *spec
+	return h
+}
+
+// IngressSecrets lists the TLS secrets virtual ingress v reads.
+func IngressSecrets(v *networkingv1.Ingress) []string {
+	var out []string
+	for _, tls := range v.Spec.TLS {
+		if tls.SecretName != "" {
+			out = append(out, tls.SecretName)
+		}
+	}
+	return out
+}
+
+// PodDisruptionBudget is the host copy of virtual budget v, selecting the
+// host copies of the pods it selects in the virtual cluster.
+func (c Context) PodDisruptionBudget(v *policyv1.PodDisruptionBudget) *policyv1.PodDisruptionBudget {
+	h := &policyv1.PodDisruptionBudget{ObjectMeta: c.Meta("PodDisruptionBudget", v)}
+	spec := v.Spec.DeepCopy()
+	// A null selector selects no pod, and must stay one.
+	if sel := spec.Selector; sel != nil {
+		sel.MatchLabels = withoutReserved(sel.MatchLabels)
+		maps.Copy(sel.MatchLabels, c.Markers(v.Namespace))
+	}
+	h.Spec = *spec
+	return h
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
@@ -248,5 +250,46 @@ func TestEventSpeaksOfTheVirtualObject(t *testing.T) {
 				t.Errorf("message %q", v.Message)
 			}
 		})
+	}
+}
+
+func TestIngress(t *testing.T) {
+	c := contexts()["single"]
+	name := func(n string) string { return c.Names.HostName("ns1", n) }
+	v := &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns1"},
+		Spec: networkingv1.IngressSpec{
+			DefaultBackend: &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "fallback"}},
+			TLS:            []networkingv1.IngressTLS{{Hosts: []string{"a.example"}, SecretName: "tls"}},
+			Rules: []networkingv1.IngressRule{{Host: "a.example", IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+				Paths: []networkingv1.HTTPIngressPath{{Path: "/", Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "web"}}}},
+			}}}},
+		},
+	}
+	h := c.Ingress(v)
+	if h.Spec.DefaultBackend.Service.Name != name("fallback") || h.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name != name("web") ||
+		h.Spec.TLS[0].SecretName != name("tls") {
+		t.Errorf("not translated: %+v", h.Spec)
+	}
+	if got := IngressSecrets(v); !slices.Equal(got, []string{"tls"}) {
+		t.Errorf("IngressSecrets = %v", got)
+	}
+}
+
+func TestPodDisruptionBudget(t *testing.T) {
+	c := contexts()["single"]
+	v := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns1"}}
+	if c.PodDisruptionBudget(v).Spec.Selector != nil {
+		t.Error("a null selector selects no pod and must stay null")
+	}
+	v.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
+	sel, err := metav1.LabelSelectorAsSelector(c.PodDisruptionBudget(v).Spec.Selector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pod()
+	p.Labels = map[string]string{"app": "web"}
+	if !sel.Matches(labels.Set(c.Pod(p).Labels)) || sel.Matches(labels.Set{"app": "web"}) {
+		t.Errorf("selector %v must select the copies of ns1's pods only", sel)
 	}
 }
