@@ -40,6 +40,8 @@ import (
 	"github.com/nestor-dev/nestor/internal/localcluster"
 	"github.com/nestor-dev/nestor/internal/naming"
 	"github.com/nestor-dev/nestor/internal/operator"
+	"github.com/nestor-dev/nestor/internal/syncer"
+	"github.com/nestor-dev/nestor/internal/syncerconfig"
 )
 
 func main() {
@@ -119,6 +121,11 @@ func run() error {
 			return err
 		}
 		defer pod.Stop()
+		syncerDone, err := runSyncer(ctx, local, mgr.GetAPIReader(), vc, state)
+		if err != nil {
+			return err
+		}
+		defer func() { cancel(); <-syncerDone }()
 	}
 	explain(local != nil, vc, state)
 
@@ -248,6 +255,44 @@ func bootVirtualControlPlane(ctx context.Context, c client.Reader, vc *tenancyv1
 	return pod, nil
 }
 
+// runSyncer runs the sample's syncer in this process, as its Deployment
+// would: with the configuration the operator rendered, as the syncer's
+// ServiceAccount on the host, and as the administrator of the virtual
+// cluster booted above.
+func runSyncer(ctx context.Context, lc *localcluster.Cluster, c client.Reader, vc *tenancyv1alpha1.VirtualCluster, state string) (<-chan error, error) {
+	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
+	cm := &corev1.ConfigMap{}
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		err := c.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: n.Syncer}, cm)
+		return err == nil, client.IgnoreNotFound(err)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("waiting for the operator to render %s's syncer configuration: %w", vc.Name, err)
+	}
+	dir := filepath.Join(state, vc.Name+"-syncer")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	configFile := filepath.Join(dir, syncerconfig.FileName)
+	if err := os.WriteFile(configFile, []byte(cm.Data[syncerconfig.FileName]), 0o600); err != nil {
+		return nil, err
+	}
+	host := rest.CopyConfig(lc.Config)
+	host.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + vc.Namespace + ":" + n.SyncerServiceAccount}
+	done := make(chan error, 1)
+	go func() {
+		err := syncer.Run(ctx, syncer.RunOptions{
+			ConfigFile: configFile, VirtualKubeconfig: filepath.Join(state, vc.Name+".kubeconfig"), Host: host,
+			MetricsBindAddress: "0", HealthProbeBindAddress: "0",
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "syncer:", err)
+		}
+		done <- err
+	}()
+	return done, nil
+}
+
 func explain(local bool, vc *tenancyv1alpha1.VirtualCluster, state string) {
 	fmt.Println()
 	fmt.Println("The operator is running. In another terminal:")
@@ -265,6 +310,9 @@ func explain(local bool, vc *tenancyv1alpha1.VirtualCluster, state string) {
 		fmt.Printf("processes instead (logs in %s). Talk to the virtual cluster itself with:\n", filepath.Join(state, vc.Name))
 		fmt.Printf("  kubectl --kubeconfig %s get namespaces\n", filepath.Join(state, vc.Name+".kubeconfig"))
 		fmt.Println("Its status stays Provisioning: no kubelet reports the pod running.")
+		fmt.Println("Its syncer runs here too: what you create in the virtual cluster appears on the host, e.g.")
+		fmt.Printf("  kubectl --kubeconfig %s create deployment web --image=nginx\n", filepath.Join(state, vc.Name+".kubeconfig"))
+		fmt.Printf("  kubectl get pods -n %s    # web-...-x-default-x-%s\n", vc.Namespace, vc.Name)
 	}
 	fmt.Println()
 	fmt.Println("Press Ctrl-C to stop.")

@@ -43,6 +43,15 @@ const (
 	quiet = 3 * time.Second
 )
 
+// Service ranges. The virtual one holds the host's, so that a virtual
+// service can take its host copy's cluster IP (spec.networking.serviceCIDR);
+// it is wider, so that what the virtual cluster allocates on its own seldom
+// takes an address the host gives out.
+const (
+	hostServiceCIDR    = "10.0.0.0/24"
+	virtualServiceCIDR = "10.0.0.0/16"
+)
+
 // The two virtual clusters, one per VirtualCluster name used in the tests.
 const (
 	vcA = "vc-a"
@@ -82,8 +91,17 @@ func run(m *testing.M) int {
 			}
 		}
 	}()
-	start := func(controllers []string) (*localcluster.Cluster, client.Client, error) {
-		c, err := localcluster.Start(localcluster.Options{Controllers: controllers})
+	start := func(controllers []string, serviceCIDR string) (*localcluster.Cluster, client.Client, error) {
+		c, err := localcluster.Start(localcluster.Options{
+			Controllers: controllers,
+			APIServerArgs: map[string]string{
+				// envtest turns the ServiceAccount admission plugin off; a
+				// real cluster, host or virtual, runs it: it checks a pod's
+				// ServiceAccount and adds the kube-api-access volume.
+				"disable-admission-plugins": "",
+				"service-cluster-ip-range":  serviceCIDR,
+			},
+		})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -95,7 +113,7 @@ func run(m *testing.M) int {
 	var err error
 	// The host deletes namespaces and collects garbage; nothing schedules or
 	// runs pods: the tests play scheduler and kubelet.
-	if host, hostClient, err = start(localcluster.GarbageCollection); err != nil {
+	if host, hostClient, err = start(localcluster.GarbageCollection, hostServiceCIDR); err != nil {
 		fmt.Fprintln(os.Stderr, "host:", err)
 		return 1
 	}
@@ -103,7 +121,7 @@ func run(m *testing.M) int {
 	// are rejected without it) and kube-root-ca.crt (kube-api-access reads it).
 	virtualControllers := []string{"serviceaccount-controller", "root-ca-certificate-publisher-controller", "namespace-controller", "garbage-collector-controller"}
 	for _, name := range []string{vcA, vcB} {
-		c, cl, err := start(virtualControllers)
+		c, cl, err := start(virtualControllers, virtualServiceCIDR)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "virtual cluster of %s: %v\n", name, err)
 			return 1
@@ -186,7 +204,7 @@ func newTenant(t *testing.T, mode tenancyv1alpha1.Mode, opts ...tenantOption) *t
 		ObjectMeta: metav1.ObjectMeta{Name: o.name, Namespace: o.hostNamespace, UID: uuid.NewUUID()},
 		Spec: tenancyv1alpha1.VirtualClusterSpec{
 			Sync:       defaultSync(),
-			Networking: tenancyv1alpha1.NetworkingSpec{ServiceCIDR: "10.96.0.0/12", ClusterDomain: "cluster.local"},
+			Networking: tenancyv1alpha1.NetworkingSpec{ServiceCIDR: virtualServiceCIDR, ClusterDomain: "cluster.local"},
 		},
 	}
 	if mode == tenancyv1alpha1.MultiNamespaceMode {
@@ -257,7 +275,10 @@ func serviceAccountUser(namespace, name string) string {
 func startSyncer(t *testing.T, o syncer.Options) {
 	t.Helper()
 	mgr, err := syncer.New(o)
-	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	// Every test starts syncers of its own in this one process, as Run does
+	// on a configuration change: New must set the manager's
+	// Controller.SkipNameValidation, or the second one fails.
+	NewWithT(t).Expect(err).NotTo(HaveOccurred(), "syncer.New")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
@@ -294,6 +315,18 @@ func (tn *tenant) newVirtualNamespace(t *testing.T) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns-" + rand.String(6)}}
 	NewWithT(t).Expect(tn.Virtual.Create(context.Background(), ns)).To(Succeed())
+	// Every later syncer of this virtual cluster would sync what is left
+	// here: remove it while this one still runs. Pods go at once, as no
+	// kubelet finishes a graceful deletion.
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if err := tn.Virtual.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(ns.Name), client.GracePeriodSeconds(0)); err != nil {
+			t.Errorf("deleting the pods of virtual namespace %s: %v", ns.Name, err)
+		}
+		if err := tn.Virtual.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
+			t.Errorf("deleting virtual namespace %s: %v", ns.Name, err)
+		}
+	})
 	tn.waitForDefaultServiceAccount(t, ns.Name)
 	return ns.Name
 }

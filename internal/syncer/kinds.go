@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -86,10 +87,11 @@ func (e *env) setup(mgr manager.Manager) error {
 	})
 	add(to.Services.IsEnabled(), func() error {
 		return setupKind(mgr, e, kind[*corev1.Service]{
-			name: "Service",
-			newV: func() *corev1.Service { return &corev1.Service{} },
-			newH: func() client.Object { return &corev1.Service{} },
-			copy: func(v *corev1.Service) client.Object { return e.tr.Service(v) },
+			name:   "Service",
+			newV:   func() *corev1.Service { return &corev1.Service{} },
+			newH:   func() client.Object { return &corev1.Service{} },
+			copy:   func(v *corev1.Service) client.Object { return e.tr.Service(v) },
+			wanted: func(_ context.Context, v *corev1.Service) (bool, error) { return !apiServerService(v), nil },
 			status: func(v *corev1.Service, h client.Object) bool {
 				v.Status = *h.(*corev1.Service).Status.DeepCopy()
 				return true
@@ -218,6 +220,14 @@ func (e *env) secretReaders() []watch {
 	return w
 }
 
+// apiServerService reports whether v is the virtual cluster's own API
+// server Service, default/kubernetes: its pods reach that API server
+// through KUBERNETES_SERVICE_HOST instead, and its endpoints are addresses
+// only the virtual cluster knows.
+func apiServerService(v *corev1.Service) bool {
+	return v.Namespace == metav1.NamespaceDefault && v.Name == "kubernetes"
+}
+
 // selectorless reports whether v belongs to a service without a selector,
 // whose endpoints the tenant manages by hand. Others' endpoints the host
 // computes itself.
@@ -226,5 +236,5 @@ func (e *env) selectorless(ctx context.Context, v *corev1.Endpoints) (bool, erro
 	if err := e.virtual.Get(ctx, client.ObjectKeyFromObject(v), svc); err != nil {
 		return false, client.IgnoreNotFound(err)
 	}
-	return len(svc.Spec.Selector) == 0 && svc.Spec.Type != corev1.ServiceTypeExternalName, nil
+	return !apiServerService(svc) && len(svc.Spec.Selector) == 0 && svc.Spec.Type != corev1.ServiceTypeExternalName, nil
 }

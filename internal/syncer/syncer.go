@@ -15,9 +15,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/cluster"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -62,8 +64,14 @@ func New(o Options) (manager.Manager, error) {
 		APIServerHost:          naming.ForVirtualCluster(cfg.HostNamespace, cfg.VirtualCluster.Name).ControlPlane + "." + cfg.HostNamespace + ".svc",
 	}
 
+	// A syncer starting on a full virtual cluster writes a burst of copies;
+	// client-go's default of 5 requests a second would take minutes.
+	o.Host, o.Virtual = withRate(o.Host), withRate(o.Virtual)
 	mgr, err := manager.New(o.Virtual, manager.Options{
-		Scheme:                        scheme,
+		Scheme: scheme,
+		// Run starts a new manager when the configuration changes, with
+		// controllers of the same names.
+		Controller:                    config.Controller{SkipNameValidation: ptr.To(true)},
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsBindAddress},
 		HealthProbeBindAddress:        o.HealthProbeBindAddress,
 		LeaderElection:                o.LeaderElection,
@@ -109,6 +117,16 @@ func New(o Options) (manager.Manager, error) {
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// withRate copies cfg with a client-side rate limit fit for a controller
+// that writes to two clusters, unless one is set.
+func withRate(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 50, 100
+	}
+	return cfg
 }
 
 // hostCacheOptions select this virtual cluster's copies, in its own

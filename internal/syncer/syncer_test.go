@@ -4,8 +4,10 @@ import (
 	"context"
 	"maps"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -51,7 +53,13 @@ func TestPodAndWhatItReadsGoToTheHost(t *testing.T) {
 		// The host pod runs as the workload ServiceAccount, which has no
 		// rights and no token on the host.
 		g.Expect(h.Spec.ServiceAccountName).To(Equal(tn.Config.WorkloadServiceAccount))
+		g.Expect(h.Spec.ServiceAccountName).To(Equal("vc-workload-" + tn.VC.Name))
 		g.Expect(h.Spec.AutomountServiceAccountToken).To(HaveValue(BeFalse()))
+		// In multi-namespace mode the syncer created that ServiceAccount
+		// with the host namespace; in single-namespace mode the operator did.
+		workload := &corev1.ServiceAccount{}
+		g.Expect(hostClient.Get(ctx, client.ObjectKey{Namespace: h.Namespace, Name: h.Spec.ServiceAccountName}, workload)).To(Succeed())
+		g.Expect(workload.AutomountServiceAccountToken).To(HaveValue(BeFalse()))
 
 		expectCopyMeta(g, tn, "Pod", v, h)
 		g.Expect(h.Labels).To(HaveKeyWithValue("app", "web"))
@@ -60,16 +68,14 @@ func TestPodAndWhatItReadsGoToTheHost(t *testing.T) {
 
 		// Every reference points at the translated copy.
 		hostSecret, hostConfigMap := tn.Names.HostName(ns, "s"), tn.Names.HostName(ns, "c")
-		g.Expect(volume(h, "secret-vol").Secret).NotTo(BeNil())
-		g.Expect(volume(h, "secret-vol").Secret.SecretName).To(Equal(hostSecret))
-		g.Expect(volume(h, "cm-vol").ConfigMap).NotTo(BeNil())
-		g.Expect(volume(h, "cm-vol").ConfigMap.Name).To(Equal(hostConfigMap))
+		g.Expect(volume(h, "secret-vol")).To(HaveField("Secret.SecretName", hostSecret))
+		g.Expect(volume(h, "cm-vol")).To(HaveField("ConfigMap.Name", hostConfigMap))
 		c := h.Spec.Containers[0]
-		g.Expect(c.EnvFrom).To(HaveLen(2))
-		g.Expect(c.EnvFrom[0].SecretRef.Name).To(Equal(hostSecret))
-		g.Expect(c.EnvFrom[1].ConfigMapRef.Name).To(Equal(hostConfigMap))
-		g.Expect(env(c, "FROM_SECRET").ValueFrom.SecretKeyRef.Name).To(Equal(hostSecret))
-		g.Expect(env(c, "FROM_CONFIGMAP").ValueFrom.ConfigMapKeyRef.Name).To(Equal(hostConfigMap))
+		g.Expect(c.EnvFrom).To(HaveExactElements(
+			HaveField("SecretRef.Name", hostSecret),
+			HaveField("ConfigMapRef.Name", hostConfigMap)))
+		g.Expect(env(c, "FROM_SECRET")).To(HaveField("ValueFrom.SecretKeyRef.Name", hostSecret))
+		g.Expect(env(c, "FROM_CONFIGMAP")).To(HaveField("ValueFrom.ConfigMapKeyRef.Name", hostConfigMap))
 
 		// What it reads is there, with the same data.
 		s := &corev1.Secret{}
@@ -88,7 +94,7 @@ func TestPodAndWhatItReadsGoToTheHost(t *testing.T) {
 		// kube-api-access: the virtual cluster's token travels in a host
 		// Secret; no host token is projected, and the CA comes from the
 		// copy of the virtual namespace's kube-root-ca.crt.
-		g.Expect(volume(v, "secret-vol")).NotTo(BeNil())
+		g.Expect(hasTokenProjection(v)).To(BeTrue(), "the virtual pod has no kube-api-access volume to translate")
 		var tokenSecrets, caConfigMaps []string
 		for _, vol := range h.Spec.Volumes {
 			if vol.Projected == nil {
@@ -110,6 +116,13 @@ func TestPodAndWhatItReadsGoToTheHost(t *testing.T) {
 			token := &corev1.Secret{}
 			g.Expect(hostClient.Get(ctx, client.ObjectKey{Namespace: h.Namespace, Name: tokenSecrets[0]}, token)).To(Succeed())
 			g.Expect(token.Data).To(HaveKeyWithValue("token", Not(BeEmpty())))
+			// The virtual cluster issued it, for the virtual pod's
+			// ServiceAccount, bound to the virtual pod.
+			review := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: string(token.Data["token"])}}
+			g.Expect(tn.Virtual.Create(ctx, review)).To(Succeed())
+			g.Expect(review.Status.Authenticated).To(BeTrue(), "%+v", review.Status)
+			g.Expect(review.Status.User.Username).To(Equal(serviceAccountUser(ns, v.Spec.ServiceAccountName)))
+			g.Expect(review.Status.User.Extra).To(HaveKeyWithValue("authentication.kubernetes.io/pod-uid", ContainElement(string(v.UID))))
 		}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 		g.Expect(caConfigMaps).To(ConsistOf(tn.Names.HostName(ns, "kube-root-ca.crt")))
 		tn.hostObject(t, ns, "kube-root-ca.crt", &corev1.ConfigMap{})
@@ -220,7 +233,7 @@ func TestServiceSelectsOnlyItsOwnPods(t *testing.T) {
 			hs, vs := &corev1.Service{}, &corev1.Service{}
 			g.Expect(hostClient.Get(ctx, client.ObjectKeyFromObject(h), hs)).To(Succeed())
 			g.Expect(tn.Virtual.Get(ctx, client.ObjectKeyFromObject(svc), vs)).To(Succeed())
-			g.Expect(vs.Status.LoadBalancer.Ingress).To(Equal([]corev1.LoadBalancerIngress{{IP: "203.0.113.10"}}))
+			g.Expect(vs.Status.LoadBalancer.Ingress).To(ContainElement(HaveField("IP", "203.0.113.10")))
 			g.Expect(equality.Semantic.DeepEqual(vs.Status, hs.Status)).To(BeTrue(), "virtual status %+v, host status %+v", vs.Status, hs.Status)
 		}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 
@@ -561,16 +574,59 @@ func volume(p *corev1.Pod, name string) *corev1.Volume {
 	return nil
 }
 
-func env(c corev1.Container, name string) corev1.EnvVar {
-	for _, e := range c.Env {
-		if e.Name == name {
-			return e
+func env(c corev1.Container, name string) *corev1.EnvVar {
+	for i := range c.Env {
+		if c.Env[i].Name == name {
+			return &c.Env[i]
 		}
 	}
-	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{}}
+	return nil
+}
+
+func hasTokenProjection(p *corev1.Pod) bool {
+	for _, vol := range p.Spec.Volumes {
+		if vol.Projected != nil {
+			for _, src := range vol.Projected.Sources {
+				if src.ServiceAccountToken != nil {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func withLabels(p *corev1.Pod, l map[string]string) *corev1.Pod {
 	p.Labels = l
 	return p
+}
+
+// The virtual cluster's own API server Service is its own: pods reach that
+// API server through KUBERNETES_SERVICE_HOST, and the Service's address and
+// endpoints mean nothing on the host.
+func TestTheVirtualAPIServerServiceStaysHome(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		g := NewWithT(t)
+		ctx := context.Background()
+		tn := newTenant(t, mode)
+		before := &corev1.Service{}
+		g.Expect(tn.Virtual.Get(ctx, client.ObjectKey{Namespace: "default", Name: "kubernetes"}, before)).To(Succeed())
+		// A service synced after the syncer started shows that it is running.
+		ns := tn.newVirtualNamespace(t)
+		tn.createVirtual(t, &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "probe"},
+			Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}},
+		})
+		tn.hostObject(t, ns, "probe", &corev1.Service{})
+
+		g.Consistently(func(g Gomega) {
+			for _, obj := range []client.Object{&corev1.Service{}, &corev1.Endpoints{}} {
+				err := hostClient.Get(ctx, tn.HostKey("default", "kubernetes"), obj)
+				g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%T default/kubernetes reached the host: %v", obj, err)
+			}
+			now := &corev1.Service{}
+			g.Expect(tn.Virtual.Get(ctx, client.ObjectKeyFromObject(before), now)).To(Succeed())
+			g.Expect(now.UID).To(Equal(before.UID), "the virtual API server's Service was re-created")
+		}).WithTimeout(3 * time.Second).WithPolling(poll).Should(Succeed())
+	})
 }
