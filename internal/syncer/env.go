@@ -125,14 +125,28 @@ func (e *env) ensureNamespace(ctx context.Context, ns string) error {
 	if _, err := e.applier.Apply(ctx, desired, e.ownsNamespace(ns)); err != nil {
 		return fmt.Errorf("creating host namespace %s for virtual namespace %s: %w", hostNs, ns, err)
 	}
+	// Labelled as the syncer's, so its cache sees it; with no origin, it is
+	// no virtual object's copy.
 	sa := &corev1.ServiceAccount{
-		ObjectMeta:                   metav1.ObjectMeta{Name: e.cfg.WorkloadServiceAccount, Namespace: hostNs, Labels: ownership.Labels(e.vc)},
+		ObjectMeta:                   metav1.ObjectMeta{Name: e.cfg.WorkloadServiceAccount, Namespace: hostNs, Labels: e.tr.SelectorLabels()},
 		AutomountServiceAccountToken: ptr.To(false),
 	}
-	if _, err := e.applier.Apply(ctx, sa, ownership.LabelledFor(e.vc)); err != nil {
+	if _, err := e.applier.Apply(ctx, sa, e.ownsWorkloadServiceAccount); err != nil {
 		return fmt.Errorf("creating the workload ServiceAccount in %s: %w", hostNs, err)
 	}
 	return nil
+}
+
+// ownsWorkloadServiceAccount accepts the workload ServiceAccount the
+// syncer made in a host namespace of its own.
+func (e *env) ownsWorkloadServiceAccount(live client.Object) bool {
+	for k, v := range e.tr.SelectorLabels() {
+		if live.GetLabels()[k] != v {
+			return false
+		}
+	}
+	_, isCopy := e.tr.OriginOf(live)
+	return !isCopy && live.GetName() == e.cfg.WorkloadServiceAccount
 }
 
 // ownsNamespace accepts the host namespace of virtual namespace ns.

@@ -159,6 +159,7 @@ type tenantOptions struct {
 	name          string
 	hostNamespace string
 	config        func(*syncerconfig.Config)
+	sync          func(*tenancyv1alpha1.SyncSpec)
 }
 
 type tenantOption func(*tenantOptions)
@@ -172,6 +173,12 @@ func inHostNamespace(ns string) tenantOption { return func(o *tenantOptions) { o
 // withConfig changes the syncer's configuration before it starts.
 func withConfig(f func(*syncerconfig.Config)) tenantOption {
 	return func(o *tenantOptions) { o.config = f }
+}
+
+// withSync changes the VirtualCluster's spec.sync, from which both the
+// syncer's configuration and its rules are derived.
+func withSync(f func(*tenancyv1alpha1.SyncSpec)) tenantOption {
+	return func(o *tenantOptions) { o.sync = f }
 }
 
 // newHostNamespace creates a host namespace to play a VirtualCluster's.
@@ -206,6 +213,9 @@ func newTenant(t *testing.T, mode tenancyv1alpha1.Mode, opts ...tenantOption) *t
 			Sync:       defaultSync(),
 			Networking: tenancyv1alpha1.NetworkingSpec{ServiceCIDR: virtualServiceCIDR, ClusterDomain: "cluster.local"},
 		},
+	}
+	if o.sync != nil {
+		o.sync(&vc.Spec.Sync)
 	}
 	if mode == tenancyv1alpha1.MultiNamespaceMode {
 		vc.Spec.Experimental = &tenancyv1alpha1.ExperimentalSpec{MultiNamespaceMode: &tenancyv1alpha1.MultiNamespaceModeSpec{Enabled: true}}

@@ -23,8 +23,10 @@ type kind[V client.Object] struct {
 	// newV and newH make empty virtual and host objects.
 	newV func() V
 	newH func() client.Object
-	// copy builds the host copy of v.
-	copy func(v V) client.Object
+	// copy builds the host copy of v; copyCtx, when the copy depends on
+	// other virtual objects, is used instead.
+	copy    func(v V) client.Object
+	copyCtx func(ctx context.Context, v V) (client.Object, error)
 	// wanted reports whether v goes to the host at all; nil means always.
 	wanted func(ctx context.Context, v V) (bool, error)
 	// status, if set, copies the status of host copy h into v and reports
@@ -84,7 +86,14 @@ func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, r.deleteCopy(ctx, r.name, r.newH(), req.Namespace, req.Name)
 	}
 
-	desired := r.copy(v)
+	var desired client.Object
+	if r.copyCtx != nil {
+		if desired, err = r.copyCtx(ctx, v); err != nil {
+			return ctrl.Result{}, err
+		}
+	} else {
+		desired = r.copy(v)
+	}
 	synced, err := r.toHost(ctx, r.name, v, desired)
 	if err != nil {
 		return ctrl.Result{}, err

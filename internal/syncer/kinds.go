@@ -152,6 +152,27 @@ func (e *env) setup(mgr manager.Manager) error {
 			},
 		})
 	})
+	add(to.ServiceAccounts.Enabled, func() error {
+		return setupKind(mgr, e, kind[*corev1.ServiceAccount]{
+			name: "ServiceAccount",
+			newV: func() *corev1.ServiceAccount { return &corev1.ServiceAccount{} },
+			newH: func() client.Object { return &corev1.ServiceAccount{} },
+			copy: func(v *corev1.ServiceAccount) client.Object { return e.tr.ServiceAccount(v) },
+		})
+	})
+	add(to.NetworkPolicies.Enabled, func() error {
+		return setupKind(mgr, e, kind[*networkingv1.NetworkPolicy]{
+			name: "NetworkPolicy",
+			newV: func() *networkingv1.NetworkPolicy { return &networkingv1.NetworkPolicy{} },
+			newH: func() client.Object { return &networkingv1.NetworkPolicy{} },
+			copyCtx: func(ctx context.Context, v *networkingv1.NetworkPolicy) (client.Object, error) {
+				namespaces, err := e.virtualNamespaces(ctx)
+				return e.tr.NetworkPolicy(v, namespaces), err
+			},
+			// A namespace's labels decide which policies' peers it is in.
+			watches: []watch{{&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(e.allNetworkPolicies)}},
+		})
+	})
 	add(e.cfg.FromHost.Events.IsEnabled(), func() error { return e.setupEvents(mgr) })
 	if e.tr.Names.MultiNamespace() {
 		errs = append(errs, e.setupNamespaces(mgr))
@@ -226,6 +247,32 @@ func (e *env) secretReaders() []watch {
 // only the virtual cluster knows.
 func apiServerService(v *corev1.Service) bool {
 	return v.Namespace == metav1.NamespaceDefault && v.Name == "kubernetes"
+}
+
+// virtualNamespaces maps the virtual cluster's namespaces to their labels.
+func (e *env) virtualNamespaces(ctx context.Context) (map[string]map[string]string, error) {
+	var list corev1.NamespaceList
+	if err := e.virtual.List(ctx, &list); err != nil {
+		return nil, fmt.Errorf("listing the virtual namespaces: %w", err)
+	}
+	out := make(map[string]map[string]string, len(list.Items))
+	for _, ns := range list.Items {
+		out[ns.Name] = ns.Labels
+	}
+	return out, nil
+}
+
+// allNetworkPolicies requests every virtual network policy.
+func (e *env) allNetworkPolicies(ctx context.Context, _ client.Object) []reconcile.Request {
+	var list networkingv1.NetworkPolicyList
+	if err := e.virtual.List(ctx, &list); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, np := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&np)})
+	}
+	return reqs
 }
 
 // selectorless reports whether v belongs to a service without a selector,

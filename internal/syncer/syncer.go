@@ -143,13 +143,12 @@ func hostCacheOptions(cfg syncerconfig.Config, tr translate.Context, multi bool)
 		co.DefaultNamespaces = map[string]cache.Config{cfg.HostNamespace: {}}
 		return co
 	}
-	// Host namespaces and their workload ServiceAccounts belong to the
-	// VirtualCluster itself, as the operator labels its children: its
-	// finalizer removes the namespaces, and its policies apply in them.
+	// Host namespaces belong to the VirtualCluster itself, labelled as the
+	// operator labels its children: its finalizer removes them, and its
+	// policies apply in them.
 	vc := &tenancyv1alpha1.VirtualCluster{}
 	vc.Name, vc.Namespace = cfg.VirtualCluster.Name, cfg.HostNamespace
 	owned := labels.SelectorFromSet(ownership.Labels(vc))
 	co.ByObject[&corev1.Namespace{}] = cache.ByObject{Label: owned}
-	co.ByObject[&corev1.ServiceAccount{}] = cache.ByObject{Label: owned}
 	return co
 }

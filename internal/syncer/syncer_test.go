@@ -10,6 +10,8 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -628,5 +630,96 @@ func TestTheVirtualAPIServerServiceStaysHome(t *testing.T) {
 			g.Expect(tn.Virtual.Get(ctx, client.ObjectKeyFromObject(before), now)).To(Succeed())
 			g.Expect(now.UID).To(Equal(before.UID), "the virtual API server's Service was re-created")
 		}).WithTimeout(3 * time.Second).WithPolling(poll).Should(Succeed())
+	})
+}
+
+// Kinds off by default go to the host when enabled, with the rules the
+// operator then generates.
+func TestOptionalKinds(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		ctx := context.Background()
+		tn := newTenant(t, mode, withSync(func(s *tenancyv1alpha1.SyncSpec) {
+			s.ToHost.NetworkPolicies.Enabled = true
+			s.ToHost.ServiceAccounts.Enabled = true
+			s.ToHost.Ingresses.Enabled = true
+			s.ToHost.PodDisruptionBudgets.Enabled = true
+		}))
+		ns, peer := tn.newVirtualNamespace(t), tn.newVirtualNamespace(t)
+
+		t.Run("network policy", func(t *testing.T) {
+			g := NewWithT(t)
+			// Other tests' namespaces share the virtual cluster: a label
+			// value of this test's own.
+			tier := "frontend-" + peer
+			web := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
+			tn.createVirtual(t, &networkingv1.NetworkPolicy{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "from-frontends"},
+				Spec: networkingv1.NetworkPolicySpec{
+					PodSelector: *web,
+					Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{
+						NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": tier}},
+					}}}},
+				},
+			})
+			h := &networkingv1.NetworkPolicy{}
+			tn.hostObject(t, ns, "from-frontends", h)
+			g.Expect(h.Spec.PodSelector.MatchLabels).To(Equal(map[string]string{"app": "web", "app.kubernetes.io/managed-by": "nestor-syncer",
+				"nestor.dev/virtualcluster": tn.VC.Name, "nestor.dev/virtualcluster-namespace": tn.VC.Namespace, "nestor.dev/virtual-namespace": ns}))
+			// No virtual namespace is a frontend yet: the peer allows nothing.
+			g.Expect(h.Spec.Ingress[0].From).To(HaveExactElements(HaveField("PodSelector.MatchLabels", HaveKeyWithValue("nestor.dev/virtual-namespace", ""))))
+
+			// Labelling a namespace brings its pods into the policy.
+			g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				n := &corev1.Namespace{}
+				if err := tn.Virtual.Get(ctx, client.ObjectKey{Name: peer}, n); err != nil {
+					return err
+				}
+				n.Labels["tier"] = tier
+				return tn.Virtual.Update(ctx, n)
+			})).To(Succeed())
+			g.Eventually(func(g Gomega) {
+				g.Expect(hostClient.Get(ctx, client.ObjectKeyFromObject(h), h)).To(Succeed())
+				g.Expect(h.Spec.Ingress[0].From).To(HaveExactElements(HaveField("PodSelector.MatchLabels", HaveKeyWithValue("nestor.dev/virtual-namespace", peer))))
+			}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+		})
+
+		t.Run("service account", func(t *testing.T) {
+			tn.createVirtual(t, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
+				Namespace: ns, Name: "builder", Annotations: map[string]string{"iam.example.com/role": "builder"},
+			}})
+			h := &corev1.ServiceAccount{}
+			tn.hostObject(t, ns, "builder", h)
+			NewWithT(t).Expect(h.Annotations).To(HaveKeyWithValue("iam.example.com/role", "builder"))
+			NewWithT(t).Expect(h.AutomountServiceAccountToken).To(HaveValue(BeFalse()))
+		})
+
+		t.Run("ingress and its TLS secret", func(t *testing.T) {
+			tn.createVirtual(t, secret(ns, "tls", map[string]string{"tls.crt": "c", "tls.key": "k"}))
+			tn.createVirtual(t, &networkingv1.Ingress{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+				Spec: networkingv1.IngressSpec{
+					TLS:            []networkingv1.IngressTLS{{Hosts: []string{"web.example.com"}, SecretName: "tls"}},
+					DefaultBackend: &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "web", Port: networkingv1.ServiceBackendPort{Number: 80}}},
+				},
+			})
+			h := &networkingv1.Ingress{}
+			tn.hostObject(t, ns, "web", h)
+			NewWithT(t).Expect(h.Spec.DefaultBackend.Service.Name).To(Equal(tn.Names.HostName(ns, "web")))
+			NewWithT(t).Expect(h.Spec.TLS[0].SecretName).To(Equal(tn.Names.HostName(ns, "tls")))
+			tn.hostObject(t, ns, "tls", &corev1.Secret{})
+		})
+
+		t.Run("pod disruption budget", func(t *testing.T) {
+			tn.createVirtual(t, &policyv1.PodDisruptionBudget{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+				Spec: policyv1.PodDisruptionBudgetSpec{
+					MinAvailable: ptr.To(intstr.FromInt32(1)),
+					Selector:     &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+				},
+			})
+			h := &policyv1.PodDisruptionBudget{}
+			tn.hostObject(t, ns, "web", h)
+			NewWithT(t).Expect(h.Spec.Selector.MatchLabels).To(HaveKeyWithValue("nestor.dev/virtual-namespace", ns))
+		})
 	})
 }

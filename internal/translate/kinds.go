@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/utils/ptr"
 )
 
 // Service is the host copy of virtual service v. Its selector, when it has
@@ -150,5 +151,16 @@ func (c Context) PodDisruptionBudget(v *policyv1.PodDisruptionBudget) *policyv1.
 		maps.Copy(sel.MatchLabels, c.Markers(v.Namespace))
 	}
 	h.Spec = *spec
+	return h
+}
+
+// ServiceAccount is the host copy of virtual ServiceAccount v: its
+// annotations (a cloud's workload identity, say) and image pull secrets,
+// and never a host token.
+func (c Context) ServiceAccount(v *corev1.ServiceAccount) *corev1.ServiceAccount {
+	h := &corev1.ServiceAccount{ObjectMeta: c.Meta("ServiceAccount", v), AutomountServiceAccountToken: ptr.To(false)}
+	for _, s := range v.ImagePullSecrets {
+		h.ImagePullSecrets = append(h.ImagePullSecrets, corev1.LocalObjectReference{Name: c.Names.HostName(v.Namespace, s.Name)})
+	}
 	return h
 }

@@ -293,3 +293,82 @@ func TestPodDisruptionBudget(t *testing.T) {
 		t.Errorf("selector %v must select the copies of ns1's pods only", sel)
 	}
 }
+
+func TestNetworkPolicy(t *testing.T) {
+	namespaces := map[string]map[string]string{
+		"ns1":      {"team": "a"},
+		"frontend": {"team": "a", "tier": "web"},
+		"other":    {"team": "b"},
+	}
+	web := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
+	v := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "allow", Namespace: "ns1"},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{
+				{From: []networkingv1.NetworkPolicyPeer{{PodSelector: web}}},
+				{From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "web"}}, PodSelector: web}}},
+				{From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "nobody"}}}}},
+				{From: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.0/8"}}}},
+			},
+		},
+	}
+	for mode, c := range contexts() {
+		t.Run(mode, func(t *testing.T) {
+			h := c.NetworkPolicy(v, namespaces)
+			copyOf := func(ns string, l map[string]string) labels.Set {
+				p := pod()
+				p.Namespace, p.Labels = ns, l
+				return labels.Set(c.Pod(p).Labels)
+			}
+			// selects answers whether peer selects pod l of virtual namespace ns.
+			selects := func(peer networkingv1.NetworkPolicyPeer, ns string, l map[string]string) bool {
+				podSel, _ := metav1.LabelSelectorAsSelector(peer.PodSelector)
+				if !podSel.Matches(copyOf(ns, l)) {
+					return false
+				}
+				if peer.NamespaceSelector == nil {
+					return c.Names.HostNamespace(ns) == h.Namespace
+				}
+				nsSel, _ := metav1.LabelSelectorAsSelector(peer.NamespaceSelector)
+				return nsSel.Matches(labels.Set{corev1.LabelMetadataName: c.Names.HostNamespace(ns)})
+			}
+			any := func(peers []networkingv1.NetworkPolicyPeer, ns string, l map[string]string) bool {
+				return slices.ContainsFunc(peers, func(p networkingv1.NetworkPolicyPeer) bool { return selects(p, ns, l) })
+			}
+			podSel, _ := metav1.LabelSelectorAsSelector(&h.Spec.PodSelector)
+			if !podSel.Matches(copyOf("ns1", nil)) || podSel.Matches(copyOf("other", nil)) || podSel.Matches(labels.Set{}) {
+				t.Errorf("the policy applies to %v: want the copies of ns1's pods only", podSel)
+			}
+			same := h.Spec.Ingress[0].From
+			if !any(same, "ns1", map[string]string{"app": "web"}) || any(same, "frontend", map[string]string{"app": "web"}) {
+				t.Errorf("a pod selector alone must mean ns1's pods: %+v", same)
+			}
+			byNs := h.Spec.Ingress[1].From
+			if !any(byNs, "frontend", map[string]string{"app": "web"}) || any(byNs, "ns1", map[string]string{"app": "web"}) ||
+				any(byNs, "frontend", map[string]string{"app": "db"}) {
+				t.Errorf("a namespace selector must mean the matching virtual namespaces: %+v", byNs)
+			}
+			none := h.Spec.Ingress[2].From
+			if len(none) == 0 || any(none, "ns1", nil) || any(none, "other", nil) {
+				t.Errorf("a namespace selector that matches nothing must allow nothing, not everything: %+v", none)
+			}
+			if h.Spec.Ingress[3].From[0].IPBlock.CIDR != "10.0.0.0/8" {
+				t.Error("an IP block stays")
+			}
+		})
+	}
+}
+
+func TestServiceAccount(t *testing.T) {
+	c := contexts()["single"]
+	h := c.ServiceAccount(&corev1.ServiceAccount{
+		ObjectMeta:       metav1.ObjectMeta{Name: "builder", Namespace: "ns1", Annotations: map[string]string{"iam.example/role": "r"}},
+		ImagePullSecrets: []corev1.LocalObjectReference{{Name: "pull"}},
+		Secrets:          []corev1.ObjectReference{{Name: "builder-token"}},
+	})
+	if h.Annotations["iam.example/role"] != "r" || h.ImagePullSecrets[0].Name != c.Names.HostName("ns1", "pull") ||
+		len(h.Secrets) != 0 || ptr.Deref(h.AutomountServiceAccountToken, true) {
+		t.Errorf("host ServiceAccount %+v", h)
+	}
+}
