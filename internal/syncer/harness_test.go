@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"sync"
 	"testing"
@@ -160,6 +161,7 @@ type tenantOptions struct {
 	hostNamespace string
 	config        func(*syncerconfig.Config)
 	sync          func(*tenancyv1alpha1.SyncSpec)
+	writes        *writeCounter
 }
 
 type tenantOption func(*tenantOptions)
@@ -180,6 +182,41 @@ func withConfig(f func(*syncerconfig.Config)) tenantOption {
 func withSync(f func(*tenancyv1alpha1.SyncSpec)) tenantOption {
 	return func(o *tenantOptions) { o.sync = f }
 }
+
+// countingWrites counts the syncer's writes to either cluster in w.
+func countingWrites(w *writeCounter) tenantOption {
+	return func(o *tenantOptions) { o.writes = w }
+}
+
+// writeCounter counts requests that are not reads, by method and path.
+type writeCounter struct {
+	mu     sync.Mutex
+	writes []string
+}
+
+func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		if req.Method != http.MethodGet {
+			w.mu.Lock()
+			w.writes = append(w.writes, req.Method+" "+req.URL.Path)
+			w.mu.Unlock()
+		}
+		return rt.RoundTrip(req)
+	})
+}
+
+// take returns the writes counted since the last call.
+func (w *writeCounter) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.writes
+	w.writes = nil
+	return out
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 // newHostNamespace creates a host namespace to play a VirtualCluster's.
 func newHostNamespace(t *testing.T) string {
@@ -247,10 +284,15 @@ func newTenant(t *testing.T, mode tenancyv1alpha1.Mode, opts ...tenantOption) *t
 	hostConfig := rest.CopyConfig(host.Config)
 	hostConfig.Impersonate = rest.ImpersonationConfig{UserName: serviceAccountUser(vc.Namespace, naming.ForVirtualCluster(vc.Namespace, vc.Name).SyncerServiceAccount)}
 	virtual := virtuals[o.name]
+	virtualConfig := rest.CopyConfig(virtual.Config)
+	if o.writes != nil {
+		hostConfig.Wrap(o.writes.wrap)
+		virtualConfig.Wrap(o.writes.wrap)
+	}
 	startSyncer(t, syncer.Options{
 		Config:                 cfg,
 		Host:                   hostConfig,
-		Virtual:                rest.CopyConfig(virtual.Config),
+		Virtual:                virtualConfig,
 		MetricsBindAddress:     "0",
 		HealthProbeBindAddress: "0",
 	})

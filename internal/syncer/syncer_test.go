@@ -723,3 +723,51 @@ func TestOptionalKinds(t *testing.T) {
 		})
 	})
 }
+
+// Once everything is in place, the syncer writes nothing to either cluster:
+// an unchanged object is never written again, and status it has copied is
+// not copied again.
+func TestSteadyStateWritesNothing(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		g := NewWithT(t)
+		ctx := context.Background()
+		writes := &writeCounter{}
+		tn := newTenant(t, mode, countingWrites(writes))
+		ns := tn.newVirtualNamespace(t)
+		tn.createVirtual(t, secret(ns, "s", map[string]string{"k": "v"}))
+		tn.createVirtual(t, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "c"}, Data: map[string]string{"k": "v"}})
+		pod := withLabels(podUsing(ns, "web", "s", "c"), map[string]string{"app": "web"})
+		tn.createVirtual(t, pod)
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+			Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80}}},
+		}
+		tn.createVirtual(t, svc)
+
+		// The pod runs on the host, and the virtual pod shows it.
+		key := tn.HostKey(ns, "web")
+		tn.hostObject(t, ns, "web", &corev1.Pod{})
+		bindHostPod(t, key, "node-1")
+		updateHostPodStatus(t, key, corev1.PodStatus{
+			Phase:      corev1.PodRunning,
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()}},
+			PodIP:      "10.1.2.3", PodIPs: []corev1.PodIP{{IP: "10.1.2.3"}}, HostIP: "192.0.2.1",
+		})
+		g.Eventually(func(g Gomega) {
+			v := &corev1.Pod{}
+			g.Expect(tn.Virtual.Get(ctx, client.ObjectKeyFromObject(pod), v)).To(Succeed())
+			g.Expect(v.Status.PodIP).To(Equal("10.1.2.3"))
+			s := &corev1.Service{}
+			h := &corev1.Service{}
+			g.Expect(tn.Virtual.Get(ctx, client.ObjectKeyFromObject(svc), s)).To(Succeed())
+			g.Expect(hostClient.Get(ctx, tn.HostKey(ns, "web"), h)).To(Succeed())
+			g.Expect(s.Spec.ClusterIP).To(Equal(h.Spec.ClusterIP))
+		}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+
+		g.Expect(writes.take()).NotTo(BeEmpty(), "the counter must see the syncer's writes")
+		// Let the last writes' own events come back, then count.
+		g.Eventually(func() []string { return writes.take() }).WithTimeout(timeout).WithPolling(2 * time.Second).Should(BeEmpty())
+		g.Consistently(func() []string { return writes.take() }).WithTimeout(5*time.Second).WithPolling(poll).Should(BeEmpty(),
+			"the syncer writes in steady state")
+	})
+}
