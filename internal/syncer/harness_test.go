@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -154,6 +155,8 @@ type tenant struct {
 	Rules  rbac.Rules
 	// Virtual is the administrator of the tenant's virtual cluster.
 	Virtual client.Client
+	// ConfigFile is the syncer's configuration file, when it runs via Run.
+	ConfigFile string
 }
 
 type tenantOptions struct {
@@ -162,6 +165,8 @@ type tenantOptions struct {
 	config        func(*syncerconfig.Config)
 	sync          func(*tenancyv1alpha1.SyncSpec)
 	writes        *writeCounter
+	elect         bool
+	viaRun        bool
 }
 
 type tenantOption func(*tenantOptions)
@@ -182,6 +187,14 @@ func withConfig(f func(*syncerconfig.Config)) tenantOption {
 func withSync(f func(*tenancyv1alpha1.SyncSpec)) tenantOption {
 	return func(o *tenantOptions) { o.sync = f }
 }
+
+// leaderElected runs the syncer with leader election on, as its
+// Deployment does: its controllers start only once it holds the Lease.
+func leaderElected() tenantOption { return func(o *tenantOptions) { o.elect = true } }
+
+// viaRun starts the syncer as the command does, through Run, from a
+// configuration file and a virtual kubeconfig file (tenant.ConfigFile).
+func viaRun() tenantOption { return func(o *tenantOptions) { o.viaRun = true } }
 
 // countingWrites counts the syncer's writes to either cluster in w.
 func countingWrites(w *writeCounter) tenantOption {
@@ -289,20 +302,27 @@ func newTenant(t *testing.T, mode tenancyv1alpha1.Mode, opts ...tenantOption) *t
 		hostConfig.Wrap(o.writes.wrap)
 		virtualConfig.Wrap(o.writes.wrap)
 	}
-	startSyncer(t, syncer.Options{
-		Config:                 cfg,
-		Host:                   hostConfig,
-		Virtual:                virtualConfig,
-		MetricsBindAddress:     "0",
-		HealthProbeBindAddress: "0",
-	})
+	var configFile string
+	if o.viaRun {
+		configFile = runFromFiles(t, cfg, hostConfig, virtual.Kubeconfig)
+	} else {
+		startSyncer(t, syncer.Options{
+			Config:                 cfg,
+			Host:                   hostConfig,
+			Virtual:                virtualConfig,
+			LeaderElection:         o.elect,
+			MetricsBindAddress:     "0",
+			HealthProbeBindAddress: "0",
+		})
+	}
 	return &tenant{
-		VC:      vc,
-		Mode:    mode,
-		Names:   naming.NewTranslator(vc.Namespace, vc.Name, mode == tenancyv1alpha1.MultiNamespaceMode),
-		Config:  cfg,
-		Rules:   rules,
-		Virtual: virtual.client,
+		ConfigFile: configFile,
+		VC:         vc,
+		Mode:       mode,
+		Names:      naming.NewTranslator(vc.Namespace, vc.Name, mode == tenancyv1alpha1.MultiNamespaceMode),
+		Config:     cfg,
+		Rules:      rules,
+		Virtual:    virtual.client,
 	}
 }
 
@@ -321,6 +341,48 @@ func defaultSync() tenancyv1alpha1.SyncSpec {
 
 func serviceAccountUser(namespace, name string) string {
 	return "system:serviceaccount:" + namespace + ":" + name
+}
+
+// runFromFiles writes the syncer's configuration and the virtual
+// kubeconfig to files, as the Deployment mounts them, and runs syncer.Run
+// on them until the test ends. It returns the configuration's path.
+func runFromFiles(t *testing.T, cfg syncerconfig.Config, host *rest.Config, virtualKubeconfig []byte) string {
+	t.Helper()
+	g := NewWithT(t)
+	dir := t.TempDir()
+	configDir := filepath.Join(dir, "config")
+	g.Expect(os.Mkdir(configDir, 0o700)).To(Succeed())
+	configFile := filepath.Join(configDir, syncerconfig.FileName)
+	writeConfig(t, configFile, cfg)
+	kubeconfig := filepath.Join(dir, "virtual.kubeconfig")
+	g.Expect(os.WriteFile(kubeconfig, virtualKubeconfig, 0o600)).To(Succeed())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- syncer.Run(ctx, syncer.RunOptions{
+			ConfigFile: configFile, VirtualKubeconfig: kubeconfig, Host: host,
+			MetricsBindAddress: "0", HealthProbeBindAddress: "0",
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("syncer.Run: %v", err)
+		}
+	})
+	return configFile
+}
+
+// writeConfig replaces the configuration file whole, by a rename, as the
+// kubelet swaps a mounted ConfigMap's files.
+func writeConfig(t *testing.T, file string, cfg syncerconfig.Config) {
+	t.Helper()
+	g := NewWithT(t)
+	text, err := cfg.Marshal()
+	g.Expect(err).NotTo(HaveOccurred())
+	tmp := file + ".new"
+	g.Expect(os.WriteFile(tmp, []byte(text), 0o600)).To(Succeed())
+	g.Expect(os.Rename(tmp, file)).To(Succeed())
 }
 
 // startSyncer runs a syncer until the test ends.

@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -471,7 +472,7 @@ func TestLeastPrivilege(t *testing.T) {
 	t.Run("single", func(t *testing.T) {
 		g := NewWithT(t)
 		ctx := context.Background()
-		tn := newTenant(t, tenancyv1alpha1.SingleNamespaceMode)
+		tn := newTenant(t, tenancyv1alpha1.SingleNamespaceMode, leaderElected())
 		g.Expect(tn.Rules.Cluster).To(BeEmpty())
 		names := naming.ForVirtualCluster(tn.VC.Namespace, tn.VC.Name)
 		g.Expect(apierrors.IsNotFound(hostClient.Get(ctx, client.ObjectKey{Name: names.ClusterRBAC}, &rbacv1.ClusterRole{}))).To(BeTrue())
@@ -496,6 +497,10 @@ func TestLeastPrivilege(t *testing.T) {
 		tn.hostObject(t, ns, "p", &corev1.Pod{})
 		bindHostPod(t, tn.HostKey(ns, "p"), "node-1")
 		waitBound(t, tn, ns, "p")
+		// It did so as the elected leader, through a Lease its Role allows.
+		lease := &coordinationv1.Lease{}
+		g.Expect(hostClient.Get(ctx, client.ObjectKey{Namespace: tn.VC.Namespace, Name: names.Syncer}, lease)).To(Succeed())
+		g.Expect(lease.Spec.HolderIdentity).To(HaveValue(Not(BeEmpty())))
 	})
 	t.Run("multi", func(t *testing.T) {
 		g := NewWithT(t)
@@ -770,4 +775,29 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 		g.Consistently(func() []string { return writes.take() }).WithTimeout(5*time.Second).WithPolling(poll).Should(BeEmpty(),
 			"the syncer writes in steady state")
 	})
+}
+
+// A new configuration takes effect without a restart of the process, and
+// nothing synced before is lost.
+func TestConfigurationChangeTakesEffect(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	tn := newTenant(t, tenancyv1alpha1.SingleNamespaceMode, viaRun())
+	ns := tn.newVirtualNamespace(t)
+	tn.createVirtual(t, podUsing(ns, "p", "used", ""))
+	tn.createVirtual(t, secret(ns, "used", map[string]string{"k": "v"}))
+	tn.createVirtual(t, secret(ns, "lonely", map[string]string{"k": "v"}))
+	used := &corev1.Secret{}
+	tn.hostObject(t, ns, "used", used)
+	g.Expect(apierrors.IsNotFound(hostClient.Get(ctx, tn.HostKey(ns, "lonely"), &corev1.Secret{}))).To(BeTrue())
+
+	cfg := tn.Config
+	cfg.ToHost.Secrets.All = true
+	writeConfig(t, tn.ConfigFile, cfg)
+	tn.hostObject(t, ns, "lonely", &corev1.Secret{})
+	// What was there stays as it was: the restarted syncer found it in place.
+	again := &corev1.Secret{}
+	g.Expect(hostClient.Get(ctx, client.ObjectKeyFromObject(used), again)).To(Succeed())
+	g.Expect(again.UID).To(Equal(used.UID))
+	g.Expect(again.ResourceVersion).To(Equal(used.ResourceVersion))
 }
