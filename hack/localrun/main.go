@@ -164,7 +164,10 @@ func hostCluster(state string) (*rest.Config, *localcluster.Cluster, error) {
 		CRDDirectoryPaths:     []string{"config/crd/bases"},
 		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{"config/webhook"}},
 		Controllers:           localcluster.Workloads,
-		LogDir:                state,
+		// The samples' service range, so that the sample's services show
+		// the cluster IPs the host gives them.
+		APIServerArgs: map[string]string{"service-cluster-ip-range": "10.96.0.0/12"},
+		LogDir:        state,
 	})
 	if err != nil {
 		return nil, nil, err

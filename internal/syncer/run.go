@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -41,6 +44,11 @@ func Run(ctx context.Context, o RunOptions) error {
 	virtual, err := clientcmd.BuildConfigFromFlags("", o.VirtualKubeconfig)
 	if err != nil {
 		return fmt.Errorf("reading the virtual cluster's kubeconfig %s: %w", o.VirtualKubeconfig, err)
+	}
+	// The control plane and the syncer start together: wait for it rather
+	// than fail and be restarted.
+	if err := waitForAPIServer(ctx, virtual); err != nil {
+		return err
 	}
 	watcher, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -100,4 +108,24 @@ func Run(ctx context.Context, o RunOptions) error {
 		}
 		return err
 	}
+}
+
+// waitForAPIServer waits until the virtual cluster's API server answers.
+func waitForAPIServer(ctx context.Context, cfg *rest.Config) error {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	log := logf.FromContext(ctx).WithName("syncer")
+	err = wait.PollUntilContextCancel(ctx, 2*time.Second, true, func(context.Context) (bool, error) {
+		if _, err := dc.ServerVersion(); err != nil {
+			log.Info("waiting for the virtual cluster's API server", "host", cfg.Host, "error", err.Error())
+			return false, nil
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for the virtual cluster's API server at %s: %w", cfg.Host, err)
+	}
+	return nil
 }
