@@ -16,6 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -800,4 +801,67 @@ func TestConfigurationChangeTakesEffect(t *testing.T) {
 	g.Expect(hostClient.Get(ctx, client.ObjectKeyFromObject(used), again)).To(Succeed())
 	g.Expect(again.UID).To(Equal(used.UID))
 	g.Expect(again.ResourceVersion).To(Equal(used.ResourceVersion))
+}
+
+// What the host says about a copy reaches the tenant in the tenant's terms:
+// a claim's status, and events about a pod, with no host name in them.
+func TestClaimStatusAndEventsComeBack(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		g := NewWithT(t)
+		ctx := context.Background()
+		tn := newTenant(t, mode)
+		ns := tn.newVirtualNamespace(t)
+
+		claim := &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "data"},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+			},
+		}
+		tn.createVirtual(t, claim)
+		h := &corev1.PersistentVolumeClaim{}
+		tn.hostObject(t, ns, "data", h)
+		// The host's volume controller binds it.
+		h.Status = corev1.PersistentVolumeClaimStatus{
+			Phase: corev1.ClaimBound, AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Capacity: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+		}
+		g.Expect(hostClient.Status().Update(ctx, h)).To(Succeed())
+		g.Eventually(func(g Gomega) {
+			v := &corev1.PersistentVolumeClaim{}
+			g.Expect(tn.Virtual.Get(ctx, client.ObjectKeyFromObject(claim), v)).To(Succeed())
+			g.Expect(v.Status.Phase).To(Equal(corev1.ClaimBound))
+			g.Expect(v.Status.Capacity.Storage().String()).To(Equal("1Gi"))
+		}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+
+		pod := podUsing(ns, "web", "", "")
+		tn.createVirtual(t, pod)
+		hp := &corev1.Pod{}
+		tn.hostObject(t, ns, "web", hp)
+		// The host's scheduler reports, naming the host pod.
+		g.Expect(hostClient.Create(ctx, &corev1.Event{
+			ObjectMeta:     metav1.ObjectMeta{Namespace: hp.Namespace, Name: hp.Name + ".18a1b2c3d4e5f607"},
+			InvolvedObject: corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: hp.Namespace, Name: hp.Name, UID: hp.UID},
+			Reason:         "FailedScheduling", Type: corev1.EventTypeWarning, Count: 1,
+			Message:        "pod " + hp.Namespace + "/" + hp.Name + " does not fit: 0/3 nodes are available",
+			Source:         corev1.EventSource{Component: "default-scheduler"},
+			FirstTimestamp: metav1.Now(), LastTimestamp: metav1.Now(),
+		})).To(Succeed())
+		g.Eventually(func(g Gomega) {
+			var events corev1.EventList
+			g.Expect(tn.Virtual.List(ctx, &events, client.InNamespace(ns))).To(Succeed())
+			var got *corev1.Event
+			for i := range events.Items {
+				if events.Items[i].Reason == "FailedScheduling" {
+					got = &events.Items[i]
+				}
+			}
+			g.Expect(got).NotTo(BeNil(), "the host's event in the virtual cluster")
+			g.Expect(got.InvolvedObject.Name).To(Equal("web"))
+			g.Expect(got.InvolvedObject.UID).To(Equal(pod.UID))
+			g.Expect(got.Message).To(Equal("pod " + ns + "/web does not fit: 0/3 nodes are available"))
+			g.Expect(got.Name).NotTo(ContainSubstring("-x-"))
+		}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+	})
 }
