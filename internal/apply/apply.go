@@ -83,6 +83,16 @@ func New(c client.Client, reader client.Reader, fieldOwner string) *Applier {
 
 // Apply makes the fields the applier owns on the object equal to desired.
 func (a *Applier) Apply(ctx context.Context, desired client.Object, owned OwnedFunc) (Result, error) {
+	return a.applyObject(ctx, desired, owned, true)
+}
+
+// Update is Apply for an object that must exist already: it never creates
+// one, and reports a NotFound error instead.
+func (a *Applier) Update(ctx context.Context, desired client.Object, owned OwnedFunc) (Result, error) {
+	return a.applyObject(ctx, desired, owned, false)
+}
+
+func (a *Applier) applyObject(ctx context.Context, desired client.Object, owned OwnedFunc, create bool) (Result, error) {
 	gvk, err := apiutil.GVKForObject(desired, a.client.Scheme())
 	if err != nil {
 		return Unchanged, err
@@ -93,6 +103,9 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object, owned OwnedF
 	}
 	if live != nil && !owned(live) {
 		return Unchanged, &NotOwnedError{Kind: gvk.Kind, Key: client.ObjectKeyFromObject(desired)}
+	}
+	if live == nil && !create {
+		return Unchanged, apierrors.NewNotFound(schema.GroupResource{Group: gvk.Group, Resource: gvk.Kind}, desired.GetName())
 	}
 
 	want, err := applyObject(desired, gvk)

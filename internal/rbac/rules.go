@@ -105,21 +105,27 @@ func For(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
 		}
 	}
 
-	// Leader election of the syncer's replicas.
+	// Leader election of the syncer's replicas, and the events it records
+	// about its Lease.
 	leases := rbacv1.PolicyRule{
 		APIGroups: []string{"coordination.k8s.io"},
 		Resources: []string{"leases"},
 		Verbs:     []string{"get", "create", "update"},
 	}
+	electionEvents := rbacv1.PolicyRule{
+		APIGroups: []string{""},
+		Resources: []string{"events"},
+		Verbs:     []string{"create", "patch"},
+	}
 
 	var r Rules
 	if mode != tenancyv1alpha1.MultiNamespaceMode {
 		r.Namespaced = append(rulesFor(synced, readWrite), rulesFor(append(observed, local...), readOnly)...)
-		r.Namespaced = append(r.Namespaced, leases)
+		r.Namespaced = append(r.Namespaced, leases, electionEvents)
 		r.NeedMultiNamespace = clusterFields
 		return r
 	}
-	r.Namespaced = append(rulesFor(local, readOnly), leases)
+	r.Namespaced = append(rulesFor(local, readOnly), leases, electionEvents)
 	r.Cluster = []rbacv1.PolicyRule{{
 		APIGroups: []string{""},
 		Resources: []string{"namespaces"},

@@ -13,7 +13,10 @@ import (
 
 var rw = []string{"get", "list", "watch", "create", "update", "patch", "delete"}
 var ro = []string{"get", "list", "watch"}
-var leases = rbacv1.PolicyRule{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}}
+var (
+	leases         = rbacv1.PolicyRule{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}}
+	electionEvents = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}}
+)
 
 // defaults is spec.sync as the schema defaults it.
 func defaults() tenancyv1alpha1.SyncSpec {
@@ -33,7 +36,7 @@ func TestDefaultsInSingleNamespaceMode(t *testing.T) {
 	want := Rules{Namespaced: []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"configmaps", "endpoints", "persistentvolumeclaims", "pods", "secrets", "services"}, Verbs: rw},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: ro},
-		leases,
+		leases, electionEvents,
 	}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("rules:\n got %+v\nwant %+v", got, want)
@@ -43,7 +46,7 @@ func TestDefaultsInSingleNamespaceMode(t *testing.T) {
 func TestDefaultsInMultiNamespaceMode(t *testing.T) {
 	got := For(defaults(), tenancyv1alpha1.MultiNamespaceMode)
 	want := Rules{
-		Namespaced: []rbacv1.PolicyRule{leases},
+		Namespaced: []rbacv1.PolicyRule{leases, electionEvents},
 		Cluster: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: rw},
 			{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get", "list", "watch", "create", "patch"}},
@@ -106,7 +109,7 @@ func TestTurningAKindOffRemovesItsRule(t *testing.T) {
 	got := For(sync, tenancyv1alpha1.SingleNamespaceMode)
 	want := []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"endpoints", "persistentvolumeclaims", "services"}, Verbs: rw},
-		leases,
+		leases, electionEvents,
 	}
 	if !reflect.DeepEqual(got.Namespaced, want) {
 		t.Fatalf("rules:\n got %+v\nwant %+v", got.Namespaced, want)

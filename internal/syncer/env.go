@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -43,6 +45,7 @@ type env struct {
 	virtualReader client.Reader // uncached, to confirm an absence before acting on it
 	tokens        typedcorev1.CoreV1Interface
 	host          client.Client // reads from the label-selected host cache
+	hostReader    client.Reader // uncached, to confirm an absence on the host
 	hostCache     cache.Cache
 	applier       *apply.Applier
 	recorder      events.EventRecorder
@@ -59,12 +62,18 @@ func (e *env) owns(kind string, v client.Object) apply.OwnedFunc {
 // a host object of that name that is not v's copy is left alone, and v gets
 // a Warning event that says so.
 func (e *env) toHost(ctx context.Context, kind string, v, desired client.Object) (bool, error) {
+	return e.write(ctx, kind, v, desired, e.applier.Apply)
+}
+
+// write is toHost with the applier's method of choice.
+func (e *env) write(ctx context.Context, kind string, v, desired client.Object,
+	send func(context.Context, client.Object, apply.OwnedFunc) (apply.Result, error)) (bool, error) {
 	if err := e.ensureNamespace(ctx, v.GetNamespace()); errors.Is(err, errNamespaceGone) {
 		return true, nil // the namespace's deletion removes the copy
 	} else if err != nil {
 		return false, err
 	}
-	_, err := e.applier.Apply(ctx, desired, e.owns(kind, v))
+	_, err := send(ctx, desired, e.owns(kind, v))
 	if apply.IsNotOwned(err) {
 		e.recorder.Eventf(v, nil, corev1.EventTypeWarning, ReasonHostObjectNotOwned, "Sync",
 			"%s %s/%s already exists on the host and is not this object's copy: Nestor leaves it alone. "+
@@ -81,7 +90,7 @@ func (e *env) toHost(ctx context.Context, kind string, v, desired client.Object)
 // deleteCopy deletes the host copy of virtual object namespace/name, if
 // there is one and it is that object's.
 func (e *env) deleteCopy(ctx context.Context, kind string, h client.Object, namespace, name string, opts ...client.DeleteOption) error {
-	key := e.tr.Names.HostKey(namespace, name)
+	key := e.tr.HostKey(kind, namespace, name)
 	h.SetNamespace(key.Namespace)
 	h.SetName(key.Name)
 	_, err := e.applier.Delete(ctx, h, func(live client.Object) bool { return e.tr.Owns(kind, namespace, name, live) }, opts...)
@@ -109,13 +118,23 @@ func (e *env) ensureNamespace(ctx context.Context, ns string) error {
 		return nil
 	}
 	vns := &corev1.Namespace{}
-	if err := e.virtual.Get(ctx, client.ObjectKey{Name: ns}, vns); apierrors.IsNotFound(err) || (err == nil && !vns.DeletionTimestamp.IsZero()) {
+	err := e.virtual.Get(ctx, client.ObjectKey{Name: ns}, vns)
+	if apierrors.IsNotFound(err) || (err == nil && !vns.DeletionTimestamp.IsZero()) {
+		// The namespace cache may lag behind the object's: ask.
+		err = e.virtualReader.Get(ctx, client.ObjectKey{Name: ns}, vns)
+	}
+	switch {
+	case apierrors.IsNotFound(err) || (err == nil && !vns.DeletionTimestamp.IsZero()):
 		return errNamespaceGone
-	} else if err != nil {
+	case err != nil:
 		return err
 	}
 	hostNs := e.tr.Names.HostNamespace(ns)
-	labels := ownership.Labels(e.vc)
+	labels, err := e.podSecurityLabels(ctx)
+	if err != nil {
+		return err
+	}
+	maps.Copy(labels, ownership.Labels(e.vc))
 	labels[tenancyv1alpha1.LabelVirtualNamespace] = ns
 	desired := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 		Name:        hostNs,
@@ -135,6 +154,23 @@ func (e *env) ensureNamespace(ctx context.Context, ns string) error {
 		return fmt.Errorf("creating the workload ServiceAccount in %s: %w", hostNs, err)
 	}
 	return nil
+}
+
+// podSecurityLabels are the Pod Security Standard labels of the
+// VirtualCluster's namespace: the tenant's pods are held to them in every
+// host namespace, as they are there in single-namespace mode.
+func (e *env) podSecurityLabels(ctx context.Context) (map[string]string, error) {
+	own := &corev1.Namespace{}
+	if err := e.hostReader.Get(ctx, client.ObjectKey{Name: e.cfg.HostNamespace}, own); err != nil {
+		return nil, fmt.Errorf("reading the Pod Security labels of namespace %s: %w", e.cfg.HostNamespace, err)
+	}
+	out := map[string]string{}
+	for k, v := range own.Labels {
+		if strings.HasPrefix(k, "pod-security.kubernetes.io/") {
+			out[k] = v
+		}
+	}
+	return out, nil
 }
 
 // ownsWorkloadServiceAccount accepts the workload ServiceAccount the

@@ -38,6 +38,11 @@ func (r *namespaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, err
 	} else if err == nil && v.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
+	} else if err != nil {
+		// Everything in the namespace goes with it: be sure, not cached.
+		if gone, err := r.gone(ctx, req.NamespacedName, &corev1.Namespace{}); err != nil || !gone {
+			return ctrl.Result{}, err
+		}
 	}
 	// The virtual namespace is gone or going: so is everything in it.
 	h := &corev1.Namespace{}

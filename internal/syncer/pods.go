@@ -26,9 +26,14 @@ const (
 	kindPodToken = "PodServiceAccountToken"
 )
 
-// annotationTokenExpires records when the token in a pod's token Secret
-// expires, in Unix seconds.
-const annotationTokenExpires = "nestor.dev/token-expires"
+// annotationTokenRenew records when the token in a pod's token Secret is
+// to be renewed, in Unix seconds: at 80% of the life the virtual cluster
+// gave it, which may be shorter than the life asked for.
+const annotationTokenRenew = "nestor.dev/token-renew"
+
+// annotationPlaced marks a virtual pod the syncer bound to the node its
+// host pod runs on.
+const annotationPlaced = "nestor.dev/placed-on"
 
 // defaultTokenSeconds is the lifetime of a token whose projection sets none,
 // as the kubelet asks for.
@@ -70,31 +75,79 @@ func (r *podReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if !found && v.Spec.NodeName != "" {
-		// It ran on the host and is gone, as after a node loss: the virtual
-		// pod goes too, and its controller (a ReplicaSet, say) replaces it.
-		r.recorder.Eventf(v, nil, corev1.EventTypeWarning, ReasonHostPodLost, "Sync",
-			"Host pod %s was deleted outside the virtual cluster; deleting this pod as a lost node would.", key)
-		return ctrl.Result{}, r.forceDelete(ctx, v)
+	if !found {
+		if stale, err := r.replaceStale(ctx, v, key); err != nil || stale {
+			return ctrl.Result{}, err
+		}
+		if lost, err := r.lost(ctx, v, key); err != nil || lost {
+			return ctrl.Result{}, err
+		}
 	}
 
 	refresh, err := r.token(ctx, v)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	synced, err := r.toHost(ctx, kindPod, v, r.tr.Pod(v))
-	if err != nil {
-		return ctrl.Result{}, err
+	// A pod the host has placed is never created again: if its host pod
+	// went since we looked, the pod was lost (the next pass sees it).
+	send := r.applier.Apply
+	if v.Annotations[annotationPlaced] != "" {
+		send = r.applier.Update
+	}
+	synced, syncErr := r.write(ctx, kindPod, v, r.tr.Pod(v), send)
+	if apierrors.IsNotFound(syncErr) {
+		return ctrl.Result{Requeue: true}, nil
+	}
+	// The host's word on the pod comes back even when a change of its spec
+	// cannot go down (most of a pod's spec is immutable).
+	if found {
+		if err := r.statusUp(ctx, v, h); err != nil {
+			return ctrl.Result{}, errors.Join(syncErr, err)
+		}
+	}
+	if syncErr != nil {
+		return ctrl.Result{}, syncErr
 	}
 	if !synced {
 		return ctrl.Result{RequeueAfter: r.resync}, nil
 	}
-	if found {
-		if err := r.statusUp(ctx, v, h); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
 	return ctrl.Result{RequeueAfter: refresh}, nil
+}
+
+// replaceStale deletes the host copy of an earlier virtual pod of v's name
+// (deleted and re-created faster than the syncer saw), which v cannot
+// take over: a pod's spec is immutable. It reports whether it did.
+func (r *podReconciler) replaceStale(ctx context.Context, v *corev1.Pod, key client.ObjectKey) (bool, error) {
+	old := &corev1.Pod{}
+	if err := r.host.Get(ctx, key, old); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	o, ok := r.tr.OriginOf(old)
+	if !ok || o.Kind != kindPod || o.UID == v.UID {
+		return false, nil
+	}
+	if !old.DeletionTimestamp.IsZero() {
+		return true, nil // its deletion event brings us back
+	}
+	_, err := r.applier.DeleteLive(ctx, old, func(client.Object) bool { return true })
+	return err == nil, err
+}
+
+// lost reports, and handles, a virtual pod whose host pod ran and is gone,
+// as after a node loss: the virtual pod goes too, and its controller (a
+// ReplicaSet, say) replaces it. Only a pod the syncer itself bound counts:
+// a tenant may set spec.nodeName, and the host is asked, not the cache.
+func (r *podReconciler) lost(ctx context.Context, v *corev1.Pod, key client.ObjectKey) (bool, error) {
+	if v.Annotations[annotationPlaced] == "" {
+		return false, nil
+	}
+	err := r.hostReader.Get(ctx, key, &corev1.Pod{})
+	if !apierrors.IsNotFound(err) {
+		return false, err
+	}
+	r.recorder.Eventf(v, nil, corev1.EventTypeWarning, ReasonHostPodLost, "Sync",
+		"Host pod %s was deleted outside the virtual cluster; deleting this pod as a lost node would.", key)
+	return true, r.forceDelete(ctx, v)
 }
 
 // hostPod reads v's host copy from the cache, reporting whether it exists
@@ -117,9 +170,12 @@ func (r *podReconciler) hostPod(ctx context.Context, v, h *corev1.Pod) (bool, er
 // statusUp shows the host pod's node and status on the virtual pod.
 func (r *podReconciler) statusUp(ctx context.Context, v, h *corev1.Pod) error {
 	if v.Spec.NodeName == "" && h.Spec.NodeName != "" {
+		// The binding's annotations go onto the pod: they record that the
+		// host placed it.
 		binding := &corev1.Binding{
-			ObjectMeta: metav1.ObjectMeta{Name: v.Name, Namespace: v.Namespace, UID: v.UID},
-			Target:     corev1.ObjectReference{Kind: "Node", Name: h.Spec.NodeName},
+			ObjectMeta: metav1.ObjectMeta{Name: v.Name, Namespace: v.Namespace, UID: v.UID,
+				Annotations: map[string]string{annotationPlaced: h.Spec.NodeName}},
+			Target: corev1.ObjectReference{Kind: "Node", Name: h.Spec.NodeName},
 		}
 		if err := r.virtual.SubResource("binding").Create(ctx, v, binding); err != nil {
 			return fmt.Errorf("binding virtual pod %s/%s to node %s: %w", v.Namespace, v.Name, h.Spec.NodeName, err)
@@ -195,7 +251,7 @@ func (r *podReconciler) token(ctx context.Context, v *corev1.Pod) (time.Duration
 		return 0, nil
 	}
 	if err := r.ensureNamespace(ctx, v.Namespace); errors.Is(err, errNamespaceGone) {
-		return 0, nil
+		return 0, nil // its deletion removes the pod
 	} else if err != nil {
 		return 0, err
 	}
@@ -206,9 +262,8 @@ func (r *podReconciler) token(ctx context.Context, v *corev1.Pod) (time.Duration
 	}
 	seconds := ptr.Deref(projection.ExpirationSeconds, defaultTokenSeconds)
 	if o, ok := r.tr.OriginOf(live); ok && o.UID == v.UID {
-		if expires, err := strconv.ParseInt(live.Annotations[annotationTokenExpires], 10, 64); err == nil {
-			renew := time.Unix(expires, 0).Add(-time.Duration(seconds) * time.Second / 5)
-			if wait := time.Until(renew); wait > 0 {
+		if renew, err := strconv.ParseInt(live.Annotations[annotationTokenRenew], 10, 64); err == nil {
+			if wait := time.Until(time.Unix(renew, 0)); wait > 0 {
 				return wait, nil
 			}
 		}
@@ -234,11 +289,13 @@ func (r *podReconciler) token(ctx context.Context, v *corev1.Pod) (time.Duration
 		Data:       map[string][]byte{translate.TokenKey: []byte(tr.Status.Token)},
 	}
 	secret.Name = key.Name
-	secret.Annotations[annotationTokenExpires] = strconv.FormatInt(tr.Status.ExpirationTimestamp.Unix(), 10)
+	life := max(time.Until(tr.Status.ExpirationTimestamp.Time), time.Minute)
+	renew := time.Now().Add(life * 4 / 5)
+	secret.Annotations[annotationTokenRenew] = strconv.FormatInt(renew.Unix(), 10)
 	if _, err := r.applier.Apply(ctx, secret, func(live client.Object) bool { return r.tr.Owns(kindPodToken, v.Namespace, v.Name, live) }); err != nil {
 		return 0, fmt.Errorf("storing the token of virtual pod %s/%s: %w", v.Namespace, v.Name, err)
 	}
-	return time.Duration(seconds) * time.Second * 4 / 5, nil
+	return time.Until(renew), nil
 }
 
 // tokenProjection is the service-account token v mounts, if any.

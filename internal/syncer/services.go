@@ -32,6 +32,12 @@ func (e *env) showHostClusterIP(ctx context.Context, v, h *corev1.Service) error
 		v.Annotations[annotationClusterIPRefused] == ip {
 		return nil
 	}
+	// Re-creating a selectorless service would lose the endpoints its
+	// owner wrote by hand (the endpoints controller removes them with the
+	// service), and one with finalizers would not go away to be re-created.
+	if len(v.Spec.Selector) == 0 || len(v.Finalizers) > 0 {
+		return nil
+	}
 	if !e.inServiceCIDR(ip) {
 		e.recorder.Eventf(v, nil, corev1.EventTypeWarning, ReasonClusterIPOutsideRange, "Sync",
 			"The host gave this service cluster IP %s, outside the virtual cluster's service range %s, so pods reach it there "+
@@ -71,10 +77,10 @@ func (e *env) showHostClusterIP(ctx context.Context, v, h *corev1.Service) error
 }
 
 // inServiceCIDR reports whether ip lies in the virtual cluster's service
-// range; with none configured, the API server decides.
+// range.
 func (e *env) inServiceCIDR(ip string) bool {
 	if e.cfg.ServiceCIDR == "" {
-		return true
+		return false // unknown: never delete a service on a guess
 	}
 	prefix, err1 := netip.ParsePrefix(e.cfg.ServiceCIDR)
 	addr, err2 := netip.ParseAddr(ip)

@@ -106,6 +106,7 @@ func New(o Options) (manager.Manager, error) {
 		virtualReader: mgr.GetAPIReader(),
 		tokens:        virtualClientset.CoreV1(),
 		host:          host.GetClient(),
+		hostReader:    host.GetAPIReader(),
 		hostCache:     host.GetCache(),
 		applier:       apply.New(host.GetClient(), host.GetAPIReader(), FieldOwner),
 		recorder:      mgr.GetEventRecorder(FieldOwner),

@@ -21,6 +21,9 @@ func (c Context) Service(v *corev1.Service) *corev1.Service {
 		maps.Copy(spec.Selector, c.Markers(v.Namespace))
 	}
 	spec.ClusterIP, spec.ClusterIPs = "", nil
+	// External IPs would let a tenant intercept traffic to any address on
+	// the host (CVE-2020-8554): they are the host's to give.
+	spec.ExternalIPs = nil
 	if spec.Type == corev1.ServiceTypeClusterIP && v.Spec.ClusterIP == corev1.ClusterIPNone {
 		spec.ClusterIP, spec.ClusterIPs = corev1.ClusterIPNone, []string{corev1.ClusterIPNone}
 	}
@@ -62,13 +65,7 @@ func (c Context) PersistentVolumeClaim(v *corev1.PersistentVolumeClaim) *corev1.
 	h := &corev1.PersistentVolumeClaim{ObjectMeta: c.Meta("PersistentVolumeClaim", v)}
 	spec := v.Spec.DeepCopy()
 	spec.VolumeName = ""
-	if spec.DataSource != nil && spec.DataSource.APIGroup == nil && spec.DataSource.Kind == "PersistentVolumeClaim" {
-		spec.DataSource.Name = c.Names.HostName(v.Namespace, spec.DataSource.Name)
-	}
-	if r := spec.DataSourceRef; r != nil && r.APIGroup == nil && r.Kind == "PersistentVolumeClaim" {
-		r.Name = c.Names.HostName(v.Namespace, r.Name)
-		r.Namespace = nil
-	}
+	c.dataSources(spec, v.Namespace)
 	h.Spec = *spec
 	// The claim's annotations from the virtual cluster's controllers bind
 	// it there; on the host they would bind it to nothing.
@@ -76,6 +73,23 @@ func (c Context) PersistentVolumeClaim(v *corev1.PersistentVolumeClaim) *corev1.
 	delete(h.Annotations, "pv.kubernetes.io/bound-by-controller")
 	delete(h.Annotations, "volume.kubernetes.io/selected-node")
 	return h
+}
+
+// dataSources points a claim's data source (a claim to clone, a snapshot)
+// at the tenant's own objects: by a raw name it could read another
+// tenant's volume. A source in another namespace is the tenant's to reach
+// only in its own virtual cluster, so it is dropped.
+func (c Context) dataSources(spec *corev1.PersistentVolumeClaimSpec, ns string) {
+	if spec.DataSource != nil {
+		spec.DataSource.Name = c.Names.HostName(ns, spec.DataSource.Name)
+	}
+	if r := spec.DataSourceRef; r != nil {
+		if r.Namespace != nil && *r.Namespace != ns {
+			spec.DataSourceRef, spec.DataSource = nil, nil
+			return
+		}
+		r.Name, r.Namespace = c.Names.HostName(ns, r.Name), nil
+	}
 }
 
 // Endpoints is the host copy of the endpoints of a selectorless virtual

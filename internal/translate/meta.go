@@ -35,6 +35,29 @@ type Origin struct {
 	UID                   types.UID
 }
 
+// rootCA is the configMap every namespace holds with its cluster's CA.
+const rootCA = "kube-root-ca.crt"
+
+// ConfigMapName is the host name of virtual configMap namespace/name. In
+// multi-namespace mode names stay, but the host's own kube-root-ca.crt is
+// in every host namespace: the virtual cluster's goes beside it, under a
+// name of its own.
+func (c Context) ConfigMapName(namespace, name string) string {
+	if c.Names.MultiNamespace() && name == rootCA {
+		return "nestor-" + rootCA
+	}
+	return c.Names.HostName(namespace, name)
+}
+
+// HostKey is where virtual object namespace/name of kind lives on the host.
+func (c Context) HostKey(kind, namespace, name string) types.NamespacedName {
+	key := c.Names.HostKey(namespace, name)
+	if kind == "ConfigMap" {
+		key.Name = c.ConfigMapName(namespace, name)
+	}
+	return key
+}
+
 // Markers are the labels by which the syncer finds its host objects, and
 // by which a host Service selects the pods of one virtual namespace only.
 func (c Context) Markers(virtualNamespace string) map[string]string {
@@ -59,7 +82,7 @@ func (c Context) SelectorLabels() map[string]string {
 // name, the tenant's labels and annotations minus the keys Nestor reserves,
 // the markers, and the origin annotations.
 func (c Context) Meta(kind string, v metav1.Object) metav1.ObjectMeta {
-	key := c.Names.HostKey(v.GetNamespace(), v.GetName())
+	key := c.HostKey(kind, v.GetNamespace(), v.GetName())
 	labels := withoutReserved(v.GetLabels())
 	maps.Copy(labels, c.Markers(v.GetNamespace()))
 	annotations := withoutReserved(v.GetAnnotations())

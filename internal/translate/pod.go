@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
@@ -60,7 +61,7 @@ func (c Context) Pod(v *corev1.Pod) *corev1.Pod {
 	// A priority class is the host's to give: the tenant's name means
 	// nothing there, and could pick a host-critical one.
 	spec.PriorityClassName, spec.Priority, spec.PreemptionPolicy = "", nil, nil
-	if spec.Hostname == "" && len(v.Name) <= naming.MaxLabel {
+	if spec.Hostname == "" && len(validation.IsDNS1123Label(v.Name)) == 0 {
 		spec.Hostname = v.Name
 	}
 	if spec.Subdomain != "" {
@@ -79,21 +80,20 @@ func (c Context) Pod(v *corev1.Pod) *corev1.Pod {
 	}
 	for _, containers := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
 		for i := range containers {
-			containerRefs(&containers[i].Env, containers[i].EnvFrom, name)
+			containerRefs(&containers[i].Env, containers[i].EnvFrom, name, func(n string) string { return c.ConfigMapName(ns, n) })
 			containers[i].Env = withDefaults(containers[i].Env, env)
 		}
 	}
-	for i := range spec.EphemeralContainers {
-		e := &spec.EphemeralContainers[i].EphemeralContainerCommon
-		containerRefs(&e.Env, e.EnvFrom, name)
-	}
+	// The API adds ephemeral containers through a subresource only, never
+	// on create or update: a debug container stays in the virtual cluster.
+	spec.EphemeralContainers = nil
 	h.Spec = *spec
 	return h
 }
 
 // containerRefs translates the secrets and configMaps a container reads,
 // and the downward-API fields it reads about its pod.
-func containerRefs(env *[]corev1.EnvVar, envFrom []corev1.EnvFromSource, name func(string) string) {
+func containerRefs(env *[]corev1.EnvVar, envFrom []corev1.EnvFromSource, name, configMap func(string) string) {
 	for i := range *env {
 		vf := (*env)[i].ValueFrom
 		switch {
@@ -101,7 +101,7 @@ func containerRefs(env *[]corev1.EnvVar, envFrom []corev1.EnvFromSource, name fu
 		case vf.SecretKeyRef != nil:
 			vf.SecretKeyRef.Name = name(vf.SecretKeyRef.Name)
 		case vf.ConfigMapKeyRef != nil:
-			vf.ConfigMapKeyRef.Name = name(vf.ConfigMapKeyRef.Name)
+			vf.ConfigMapKeyRef.Name = configMap(vf.ConfigMapKeyRef.Name)
 		case vf.FieldRef != nil:
 			if path, ok := downward[vf.FieldRef.FieldPath]; ok {
 				vf.FieldRef.FieldPath = path
@@ -113,7 +113,7 @@ func containerRefs(env *[]corev1.EnvVar, envFrom []corev1.EnvFromSource, name fu
 			r.Name = name(r.Name)
 		}
 		if r := envFrom[i].ConfigMapRef; r != nil {
-			r.Name = name(r.Name)
+			r.Name = configMap(r.Name)
 		}
 	}
 }
@@ -130,23 +130,34 @@ func withDefaults(env, defaults []corev1.EnvVar) []corev1.EnvVar {
 
 func (c Context) volume(vol *corev1.Volume, v *corev1.Pod) {
 	name := func(n string) string { return c.Names.HostName(v.Namespace, n) }
+	if ref := secretRefOf(&vol.VolumeSource); ref != nil {
+		*ref = name(*ref)
+	}
 	switch s := vol.VolumeSource; {
 	case s.Secret != nil:
 		s.Secret.SecretName = name(s.Secret.SecretName)
 	case s.ConfigMap != nil:
-		s.ConfigMap.Name = name(s.ConfigMap.Name)
+		s.ConfigMap.Name = c.ConfigMapName(v.Namespace, s.ConfigMap.Name)
 	case s.PersistentVolumeClaim != nil:
 		s.PersistentVolumeClaim.ClaimName = name(s.PersistentVolumeClaim.ClaimName)
+	case s.Ephemeral != nil && s.Ephemeral.VolumeClaimTemplate != nil:
+		t := s.Ephemeral.VolumeClaimTemplate
+		t.Labels, t.Annotations = withoutReserved(t.Labels), withoutReserved(t.Annotations)
+		c.dataSources(&t.Spec, v.Namespace)
 	case s.DownwardAPI != nil:
 		downwardItems(s.DownwardAPI.Items)
 	case s.Projected != nil:
+		// A pod certificate would be issued for the host identity: never.
+		s.Projected.Sources = slices.DeleteFunc(s.Projected.Sources, func(src corev1.VolumeProjection) bool {
+			return src.PodCertificate != nil
+		})
 		for i := range s.Projected.Sources {
 			src := &s.Projected.Sources[i]
 			switch {
 			case src.Secret != nil:
 				src.Secret.Name = name(src.Secret.Name)
 			case src.ConfigMap != nil:
-				src.ConfigMap.Name = name(src.ConfigMap.Name)
+				src.ConfigMap.Name = c.ConfigMapName(v.Namespace, src.ConfigMap.Name)
 			case src.DownwardAPI != nil:
 				downwardItems(src.DownwardAPI.Items)
 			case src.ServiceAccountToken != nil:
@@ -183,6 +194,9 @@ func PodReferences(v *corev1.Pod) (secrets, configMaps, claims []string) {
 		add(&secrets, s.Name)
 	}
 	for _, vol := range v.Spec.Volumes {
+		if ref := secretRefOf(&vol.VolumeSource); ref != nil {
+			add(&secrets, *ref)
+		}
 		switch s := vol.VolumeSource; {
 		case s.Secret != nil:
 			add(&secrets, s.Secret.SecretName)
@@ -227,6 +241,35 @@ func PodReferences(v *corev1.Pod) (secrets, configMaps, claims []string) {
 		visit(e.Env, e.EnvFrom)
 	}
 	return secrets, configMaps, claims
+}
+
+// secretRefOf points at the name of the secret a volume plugin
+// authenticates with, if it has one: it must be the tenant's copy, never a
+// host secret of the same name.
+func secretRefOf(s *corev1.VolumeSource) *string {
+	var ref *corev1.LocalObjectReference
+	switch {
+	case s.CSI != nil:
+		ref = s.CSI.NodePublishSecretRef
+	case s.CephFS != nil:
+		ref = s.CephFS.SecretRef
+	case s.RBD != nil:
+		ref = s.RBD.SecretRef
+	case s.ISCSI != nil:
+		ref = s.ISCSI.SecretRef
+	case s.FlexVolume != nil:
+		ref = s.FlexVolume.SecretRef
+	case s.ScaleIO != nil:
+		ref = s.ScaleIO.SecretRef
+	case s.StorageOS != nil:
+		ref = s.StorageOS.SecretRef
+	case s.AzureFile != nil:
+		return &s.AzureFile.SecretName
+	}
+	if ref == nil {
+		return nil
+	}
+	return &ref.Name
 }
 
 // PodStatus is the status virtual pod v shows for host pod h: the host's,

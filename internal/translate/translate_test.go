@@ -132,7 +132,7 @@ func TestPod(t *testing.T) {
 				proj[0].Secret.Items[0] != (corev1.KeyToPath{Key: TokenKey, Path: "token"}) {
 				t.Errorf("token projection %+v, want the token Secret", proj[0])
 			}
-			if proj[1].ConfigMap.Name != name("kube-root-ca.crt") {
+			if proj[1].ConfigMap.Name != c.ConfigMapName("ns1", "kube-root-ca.crt") || proj[1].ConfigMap.Name == "kube-root-ca.crt" {
 				t.Errorf("projected configMap %q", proj[1].ConfigMap.Name)
 			}
 			if got := proj[2].DownwardAPI.Items[0].FieldRef.FieldPath; got != "metadata.annotations['nestor.dev/virtual-namespace']" {
@@ -370,5 +370,86 @@ func TestServiceAccount(t *testing.T) {
 	if h.Annotations["iam.example/role"] != "r" || h.ImagePullSecrets[0].Name != c.Names.HostName("ns1", "pull") ||
 		len(h.Secrets) != 0 || ptr.Deref(h.AutomountServiceAccountToken, true) {
 		t.Errorf("host ServiceAccount %+v", h)
+	}
+}
+
+// What would reach a host object by its raw name, or act as the host's
+// identity, is translated or dropped.
+func TestPodReachesNothingOnTheHost(t *testing.T) {
+	for mode, c := range contexts() {
+		t.Run(mode, func(t *testing.T) {
+			name := func(n string) string { return c.Names.HostName("ns1", n) }
+			v := pod()
+			v.Name = "web.v1" // valid for a pod, not for a hostname
+			v.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug"}}}
+			v.Spec.Volumes = append(v.Spec.Volumes,
+				corev1.Volume{Name: "csi", VolumeSource: corev1.VolumeSource{CSI: &corev1.CSIVolumeSource{
+					Driver: "secrets.example", NodePublishSecretRef: &corev1.LocalObjectReference{Name: "creds"},
+				}}},
+				corev1.Volume{Name: "scratch", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{
+					VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{
+						ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{tenancyv1alpha1.LabelVirtualCluster: "other"}},
+						Spec: corev1.PersistentVolumeClaimSpec{DataSource: &corev1.TypedLocalObjectReference{
+							APIGroup: ptr.To(""), Kind: "PersistentVolumeClaim", Name: "data-other-0",
+						}},
+					},
+				}}},
+				corev1.Volume{Name: "cert", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+					{PodCertificate: &corev1.PodCertificateProjection{SignerName: "example.com/signer"}},
+				}}}},
+			)
+			h := c.Pod(v)
+			if h.Spec.Hostname != "" {
+				t.Errorf("hostname %q is no DNS label", h.Spec.Hostname)
+			}
+			if len(h.Spec.EphemeralContainers) != 0 {
+				t.Error("ephemeral containers cannot be created with a pod")
+			}
+			byName := map[string]corev1.Volume{}
+			for _, vol := range h.Spec.Volumes {
+				byName[vol.Name] = vol
+			}
+			if got := byName["csi"].CSI.NodePublishSecretRef.Name; got != name("creds") {
+				t.Errorf("CSI secret %q", got)
+			}
+			tmpl := byName["scratch"].Ephemeral.VolumeClaimTemplate
+			if tmpl.Spec.DataSource.Name != name("data-other-0") || tmpl.Labels[tenancyv1alpha1.LabelVirtualCluster] != "" {
+				t.Errorf("ephemeral claim template %+v", tmpl)
+			}
+			if len(byName["cert"].Projected.Sources) != 0 {
+				t.Error("a pod certificate would be the host identity's")
+			}
+			if secrets, _, _ := PodReferences(v); !slices.Contains(secrets, "creds") {
+				t.Errorf("the CSI secret must be synced: %v", secrets)
+			}
+		})
+	}
+}
+
+func TestClaimDataSources(t *testing.T) {
+	c := contexts()["single"]
+	for _, group := range []*string{nil, ptr.To("")} {
+		v := &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Name: "clone", Namespace: "ns1"},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				DataSource:    &corev1.TypedLocalObjectReference{APIGroup: group, Kind: "PersistentVolumeClaim", Name: "src"},
+				DataSourceRef: &corev1.TypedObjectReference{APIGroup: group, Kind: "PersistentVolumeClaim", Name: "src"},
+			},
+		}
+		h := c.PersistentVolumeClaim(v)
+		if want := c.Names.HostName("ns1", "src"); h.Spec.DataSource.Name != want || h.Spec.DataSourceRef.Name != want {
+			t.Errorf("group %v: sources %+v %+v", group, h.Spec.DataSource, h.Spec.DataSourceRef)
+		}
+	}
+}
+
+func TestServiceDropsExternalIPs(t *testing.T) {
+	c := contexts()["single"]
+	h := c.Service(&corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns1"},
+		Spec:       corev1.ServiceSpec{ExternalIPs: []string{"10.0.0.1"}},
+	})
+	if len(h.Spec.ExternalIPs) != 0 {
+		t.Error("external IPs let a tenant intercept host traffic")
 	}
 }
