@@ -2,12 +2,6 @@
 // the host (DESIGN.md §2 and §3).
 package naming
 
-import (
-	"crypto/sha256"
-	"encoding/hex"
-	"strings"
-)
-
 // MaxLabel is the length limit of a DNS-1123 label, which most names and
 // every label value must respect.
 const MaxLabel = 63
@@ -23,9 +17,7 @@ func Shorten(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	sum := sha256.Sum256([]byte(s))
-	prefix := strings.TrimRight(s[:max-hashDigits-1], "-.")
-	return prefix + "-" + hex.EncodeToString(sum[:])[:hashDigits]
+	return hashed(s, max)
 }
 
 // Children are the names of the host objects one VirtualCluster becomes.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -51,6 +52,11 @@ type env struct {
 	recorder      events.EventRecorder
 	// resync is how long a sync that waits on someone else waits.
 	resync time.Duration
+
+	// podSecurity holds the Pod Security labels of the VirtualCluster's
+	// namespace, once read.
+	podSecurityMu sync.Mutex
+	podSecurity   map[string]string
 }
 
 // owns is the OwnedFunc of the host copy of a virtual object.
@@ -58,9 +64,9 @@ func (e *env) owns(kind string, v client.Object) apply.OwnedFunc {
 	return func(live client.Object) bool { return e.tr.Owns(kind, v.GetNamespace(), v.GetName(), live) }
 }
 
-// toHost writes desired, the host copy of v, and reports whether it could:
-// a host object of that name that is not v's copy is left alone, and v gets
-// a Warning event that says so.
+// toHost writes desired, the host copy of v, and reports whether it did:
+// not when v's namespace is going away, nor when a host object of that name
+// is not v's copy, which is left alone while v gets a Warning event.
 func (e *env) toHost(ctx context.Context, kind string, v, desired client.Object) (bool, error) {
 	return e.write(ctx, kind, v, desired, e.applier.Apply)
 }
@@ -69,7 +75,7 @@ func (e *env) toHost(ctx context.Context, kind string, v, desired client.Object)
 func (e *env) write(ctx context.Context, kind string, v, desired client.Object,
 	send func(context.Context, client.Object, apply.OwnedFunc) (apply.Result, error)) (bool, error) {
 	if err := e.ensureNamespace(ctx, v.GetNamespace()); errors.Is(err, errNamespaceGone) {
-		return true, nil // the namespace's deletion removes the copy
+		return false, nil // the namespace's deletion removes v
 	} else if err != nil {
 		return false, err
 	}
@@ -160,6 +166,21 @@ func (e *env) ensureNamespace(ctx context.Context, ns string) error {
 // VirtualCluster's namespace: the tenant's pods are held to them in every
 // host namespace, as they are there in single-namespace mode.
 func (e *env) podSecurityLabels(ctx context.Context) (map[string]string, error) {
+	// Read once per start: every object's sync asks, and the platform sets
+	// these labels when it creates the namespace.
+	e.podSecurityMu.Lock()
+	defer e.podSecurityMu.Unlock()
+	if e.podSecurity == nil {
+		labels, err := e.readPodSecurityLabels(ctx)
+		if err != nil {
+			return nil, err
+		}
+		e.podSecurity = labels
+	}
+	return maps.Clone(e.podSecurity), nil
+}
+
+func (e *env) readPodSecurityLabels(ctx context.Context) (map[string]string, error) {
 	own := &corev1.Namespace{}
 	if err := e.hostReader.Get(ctx, client.ObjectKey{Name: e.cfg.HostNamespace}, own); err != nil {
 		return nil, fmt.Errorf("reading the Pod Security labels of namespace %s: %w", e.cfg.HostNamespace, err)

@@ -3,7 +3,6 @@ package syncer
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,9 +28,9 @@ type kind[V client.Object] struct {
 	copyCtx func(ctx context.Context, v V) (client.Object, error)
 	// wanted reports whether v goes to the host at all; nil means always.
 	wanted func(ctx context.Context, v V) (bool, error)
-	// status, if set, copies the status of host copy h into v and reports
-	// whether it changed anything.
-	status func(v V, h client.Object) bool
+	// status, if set, copies the status of host copy h into v; v's status
+	// is written when that changed it.
+	status func(v V, h client.Object)
 	// after, if set, runs once the copy is in place and read back.
 	after func(ctx context.Context, v V, h client.Object) error
 	// watches are further sources of requests, such as the pods that
@@ -99,7 +98,8 @@ func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, err
 	}
 	if !synced {
-		return ctrl.Result{RequeueAfter: r.resyncIf(true)}, nil
+		// Nothing says when the object in the way goes: look again now and then.
+		return ctrl.Result{RequeueAfter: r.resync}, nil
 	}
 	if r.status == nil && r.after == nil {
 		return ctrl.Result{}, nil
@@ -112,7 +112,7 @@ func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	if r.status != nil {
 		before := v.DeepCopyObject()
-		if r.status(v, h) && !equality.Semantic.DeepEqual(before, v) {
+		if r.status(v, h); !equality.Semantic.DeepEqual(before, v) {
 			if err := r.virtual.Status().Update(ctx, v); err != nil {
 				return ctrl.Result{}, fmt.Errorf("updating the status of %s %s/%s: %w", r.name, v.GetNamespace(), v.GetName(), err)
 			}
@@ -122,14 +122,4 @@ func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, r.after(ctx, v, h)
 	}
 	return ctrl.Result{}, nil
-}
-
-// resyncIf is how long to wait before trying again: a sync that a host
-// object not ours blocks is retried now and then, as nothing else says when
-// that object goes away.
-func (e *env) resyncIf(blocked bool) time.Duration {
-	if blocked {
-		return e.resync
-	}
-	return 0
 }

@@ -92,9 +92,8 @@ func (e *env) setup(mgr manager.Manager) error {
 			newH:   func() client.Object { return &corev1.Service{} },
 			copy:   func(v *corev1.Service) client.Object { return e.tr.Service(v) },
 			wanted: func(_ context.Context, v *corev1.Service) (bool, error) { return !apiServerService(v), nil },
-			status: func(v *corev1.Service, h client.Object) bool {
+			status: func(v *corev1.Service, h client.Object) {
 				v.Status = *h.(*corev1.Service).Status.DeepCopy()
-				return true
 			},
 			after: func(ctx context.Context, v *corev1.Service, h client.Object) error {
 				return e.showHostClusterIP(ctx, v, h.(*corev1.Service))
@@ -119,9 +118,8 @@ func (e *env) setup(mgr manager.Manager) error {
 			newV: func() *corev1.PersistentVolumeClaim { return &corev1.PersistentVolumeClaim{} },
 			newH: func() client.Object { return &corev1.PersistentVolumeClaim{} },
 			copy: func(v *corev1.PersistentVolumeClaim) client.Object { return e.tr.PersistentVolumeClaim(v) },
-			status: func(v *corev1.PersistentVolumeClaim, h client.Object) bool {
+			status: func(v *corev1.PersistentVolumeClaim, h client.Object) {
 				v.Status = *h.(*corev1.PersistentVolumeClaim).Status.DeepCopy()
-				return true
 			},
 		})
 	})
@@ -131,9 +129,8 @@ func (e *env) setup(mgr manager.Manager) error {
 			newV: func() *networkingv1.Ingress { return &networkingv1.Ingress{} },
 			newH: func() client.Object { return &networkingv1.Ingress{} },
 			copy: func(v *networkingv1.Ingress) client.Object { return e.tr.Ingress(v) },
-			status: func(v *networkingv1.Ingress, h client.Object) bool {
+			status: func(v *networkingv1.Ingress, h client.Object) {
 				v.Status = *h.(*networkingv1.Ingress).Status.DeepCopy()
-				return true
 			},
 		})
 	})
@@ -143,12 +140,11 @@ func (e *env) setup(mgr manager.Manager) error {
 			newV: func() *policyv1.PodDisruptionBudget { return &policyv1.PodDisruptionBudget{} },
 			newH: func() client.Object { return &policyv1.PodDisruptionBudget{} },
 			copy: func(v *policyv1.PodDisruptionBudget) client.Object { return e.tr.PodDisruptionBudget(v) },
-			status: func(v *policyv1.PodDisruptionBudget, h client.Object) bool {
+			status: func(v *policyv1.PodDisruptionBudget, h client.Object) {
 				// The host counts the pods; the virtual budget shows its figures.
 				st := h.(*policyv1.PodDisruptionBudget).Status.DeepCopy()
 				st.ObservedGeneration = v.Generation
 				v.Status = *st
-				return true
 			},
 		})
 	})

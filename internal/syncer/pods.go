@@ -71,23 +71,21 @@ func (r *podReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 
 	h := &corev1.Pod{}
 	key := r.tr.Names.HostKey(v.Namespace, v.Name)
-	found, err := r.hostPod(ctx, v, h)
+	exists, ours, err := r.hostPod(ctx, v, h)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if !found {
-		if stale, err := r.replaceStale(ctx, v, key); err != nil || stale {
+	if exists && !ours {
+		if stale, err := r.replaceStale(ctx, v, h); err != nil || stale {
 			return ctrl.Result{}, err
 		}
+	}
+	if !exists {
 		if lost, err := r.lost(ctx, v, key); err != nil || lost {
 			return ctrl.Result{}, err
 		}
 	}
 
-	refresh, err := r.token(ctx, v)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
 	// A pod the host has placed is never created again: if its host pod
 	// went since we looked, the pod was lost (the next pass sees it).
 	send := r.applier.Apply
@@ -100,7 +98,7 @@ func (r *podReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	}
 	// The host's word on the pod comes back even when a change of its spec
 	// cannot go down (most of a pod's spec is immutable).
-	if found {
+	if ours {
 		if err := r.statusUp(ctx, v, h); err != nil {
 			return ctrl.Result{}, errors.Join(syncErr, err)
 		}
@@ -111,23 +109,22 @@ func (r *podReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if !synced {
 		return ctrl.Result{RequeueAfter: r.resync}, nil
 	}
-	return ctrl.Result{RequeueAfter: refresh}, nil
+	// The kubelet waits for the token's Secret before it starts the pod.
+	refresh, err := r.token(ctx, v)
+	return ctrl.Result{RequeueAfter: refresh}, err
 }
 
-// replaceStale deletes the host copy of an earlier virtual pod of v's name
-// (deleted and re-created faster than the syncer saw), which v cannot
-// take over: a pod's spec is immutable. It reports whether it did.
-func (r *podReconciler) replaceStale(ctx context.Context, v *corev1.Pod, key client.ObjectKey) (bool, error) {
-	old := &corev1.Pod{}
-	if err := r.host.Get(ctx, key, old); err != nil {
-		return false, client.IgnoreNotFound(err)
-	}
+// replaceStale deletes old, the host copy of an earlier virtual pod of v's
+// name (deleted and re-created faster than the syncer saw), which v cannot
+// take over: a pod's spec is immutable. It reports whether old is on its
+// way out; its deletion event brings us back.
+func (r *podReconciler) replaceStale(ctx context.Context, v, old *corev1.Pod) (bool, error) {
 	o, ok := r.tr.OriginOf(old)
 	if !ok || o.Kind != kindPod || o.UID == v.UID {
 		return false, nil
 	}
 	if !old.DeletionTimestamp.IsZero() {
-		return true, nil // its deletion event brings us back
+		return true, nil
 	}
 	_, err := r.applier.DeleteLive(ctx, old, func(client.Object) bool { return true })
 	return err == nil, err
@@ -150,21 +147,20 @@ func (r *podReconciler) lost(ctx context.Context, v *corev1.Pod, key client.Obje
 	return true, r.forceDelete(ctx, v)
 }
 
-// hostPod reads v's host copy from the cache, reporting whether it exists
-// and is v's. A host pod that is not v's copy counts as absent; the apply
-// step reports it.
-func (r *podReconciler) hostPod(ctx context.Context, v, h *corev1.Pod) (bool, error) {
-	err := r.host.Get(ctx, r.tr.Names.HostKey(v.Namespace, v.Name), h)
+// hostPod reads the host pod at v's host name from the cache into h,
+// reporting whether there is one and whether it is v's own copy: not an
+// object in the way (the apply step reports that one), nor the copy of an
+// earlier pod of the same name.
+func (r *podReconciler) hostPod(ctx context.Context, v, h *corev1.Pod) (exists, ours bool, err error) {
+	err = r.host.Get(ctx, r.tr.Names.HostKey(v.Namespace, v.Name), h)
 	if apierrors.IsNotFound(err) {
-		return false, nil
+		return false, false, nil
 	}
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
-	// A copy of an earlier pod of the same name does not count as this
-	// one's: the virtual pod was never placed on the host.
 	o, ok := r.tr.OriginOf(h)
-	return ok && o.Kind == kindPod && o.UID == v.UID, nil
+	return true, ok && o.Kind == kindPod && o.UID == v.UID, nil
 }
 
 // statusUp shows the host pod's node and status on the virtual pod.
@@ -183,11 +179,10 @@ func (r *podReconciler) statusUp(ctx context.Context, v, h *corev1.Pod) error {
 		// The binding changed the pod: its next event brings the status.
 		return nil
 	}
-	want := translate.PodStatus(h)
-	if equality.Semantic.DeepEqual(v.Status, want) {
+	if equality.Semantic.DeepEqual(v.Status, h.Status) {
 		return nil
 	}
-	v.Status = want
+	v.Status = *h.Status.DeepCopy()
 	if err := r.virtual.Status().Update(ctx, v); err != nil {
 		return fmt.Errorf("updating the status of virtual pod %s/%s: %w", v.Namespace, v.Name, err)
 	}
@@ -198,12 +193,11 @@ func (r *podReconciler) statusUp(ctx context.Context, v, h *corev1.Pod) error {
 // removes the virtual pod once the host pod is gone: no kubelet does it in
 // the virtual cluster.
 func (r *podReconciler) deleting(ctx context.Context, v *corev1.Pod) (ctrl.Result, error) {
-	h := &corev1.Pod{}
-	found, err := r.hostPod(ctx, v, h)
+	_, ours, err := r.hostPod(ctx, v, &corev1.Pod{})
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if found {
+	if ours {
 		if err := r.deleteHostPod(ctx, v.Namespace, v.Name, v.DeletionGracePeriodSeconds); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -242,18 +236,13 @@ func (r *podReconciler) deleteToken(ctx context.Context, namespace, name string)
 	return err
 }
 
-// token keeps, in a host Secret, a service-account token the virtual
+// token keeps, in a host Secret beside v's synced copy, a service-account token the virtual
 // cluster issued for v, as the kubelet keeps a projected token: renewed at
 // 80% of its life. It returns when to look again.
 func (r *podReconciler) token(ctx context.Context, v *corev1.Pod) (time.Duration, error) {
 	projection := tokenProjection(v)
 	if projection == nil {
 		return 0, nil
-	}
-	if err := r.ensureNamespace(ctx, v.Namespace); errors.Is(err, errNamespaceGone) {
-		return 0, nil // its deletion removes the pod
-	} else if err != nil {
-		return 0, err
 	}
 	key := client.ObjectKey{Namespace: r.tr.Names.HostNamespace(v.Namespace), Name: r.tr.TokenSecretName(v.Namespace, v.Name)}
 	live := &corev1.Secret{}

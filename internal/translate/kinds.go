@@ -111,11 +111,6 @@ func (c Context) Endpoints(v *corev1.Endpoints) *corev1.Endpoints {
 	return h
 }
 
-// ServiceStatus is what the virtual service shows of host service h.
-func ServiceStatus(h *corev1.Service) corev1.ServiceStatus {
-	return *h.Status.DeepCopy()
-}
-
 // Ingress is the host copy of virtual ingress v: its backends are the
 // translated services, its TLS secrets the translated secrets.
 func (c Context) Ingress(v *networkingv1.Ingress) *networkingv1.Ingress {

@@ -271,9 +271,3 @@ func secretRefOf(s *corev1.VolumeSource) *string {
 	}
 	return &ref.Name
 }
-
-// PodStatus is the status virtual pod v shows for host pod h: the host's,
-// as it is.
-func PodStatus(h *corev1.Pod) corev1.PodStatus {
-	return *h.Status.DeepCopy()
-}
