@@ -17,10 +17,12 @@ import (
 // Pod runs a pod's containers as local processes, the way a kubelet would
 // run them: each container's volumes laid out under a directory of its own,
 // the paths in its arguments rebased there, $(VAR) expanded from its
-// environment, and the binary of its command taken from the assets directory.
+// environment, its ports moved to free ones if asked, and the binary of its
+// command taken from the assets directory.
 // Containers restart when they exit, as with restartPolicy Always.
 type Pod struct {
 	root  string
+	ports map[int32]int32
 	logs  []string
 	stops []func()
 }
@@ -41,6 +43,15 @@ type PodOptions struct {
 	// kubelet would give them. It needs root, and a Root that user can reach;
 	// without root it has no effect.
 	AsPodUser bool
+	// FreePorts runs the pod on ports free on this machine instead of the
+	// ones its containers declare, probe, set with a port flag, or name in a
+	// URL of a loopback host, so that it runs beside a local cluster or
+	// another copy of itself. Those ports are rewritten wherever the
+	// containers' arguments give them as a port flag's value or a URL's port,
+	// whatever the URL's host (a peer's DNS name included), and in the URLs
+	// of the files projected from Secrets (a kubeconfig's server). Port
+	// tells where each went.
+	FreePorts bool
 }
 
 // identity is who a container runs as and who owns its volumes.
@@ -77,6 +88,12 @@ func podIdentity(spec corev1.PodSpec, asPodUser bool) identity {
 // RunPod starts every container of spec.
 func RunPod(spec corev1.PodSpec, o PodOptions) (*Pod, error) {
 	p := &Pod{root: o.Root}
+	if o.FreePorts {
+		var err error
+		if p.ports, err = freePorts(podPorts(spec)); err != nil {
+			return nil, err
+		}
+	}
 	for _, c := range spec.Containers {
 		if err := p.start(spec, c, o); err != nil {
 			p.Stop()
@@ -99,7 +116,7 @@ func (p *Pod) start(spec corev1.PodSpec, c corev1.Container, o PodOptions) error
 			return err
 		}
 		rebase = append(rebase, m.MountPath, dir)
-		if err := project(spec, m.Name, dir, o.Secrets, id); err != nil {
+		if err := project(spec, m.Name, dir, o.Secrets, id, p.ports); err != nil {
 			return err
 		}
 	}
@@ -117,7 +134,7 @@ func (p *Pod) start(spec corev1.PodSpec, c corev1.Container, o PodOptions) error
 		for k, v := range env {
 			a = strings.ReplaceAll(a, "$("+k+")", v)
 		}
-		args = append(args, paths.Replace(a))
+		args = append(args, rewriteArg(paths.Replace(a), p.ports))
 	}
 
 	logPath := filepath.Join(o.Root, c.Name+".log")
@@ -175,9 +192,10 @@ func (p *Pod) start(spec corev1.PodSpec, c corev1.Container, o PodOptions) error
 }
 
 // project lays out the volume named volume in dir: a Secret's files with its
-// mode, owned by root and the fsGroup as a kubelet makes them, or else an
-// empty directory the fsGroup may write to.
-func project(spec corev1.PodSpec, volume, dir string, secrets map[string]*corev1.Secret, id identity) error {
+// mode, owned by root and the fsGroup as a kubelet makes them, the ports of
+// their URLs moved as ports says, or else an empty directory the fsGroup may
+// write to.
+func project(spec corev1.PodSpec, volume, dir string, secrets map[string]*corev1.Secret, id identity, ports map[int32]int32) error {
 	i := slices.IndexFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == volume })
 	if i < 0 || spec.Volumes[i].Secret == nil {
 		// An emptyDir, or a volume claim template's volume: writable by the
@@ -208,7 +226,7 @@ func project(spec corev1.PodSpec, volume, dir string, secrets map[string]*corev1
 				return fmt.Errorf("volume %s projects key %s, which Secret %s lacks", v.Name, item.Key, secret.Name)
 			}
 			path := filepath.Join(dir, item.Path)
-			if err := os.WriteFile(path, data, 0o600); err != nil {
+			if err := os.WriteFile(path, []byte(rewriteURLPorts(string(data), ports)), 0o600); err != nil {
 				return err
 			}
 			if id.fsGroup != nil {
@@ -222,6 +240,15 @@ func project(spec corev1.PodSpec, volume, dir string, secrets map[string]*corev1
 		}
 	}
 	return nil
+}
+
+// Port returns the local port that serves the pod's port: the free port
+// chosen for it with FreePorts, or else port itself.
+func (p *Pod) Port(port int32) int32 {
+	if local, ok := p.ports[port]; ok {
+		return local
+	}
+	return port
 }
 
 // Logs returns the tail of each container's log.
