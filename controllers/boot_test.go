@@ -14,10 +14,12 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/nestor-dev/nestor/internal/controlplane"
 	"github.com/nestor-dev/nestor/internal/localcluster"
 	"github.com/nestor-dev/nestor/internal/naming"
 )
@@ -27,8 +29,9 @@ import (
 // kube-controller-manager from bin/, with exactly the arguments of the
 // StatefulSet's containers, the PKI Secret's files at their mount paths
 // (rebased into a temporary directory), and the pod's environment; see
-// localcluster.RunPod. Then it talks to the virtual cluster through the
-// kubeconfig in vc-<name>.
+// localcluster.RunPod. Its ports are moved to free ones, so that the test
+// runs beside a local cluster or another run of itself. Then it talks to the
+// virtual cluster through the kubeconfig in vc-<name>.
 func TestGeneratedControlPlaneBoots(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
@@ -58,17 +61,19 @@ func TestGeneratedControlPlaneBoots(t *testing.T) {
 		Assets:      assets,
 		Secrets:     map[string]*corev1.Secret{certs.Name: certs},
 		FieldValues: map[string]string{"POD_NAME": sts.Name + "-0", "POD_IP": "127.0.0.1"},
+		FreePorts:   true,
 	})
 	g.Expect(err).NotTo(HaveOccurred())
 	t.Cleanup(pod.Stop)
 
-	// Every probe the StatefulSet declares passes, as the kubelet would run it.
+	// Every probe the StatefulSet declares passes, as the kubelet would run
+	// it, at the port its port was moved to.
 	for _, c := range sts.Spec.Template.Spec.Containers {
 		for _, probe := range []*corev1.Probe{c.StartupProbe, c.LivenessProbe, c.ReadinessProbe} {
 			if probe == nil || probe.HTTPGet == nil {
 				continue
 			}
-			url := fmt.Sprintf("%s://127.0.0.1:%d%s", strings.ToLower(string(probe.HTTPGet.Scheme)), portOf(c, probe.HTTPGet.Port.String(), probe.HTTPGet.Port.IntValue()), probe.HTTPGet.Path)
+			url := fmt.Sprintf("%s://127.0.0.1:%d%s", strings.ToLower(string(probe.HTTPGet.Scheme)), pod.Port(portOf(c, probe.HTTPGet.Port)), probe.HTTPGet.Path)
 			g.Eventually(func() (int, error) { return httpStatus(url) }).WithTimeout(90*time.Second).WithPolling(time.Second).
 				Should(Equal(http.StatusOK), func() string { return c.Name + " probe " + url + "\n" + pod.Logs() })
 		}
@@ -78,7 +83,7 @@ func TestGeneratedControlPlaneBoots(t *testing.T) {
 	cfg, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig.Data["config"])
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(cfg.Host).To(Equal("https://" + n.ControlPlane + "." + vc.Namespace + ".svc:443"))
-	cfg.Host = "https://127.0.0.1:6443"
+	cfg.Host = fmt.Sprintf("https://127.0.0.1:%d", pod.Port(controlplane.APIServerPort))
 	virtual, err := kubernetes.NewForConfig(cfg)
 	g.Expect(err).NotTo(HaveOccurred())
 
@@ -101,13 +106,13 @@ func TestGeneratedControlPlaneBoots(t *testing.T) {
 }
 
 // portOf resolves a probe's port, named or numbered, against the container.
-func portOf(c corev1.Container, name string, number int) int {
+func portOf(c corev1.Container, port intstr.IntOrString) int32 {
 	for _, p := range c.Ports {
-		if p.Name == name {
-			return int(p.ContainerPort)
+		if port.Type == intstr.String && p.Name == port.StrVal {
+			return p.ContainerPort
 		}
 	}
-	return number
+	return port.IntVal
 }
 
 // httpStatus does what a kubelet's HTTP probe does: no certificate checks.

@@ -37,6 +37,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/controlplane"
 	"github.com/nestor-dev/nestor/internal/localcluster"
 	"github.com/nestor-dev/nestor/internal/naming"
 	"github.com/nestor-dev/nestor/internal/operator"
@@ -88,7 +89,9 @@ func run() error {
 		return fmt.Errorf("installing the CRD: %w", err)
 	}
 
-	mo := manager.Options{Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: ":8081"}
+	// Nothing probes the operator here, and fixed ports would clash with a
+	// cluster or a test running on this machine.
+	mo := manager.Options{Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0"}
 	if local != nil {
 		// The local API server calls the webhook here, on a certificate
 		// envtest made for it.
@@ -211,7 +214,8 @@ func applySample(ctx context.Context, c client.Client, file, namespace string) (
 }
 
 // bootVirtualControlPlane runs the sample's control-plane pod on this
-// machine, as a kubelet would, and writes a kubeconfig for it.
+// machine, as a kubelet would but on free ports, and writes a kubeconfig
+// for it.
 func bootVirtualControlPlane(ctx context.Context, c client.Reader, vc *tenancyv1alpha1.VirtualCluster, state string) (*localcluster.Pod, error) {
 	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
 	sts, certs, kubeconfig := &appsv1.StatefulSet{}, &corev1.Secret{}, &corev1.Secret{}
@@ -239,6 +243,7 @@ func bootVirtualControlPlane(ctx context.Context, c client.Reader, vc *tenancyv1
 		Assets:      assets,
 		Secrets:     map[string]*corev1.Secret{certs.Name: certs},
 		FieldValues: map[string]string{"POD_NAME": sts.Name + "-0", "POD_IP": "127.0.0.1"},
+		FreePorts:   true,
 	})
 	if err != nil {
 		return nil, err
@@ -249,7 +254,7 @@ func bootVirtualControlPlane(ctx context.Context, c client.Reader, vc *tenancyv1
 		return nil, err
 	}
 	for _, cluster := range raw.Clusters {
-		cluster.Server = "https://127.0.0.1:6443"
+		cluster.Server = fmt.Sprintf("https://127.0.0.1:%d", pod.Port(controlplane.APIServerPort))
 	}
 	if err := clientcmd.WriteToFile(*raw, filepath.Join(state, vc.Name+".kubeconfig")); err != nil {
 		pod.Stop()
