@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/internal/apply"
@@ -50,6 +51,10 @@ type env struct {
 	hostCache     cache.Cache
 	applier       *apply.Applier
 	recorder      events.EventRecorder
+	// watched makes an empty host object of each kind a controller
+	// watches on the host, by the kind its origin records (watchHost).
+	// Filled while the controllers are set up, read-only once they run.
+	watched map[string]func() client.Object
 	// resync is how long a sync that waits on someone else waits.
 	resync time.Duration
 
@@ -214,19 +219,18 @@ func (e *env) ownsNamespace(ns string) apply.OwnedFunc {
 	}
 }
 
-// fromHost maps a host copy to the virtual object it comes from, for the
-// controller of kind.
-func (e *env) fromHost(kinds ...string) handler.EventHandler {
-	return handler.EnqueueRequestsFromMapFunc(func(_ context.Context, h client.Object) []reconcile.Request {
+// watchHost is the source of a controller's requests from the host copies
+// of kind, each mapped to the virtual object it comes from. It records kind
+// as watched: a lookup beyond a controller's own kinds (the event
+// controller's) reads only watched kinds from the host cache, whose
+// informers the controllers start.
+func (e *env) watchHost(kind string, newH func() client.Object) source.Source {
+	e.watched[kind] = newH
+	return source.Kind(e.hostCache, newH(), handler.EnqueueRequestsFromMapFunc(func(_ context.Context, h client.Object) []reconcile.Request {
 		o, ok := e.tr.OriginOf(h)
-		if !ok {
+		if !ok || o.Kind != kind {
 			return nil
 		}
-		for _, k := range kinds {
-			if o.Kind == k {
-				return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.Namespace, Name: o.Name}}}
-			}
-		}
-		return nil
-	})
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.Namespace, Name: o.Name}}}
+	}))
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -16,22 +14,10 @@ import (
 	"github.com/nestor-dev/nestor/internal/translate"
 )
 
-// eventKinds are the kinds whose host events the tenant sees: the copies
-// the syncer makes.
-var eventKinds = map[string]func() client.Object{
-	"Pod":                   func() client.Object { return &corev1.Pod{} },
-	"Service":               func() client.Object { return &corev1.Service{} },
-	"PersistentVolumeClaim": func() client.Object { return &corev1.PersistentVolumeClaim{} },
-	"Endpoints":             func() client.Object { return &corev1.Endpoints{} },
-	"ConfigMap":             func() client.Object { return &corev1.ConfigMap{} },
-	"Secret":                func() client.Object { return &corev1.Secret{} },
-	"Ingress":               func() client.Object { return &networkingv1.Ingress{} },
-	"PodDisruptionBudget":   func() client.Object { return &policyv1.PodDisruptionBudget{} },
-}
-
 // eventReconciler copies the host's events about synced objects into the
 // virtual cluster, about the virtual objects and in their words: no host
-// name is left in them.
+// name is left in them. The kinds synced are the ones this configuration
+// runs controllers for: an event about any other kind is passed over.
 type eventReconciler struct{ *env }
 
 func (e *env) setupEvents(mgr ctrl.Manager) error {
@@ -72,9 +58,11 @@ func (r *eventReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 }
 
 // about finds the virtual object a host event is about, if it is about a
-// copy of this virtual cluster's.
+// copy of this virtual cluster's. Only a watched kind is looked up: asking
+// the host cache for another starts an informer the syncer's rules may
+// forbid, which never syncs, and the lookup waits for it forever.
 func (r *eventReconciler) about(ctx context.Context, h *corev1.Event) (translate.Origin, bool) {
-	newObj, ok := eventKinds[h.InvolvedObject.Kind]
+	newObj, ok := r.watched[h.InvolvedObject.Kind]
 	if !ok || h.InvolvedObject.Namespace == "" {
 		return translate.Origin{}, false
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
@@ -510,6 +512,35 @@ func updateHostPodStatus(t *testing.T, key types.NamespacedName, status corev1.P
 		pod.Status = status
 		return hostClient.Status().Update(context.Background(), pod)
 	})).To(Succeed(), "updating the status of host pod %s", key)
+}
+
+// reportOnHost plays a host controller: it records a Warning event about
+// host object obj, as the core Event API names and fills it.
+func reportOnHost(t *testing.T, obj client.Object, reason, message string) {
+	t.Helper()
+	gvk, err := apiutil.GVKForObject(obj, scheme)
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	now := metav1.Now()
+	NewWithT(t).Expect(hostClient.Create(context.Background(), &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{Namespace: obj.GetNamespace(), Name: fmt.Sprintf("%s.%x", obj.GetName(), now.UnixNano())},
+		InvolvedObject: corev1.ObjectReference{Kind: gvk.Kind, APIVersion: gvk.GroupVersion().String(),
+			Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()},
+		Reason: reason, Type: corev1.EventTypeWarning, Count: 1, Message: message,
+		Source:         corev1.EventSource{Component: "host-" + strings.ToLower(gvk.Kind) + "-controller"},
+		FirstTimestamp: now, LastTimestamp: now,
+	})).To(Succeed(), "recording event %s about host %s %s/%s", reason, gvk.Kind, obj.GetNamespace(), obj.GetName())
+}
+
+// virtualEvent is the core Event of reason in virtual namespace ns, or nil.
+func (tn *tenant) virtualEvent(g Gomega, ns, reason string) *corev1.Event {
+	var events corev1.EventList
+	g.Expect(tn.Virtual.List(context.Background(), &events, client.InNamespace(ns))).To(Succeed())
+	for i := range events.Items {
+		if events.Items[i].Reason == reason {
+			return &events.Items[i]
+		}
+	}
+	return nil
 }
 
 // forceDelete deletes obj at once, as a kubelet does once its containers

@@ -11,7 +11,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 )
 
 // kind describes how the objects of one kind go to the host and what comes
@@ -54,7 +53,7 @@ func setupKind[V client.Object](mgr manager.Manager, e *env, k kind[V]) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named(k.name).
 		For(k.newV()).
-		WatchesRawSource(source.Kind(e.hostCache, k.newH(), e.fromHost(k.name)))
+		WatchesRawSource(e.watchHost(k.name, k.newH))
 	for _, w := range k.watches {
 		b = b.Watches(w.obj, w.handler, builder.WithPredicates())
 	}

@@ -15,7 +15,6 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/nestor-dev/nestor/internal/translate"
 )
@@ -47,8 +46,8 @@ func (e *env) setupPods(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("pod").
 		For(&corev1.Pod{}).
-		WatchesRawSource(source.Kind(e.hostCache, client.Object(&corev1.Pod{}), e.fromHost(kindPod))).
-		WatchesRawSource(source.Kind(e.hostCache, client.Object(&corev1.Secret{}), e.fromHost(kindPodToken))).
+		WatchesRawSource(e.watchHost(kindPod, func() client.Object { return &corev1.Pod{} })).
+		WatchesRawSource(e.watchHost(kindPodToken, func() client.Object { return &corev1.Secret{} })).
 		Complete(&podReconciler{e})
 }
 

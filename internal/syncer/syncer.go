@@ -110,6 +110,7 @@ func New(o Options) (manager.Manager, error) {
 		hostCache:     host.GetCache(),
 		applier:       apply.New(host.GetClient(), host.GetAPIReader(), FieldOwner),
 		recorder:      mgr.GetEventRecorder(FieldOwner),
+		watched:       map[string]func() client.Object{},
 		vc:            &tenancyv1alpha1.VirtualCluster{},
 		resync:        time.Minute,
 	}

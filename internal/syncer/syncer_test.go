@@ -863,28 +863,49 @@ func TestClaimStatusAndEventsComeBack(t *testing.T) {
 		hp := &corev1.Pod{}
 		tn.hostObject(t, ns, "web", hp)
 		// The host's scheduler reports, naming the host pod.
-		g.Expect(hostClient.Create(ctx, &corev1.Event{
-			ObjectMeta:     metav1.ObjectMeta{Namespace: hp.Namespace, Name: hp.Name + ".18a1b2c3d4e5f607"},
-			InvolvedObject: corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: hp.Namespace, Name: hp.Name, UID: hp.UID},
-			Reason:         "FailedScheduling", Type: corev1.EventTypeWarning, Count: 1,
-			Message:        "pod " + hp.Namespace + "/" + hp.Name + " does not fit: 0/3 nodes are available",
-			Source:         corev1.EventSource{Component: "default-scheduler"},
-			FirstTimestamp: metav1.Now(), LastTimestamp: metav1.Now(),
-		})).To(Succeed())
+		reportOnHost(t, hp, "FailedScheduling", "pod "+hp.Namespace+"/"+hp.Name+" does not fit: 0/3 nodes are available")
 		g.Eventually(func(g Gomega) {
-			var events corev1.EventList
-			g.Expect(tn.Virtual.List(ctx, &events, client.InNamespace(ns))).To(Succeed())
-			var got *corev1.Event
-			for i := range events.Items {
-				if events.Items[i].Reason == "FailedScheduling" {
-					got = &events.Items[i]
-				}
-			}
+			got := tn.virtualEvent(g, ns, "FailedScheduling")
 			g.Expect(got).NotTo(BeNil(), "the host's event in the virtual cluster")
 			g.Expect(got.InvolvedObject.Name).To(Equal("web"))
 			g.Expect(got.InvolvedObject.UID).To(Equal(pod.UID))
 			g.Expect(got.Message).To(Equal("pod " + ns + "/web does not fit: 0/3 nodes are available"))
 			g.Expect(got.Name).NotTo(ContainSubstring("-x-"))
+		}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+	})
+}
+
+// An event about a host object of a kind this syncer does not sync, here
+// the host's own budget with budgets off, is passed over: its lookup must
+// not wait for a host cache the syncer's rules forbid, and hold up the
+// events about the tenant's copies.
+func TestEventsAboutKindsNotSyncedHoldNothingUp(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		g := NewWithT(t)
+		ctx := context.Background()
+		tn := newTenant(t, mode)
+		g.Expect(tn.Config.ToHost.PodDisruptionBudgets.Enabled).To(BeFalse())
+		ns := tn.newVirtualNamespace(t)
+		tn.ensureHostNamespace(t, ns)
+
+		budget := &policyv1.PodDisruptionBudget{
+			ObjectMeta: metav1.ObjectMeta{Namespace: tn.Names.HostNamespace(ns), Name: "platform-agent"},
+			Spec: policyv1.PodDisruptionBudgetSpec{
+				MinAvailable: ptr.To(intstr.FromInt32(1)),
+				Selector:     &metav1.LabelSelector{MatchLabels: map[string]string{"app": "platform-agent"}},
+			},
+		}
+		g.Expect(hostClient.Create(ctx, budget)).To(Succeed())
+		reportOnHost(t, budget, "NoPods", "No matching pods found")
+
+		tn.createVirtual(t, podUsing(ns, "web", "", ""))
+		hp := &corev1.Pod{}
+		tn.hostObject(t, ns, "web", hp)
+		reportOnHost(t, hp, "FailedScheduling", "0/3 nodes are available")
+		g.Eventually(func(g Gomega) {
+			got := tn.virtualEvent(g, ns, "FailedScheduling")
+			g.Expect(got).NotTo(BeNil(), "the host's event about the pod in the virtual cluster")
+			g.Expect(got.InvolvedObject.Name).To(Equal("web"))
 		}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	})
 }
