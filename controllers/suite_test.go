@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -47,7 +48,9 @@ func run(m *testing.M) int {
 	var err error
 	cluster, err = localcluster.Start(localcluster.Options{
 		CRDDirectoryPaths: []string{filepath.Join("..", "config", "crd", "bases")},
-		Controllers:       localcluster.GarbageCollection,
+		// A VirtualCluster's deletion waits for the syncer's claims, which go
+		// once no pod uses them: the protection controller says so.
+		Controllers: append(slices.Clone(localcluster.GarbageCollection), "persistentvolumeclaim-protection-controller"),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

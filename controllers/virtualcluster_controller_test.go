@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -9,15 +10,24 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/controllers"
 	"github.com/nestor-dev/nestor/internal/naming"
+	"github.com/nestor-dev/nestor/internal/syncerconfig"
+	"github.com/nestor-dev/nestor/internal/translate"
 )
 
 // child is one object DESIGN.md §2 says a VirtualCluster becomes.
@@ -236,5 +246,110 @@ func TestDeletingLeavesNothingBehind(t *testing.T) {
 			}
 			deleteAndExpectNothingLeft(t, vc)
 		})
+	}
+}
+
+// syncerCopies are host copies of virtual objects in virtual namespace
+// default, one of each kind the syncer copies, as its translation makes
+// them: first a pod the host has placed on a node, and its token Secret.
+func syncerCopies(tr translate.Context) []client.Object {
+	virtual := func(name string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: name, UID: uuid.NewUUID()}
+	}
+	web := map[string]string{"app": "web"}
+	pod := &corev1.Pod{ObjectMeta: virtual("web"), Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.example/web:1"}}}}
+	hostPod := tr.Pod(pod)
+	hostPod.Spec.NodeName = "node-1"
+	token := &corev1.Secret{ObjectMeta: tr.Meta("PodServiceAccountToken", pod), Data: map[string][]byte{"token": []byte("t")}}
+	token.Name = tr.TokenSecretName(pod.Namespace, pod.Name)
+	return []client.Object{
+		hostPod, token,
+		tr.Service(&corev1.Service{ObjectMeta: virtual("web"), Spec: corev1.ServiceSpec{Selector: web, Ports: []corev1.ServicePort{{Port: 80}}}}),
+		tr.Endpoints(&corev1.Endpoints{ObjectMeta: virtual("external")}),
+		tr.PersistentVolumeClaim(&corev1.PersistentVolumeClaim{ObjectMeta: virtual("data"), Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		}}),
+		tr.ConfigMap(&corev1.ConfigMap{ObjectMeta: virtual("settings"), Data: map[string]string{"level": "debug"}}),
+		tr.Secret(&corev1.Secret{ObjectMeta: virtual("password"), Data: map[string][]byte{"password": []byte("hunter2")}}),
+		tr.ServiceAccount(&corev1.ServiceAccount{ObjectMeta: virtual("builder")}),
+		tr.Ingress(&networkingv1.Ingress{ObjectMeta: virtual("web"), Spec: networkingv1.IngressSpec{DefaultBackend: &networkingv1.IngressBackend{
+			Service: &networkingv1.IngressServiceBackend{Name: "web", Port: networkingv1.ServiceBackendPort{Number: 80}},
+		}}}),
+		tr.NetworkPolicy(&networkingv1.NetworkPolicy{ObjectMeta: virtual("deny-all")}, nil),
+		tr.PodDisruptionBudget(&policyv1.PodDisruptionBudget{ObjectMeta: virtual("web"), Spec: policyv1.PodDisruptionBudgetSpec{
+			MinAvailable: ptr.To(intstr.FromInt32(1)), Selector: &metav1.LabelSelector{MatchLabels: web},
+		}}),
+	}
+}
+
+// In single-namespace mode the syncer's copies live beside the
+// VirtualCluster, tied to it by their labels alone: its deletion waits
+// until every one is gone, and leaves alone what is not one.
+func TestDeletingRemovesTheSyncersCopies(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	vc := create(t, sample(t, "tenancy_v1alpha1_virtualcluster_single.yaml", newNamespace(t)))
+	g.Eventually(func(g Gomega) {
+		g.Expect(get(g, vc).Finalizers).To(ContainElement(tenancyv1alpha1.Finalizer))
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+
+	tr := translate.For(syncerconfig.For(vc, tenancyv1alpha1.SingleNamespaceMode))
+	copies := syncerCopies(tr)
+	other := vc.DeepCopy()
+	other.Name = "other"
+	strangers := []client.Object{
+		// At a copy's name, but the host's own.
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: vc.Namespace, Name: tr.Names.HostName(metav1.NamespaceDefault, "unmanaged")}},
+		// With the syncer's labels, but no origin: no copy.
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: vc.Namespace, Name: tr.Names.HostName(metav1.NamespaceDefault, "lookalike"), Labels: tr.SelectorLabels()}},
+		// Another VirtualCluster's copy in the same namespace.
+		translate.For(syncerconfig.For(other, tenancyv1alpha1.SingleNamespaceMode)).ConfigMap(&corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: "settings", UID: uuid.NewUUID()},
+		}),
+	}
+	for _, obj := range append(slices.Clone(copies), strangers...) {
+		g.Expect(k8s.Create(ctx, obj)).To(Succeed(), "creating %T %s", obj, obj.GetName())
+	}
+	// The test plays the pod's kubelet.
+	pod := copies[0].(*corev1.Pod)
+	pod.Status.Phase = corev1.PodRunning
+	g.Expect(k8s.Status().Update(ctx, pod)).To(Succeed())
+
+	g.Expect(k8s.Delete(ctx, vc)).To(Succeed())
+	// The running pod is deleted gracefully, and the VirtualCluster waits
+	// until its kubelet has stopped it.
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pod), pod)).To(Succeed())
+		g.Expect(pod.DeletionTimestamp).NotTo(BeNil())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		g.Expect(get(g, vc).Status.Phase).To(Equal(tenancyv1alpha1.PhaseDeleting))
+	}).WithTimeout(3 * time.Second).WithPolling(poll).Should(Succeed())
+	g.Expect(k8s.Delete(ctx, pod, client.GracePeriodSeconds(0))).To(Succeed())
+	g.Eventually(func() bool {
+		return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(vc), &tenancyv1alpha1.VirtualCluster{}))
+	}).WithTimeout(timeout).WithPolling(poll).Should(BeTrue(), "the VirtualCluster is gone")
+
+	// Gone by then: the finalizer was removed only once they were.
+	var left []string
+	for _, c := range copies {
+		gvk, err := apiutil.GVKForObject(c, k8s.Scheme())
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(c), c.DeepCopyObject().(client.Object)))).
+			To(BeTrue(), "%s %s is left", gvk.Kind, c.GetName())
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		g.Expect(k8s.List(ctx, list, client.InNamespace(vc.Namespace), client.MatchingLabels(tr.SelectorLabels()))).To(Succeed())
+		for _, item := range list.Items {
+			left = append(left, gvk.Kind+"/"+item.GetName())
+		}
+	}
+	g.Expect(slices.Compact(slices.Sorted(slices.Values(left)))).To(ConsistOf("Secret/"+strangers[1].GetName()),
+		"only the lookalike carries the syncer's labels")
+	for _, s := range strangers {
+		live := s.DeepCopyObject().(client.Object)
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(s), live)).To(Succeed(), "%T %s", s, s.GetName())
+		g.Expect(live.GetUID()).To(Equal(s.GetUID()))
 	}
 }

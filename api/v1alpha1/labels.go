@@ -34,8 +34,9 @@ const (
 	AnnotationVirtualUID       = "nestor.dev/virtual-uid"
 	AnnotationVirtualKind      = "nestor.dev/virtual-kind"
 
-	// Finalizer removes the cluster-scoped children, which owner references
-	// cannot reach, before a VirtualCluster goes away.
+	// Finalizer removes what owner references cannot reach, before a
+	// VirtualCluster goes away: the cluster-scoped children, the host
+	// namespaces and, in single-namespace mode, the syncer's copies.
 	Finalizer = "tenancy.nestor.dev/cleanup"
 )
 

@@ -56,13 +56,7 @@ func New(o Options) (manager.Manager, error) {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 
 	multi := cfg.Mode == tenancyv1alpha1.MultiNamespaceMode
-	tr := translate.Context{
-		Names:                  naming.NewTranslator(cfg.HostNamespace, cfg.VirtualCluster.Name, multi),
-		VirtualCluster:         cfg.VirtualCluster.Name,
-		HostNamespace:          cfg.HostNamespace,
-		WorkloadServiceAccount: cfg.WorkloadServiceAccount,
-		APIServerHost:          naming.ForVirtualCluster(cfg.HostNamespace, cfg.VirtualCluster.Name).ControlPlane + "." + cfg.HostNamespace + ".svc",
-	}
+	tr := translate.For(cfg)
 
 	// A syncer starting on a full virtual cluster writes a burst of copies;
 	// client-go's default of 5 requests a second would take minutes.

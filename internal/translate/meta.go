@@ -13,6 +13,7 @@ import (
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/internal/naming"
+	"github.com/nestor-dev/nestor/internal/syncerconfig"
 )
 
 // Context is what every translation of one virtual cluster needs.
@@ -27,6 +28,18 @@ type Context struct {
 	// server: the control plane's Service, whose name the serving
 	// certificate holds.
 	APIServerHost string
+}
+
+// For is the translation of the virtual cluster that syncer configuration
+// cfg is for: the syncer's, and the operator's when it cleans up after it.
+func For(cfg syncerconfig.Config) Context {
+	return Context{
+		Names:                  naming.NewTranslator(cfg.HostNamespace, cfg.VirtualCluster.Name, cfg.Mode == tenancyv1alpha1.MultiNamespaceMode),
+		VirtualCluster:         cfg.VirtualCluster.Name,
+		HostNamespace:          cfg.HostNamespace,
+		WorkloadServiceAccount: cfg.WorkloadServiceAccount,
+		APIServerHost:          naming.ForVirtualCluster(cfg.HostNamespace, cfg.VirtualCluster.Name).ControlPlane + "." + cfg.HostNamespace + ".svc",
+	}
 }
 
 // Origin is a virtual object as its host copy records it.
