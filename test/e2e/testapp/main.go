@@ -1,0 +1,110 @@
+// Command testapp is the one program in the end-to-end suite's workload
+// images (docs/e2e.md): static, so an image needs nothing else.
+//
+//	testapp pause                   sleep until signalled (the pod sandbox image)
+//	testapp serve ADDR FILE         answer GET / with FILE's contents and $GREETING
+//	testapp get URL WANT TIMEOUT    GET URL until the body contains WANT, print it
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	switch args := os.Args[2:]; os.Args[1] {
+	case "pause":
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		<-ctx.Done()
+	case "serve":
+		if len(args) != 2 {
+			usage()
+		}
+		serve(args[0], args[1])
+	case "get":
+		if len(args) != 3 {
+			usage()
+		}
+		timeout, err := time.ParseDuration(args[2])
+		if err != nil {
+			fail(err)
+		}
+		get(args[0], args[1], timeout)
+	default:
+		usage()
+	}
+}
+
+func serve(addr, file string) {
+	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		host, _ := os.Hostname()
+		fmt.Fprintf(w, "file=%s env=%s host=%s\n", strings.TrimSpace(string(data)), os.Getenv("GREETING"), host)
+	})
+	srv := &http.Server{Addr: addr, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
+		<-ch
+		_ = srv.Close()
+	}()
+	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+		fail(err)
+	}
+}
+
+// get retries until the answer is what the test wants: the Service may not
+// route to the pods yet when the client starts.
+func get(url, want string, timeout time.Duration) {
+	c := &http.Client{Timeout: 3 * time.Second}
+	deadline := time.Now().Add(timeout)
+	for {
+		body, err := fetch(c, url)
+		if err == nil && strings.Contains(body, want) {
+			fmt.Print(body)
+			return
+		}
+		if time.Now().After(deadline) {
+			fail(fmt.Errorf("GET %s: want a body with %q; last: %q, %v", url, want, body, err))
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func fetch(c *http.Client, url string) (string, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("status %s", resp.Status)
+	}
+	return string(b), err
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: testapp pause | serve ADDR FILE | get URL WANT TIMEOUT")
+	os.Exit(2)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "testapp:", err)
+	os.Exit(1)
+}
