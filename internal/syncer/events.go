@@ -3,6 +3,8 @@ package syncer
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -12,6 +14,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/nestor-dev/nestor/internal/translate"
+)
+
+const (
+	// eventRetry is how soon an event about an object not in the host
+	// cache is looked at again: informers lag by well under a second.
+	eventRetry = 2 * time.Second
+	// recentEvent is how long after it happened an event waits for its
+	// object; an object still missing by then is gone.
+	recentEvent = time.Minute
 )
 
 // eventReconciler copies the host's events about synced objects into the
@@ -34,13 +45,18 @@ func (r *eventReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		// A host event that expired leaves its copy to expire in turn.
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	o, ok := r.about(ctx, h)
+	o, ok, err := r.about(ctx, h)
+	if apierrors.IsNotFound(err) && recent(h, time.Now()) {
+		// The event's informer may run ahead of its object's: look again.
+		return ctrl.Result{RequeueAfter: eventRetry}, nil
+	}
 	if !ok {
-		return ctrl.Result{}, nil
+		// Not about a copy of ours, or its object is gone for good.
+		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	want := r.tr.Event(h, o)
 	v := &corev1.Event{}
-	err := r.virtual.Get(ctx, client.ObjectKeyFromObject(want), v)
+	err = r.virtual.Get(ctx, client.ObjectKeyFromObject(want), v)
 	switch {
 	case apierrors.IsNotFound(err):
 		if err := r.virtual.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -60,17 +76,29 @@ func (r *eventReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 // about finds the virtual object a host event is about, if it is about a
 // copy of this virtual cluster's. Only a watched kind is looked up: asking
 // the host cache for another starts an informer the syncer's rules may
-// forbid, which never syncs, and the lookup waits for it forever.
-func (r *eventReconciler) about(ctx context.Context, h *corev1.Event) (translate.Origin, bool) {
+// forbid, which never syncs, and the lookup waits for it forever. An object
+// not in the cache is a NotFound error: it may be on its way.
+func (r *eventReconciler) about(ctx context.Context, h *corev1.Event) (translate.Origin, bool, error) {
 	newObj, ok := r.watched[h.InvolvedObject.Kind]
 	if !ok || h.InvolvedObject.Namespace == "" {
-		return translate.Origin{}, false
+		return translate.Origin{}, false, nil
 	}
 	obj := newObj()
 	key := client.ObjectKey{Namespace: h.InvolvedObject.Namespace, Name: h.InvolvedObject.Name}
 	if err := r.host.Get(ctx, key, obj); err != nil {
-		return translate.Origin{}, false
+		return translate.Origin{}, false, fmt.Errorf("looking up %s %s, which event %s/%s is about: %w",
+			h.InvolvedObject.Kind, key, h.Namespace, h.Name, err)
 	}
 	o, ok := r.tr.OriginOf(obj)
-	return o, ok && o.Kind == h.InvolvedObject.Kind
+	return o, ok && o.Kind == h.InvolvedObject.Kind, nil
+}
+
+// recent reports whether host event h last happened within recentEvent of
+// now, by whichever of its times its reporter filled in.
+func recent(h *corev1.Event, now time.Time) bool {
+	times := []time.Time{h.CreationTimestamp.Time, h.LastTimestamp.Time, h.EventTime.Time}
+	if h.Series != nil {
+		times = append(times, h.Series.LastObservedTime.Time)
+	}
+	return now.Sub(slices.MaxFunc(times, time.Time.Compare)) < recentEvent
 }

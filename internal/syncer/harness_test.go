@@ -515,7 +515,8 @@ func updateHostPodStatus(t *testing.T, key types.NamespacedName, status corev1.P
 }
 
 // reportOnHost plays a host controller: it records a Warning event about
-// host object obj, as the core Event API names and fills it.
+// host object obj, as the core Event API names and fills it. obj need not
+// exist (yet): only its kind, namespace, name and UID are used.
 func reportOnHost(t *testing.T, obj client.Object, reason, message string) {
 	t.Helper()
 	gvk, err := apiutil.GVKForObject(obj, scheme)
@@ -541,6 +542,18 @@ func (tn *tenant) virtualEvent(g Gomega, ns, reason string) *corev1.Event {
 		}
 	}
 	return nil
+}
+
+// waitVirtualEvent waits for the core Event of reason in virtual namespace
+// ns and returns it.
+func (tn *tenant) waitVirtualEvent(t *testing.T, ns, reason string) *corev1.Event {
+	t.Helper()
+	var got *corev1.Event
+	NewWithT(t).Eventually(func(g Gomega) {
+		got = tn.virtualEvent(g, ns, reason)
+		g.Expect(got).NotTo(BeNil())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed(), "event %s in virtual namespace %s", reason, ns)
+	return got
 }
 
 // forceDelete deletes obj at once, as a kubelet does once its containers
