@@ -322,7 +322,7 @@ type PersistenceSpec struct {
 	// +kubebuilder:default="5Gi"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.controlPlane.persistence.size cannot change after creation: the StatefulSet's volume claims are fixed. Expand the PersistentVolumeClaims directly if their storage class allows it"
 	// +optional
-	Size resource.Quantity `json:"size,omitempty"`
+	Size resource.Quantity `json:"size,omitzero"` // unset in Go gets the default, not a size of 0
 	// StorageClassName of the volumes; empty uses the host's default class.
 	// +optional
 	StorageClassName *string `json:"storageClassName,omitempty"`

@@ -146,7 +146,7 @@ func TestWebhookCertificatesAreSelfManaged(t *testing.T) {
 		return out.Response
 	}
 	const vc = `{"apiVersion":"tenancy.nestor.dev/v1alpha1","kind":"VirtualCluster","metadata":{"name":"vc","namespace":"team-a"},
-		"spec":{"controlPlane":{"version":"v1.37.2","replicas":1},"networking":{"serviceCIDR":"10.96.0.0/12","clusterDomain":"cluster.local"}%s}}`
+		"spec":{"controlPlane":{"version":"v1.37.2","replicas":1,"persistence":{"size":"5Gi"}},"networking":{"serviceCIDR":"10.96.0.0/12","clusterDomain":"cluster.local"}%s}}`
 	g.Expect(review(fmt.Sprintf(vc, "")).Allowed).To(BeTrue())
 	denied := review(fmt.Sprintf(vc, `,"sync":{"fromHost":{"nodes":{"enabled":true}}}`))
 	g.Expect(denied.Allowed).To(BeFalse())

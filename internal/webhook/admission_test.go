@@ -321,6 +321,8 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 		{"malformed service annotation", single("  controlPlane: {service: {annotations: {\"bad key!\": x}}}\n"), "spec.controlPlane.service.annotations"},
 		{"malformed extra SAN", single("  controlPlane: {service: {extraSANs: [\"not_a_host\"]}}\n"), "spec.controlPlane.service.extraSANs[0]"},
 		{"unknown retention policy", single("  controlPlane: {persistence: {retentionPolicy: Keep}}\n"), "spec.controlPlane.persistence.retentionPolicy"},
+		{"persistence of size 0", single("  controlPlane: {persistence: {size: \"0\"}}\n"), "spec.controlPlane.persistence.size"},
+		{"persistence of a negative size", single("  controlPlane: {persistence: {enabled: true, size: -1Gi}}\n"), "spec.controlPlane.persistence.size"},
 		{"service range that is no network address", single("  networking: {serviceCIDR: 10.96.0.1/12}\n"), "spec.networking.serviceCIDR"},
 		{"service range too small", single("  networking: {serviceCIDR: 10.96.0.0/30}\n"), "spec.networking.serviceCIDR"},
 		{"quota without limits", single("  policies: {resourceQuota: {enabled: true}}\n"), "spec.policies.resourceQuota"},
@@ -370,6 +372,16 @@ func TestTheSamplesAreAccepted(t *testing.T) {
 			NewWithT(t).Expect(apply(manifest(t, newNamespace(t), string(b)))).To(Succeed())
 		})
 	}
+}
+
+// A VirtualCluster built in Go, as `make run` and Go clients build one,
+// leaves the size unset and gets the schema's default: its zero value is
+// not sent as a size of 0, which is rejected.
+func TestATypedVirtualClusterGetsTheDefaultSize(t *testing.T) {
+	g := NewWithT(t)
+	vc := &tenancyv1alpha1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Namespace: newNamespace(t), Name: "typed"}}
+	g.Expect(k8s.Create(context.Background(), vc)).To(Succeed())
+	g.Expect(vc.Spec.ControlPlane.Persistence.Size.String()).To(Equal("5Gi"))
 }
 
 func TestAllowedChangesGoThrough(t *testing.T) {

@@ -233,6 +233,11 @@ func validateControlPlane(vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
 		}
 	}
 
+	if size := cp.Persistence.Size; cp.Persistence.IsEnabled() && size.Sign() <= 0 {
+		errs = append(errs, field.Invalid(cpPath.Child("persistence", "size"), size.String(),
+			"must be a positive size such as 5Gi when persistence is enabled: it is what each etcd member's volume claims"))
+	}
+
 	resPath := cpPath.Child("resources")
 	for name, r := range map[string]corev1.ResourceRequirements{"etcd": cp.Resources.Etcd, "apiServer": cp.Resources.APIServer, "controllerManager": cp.Resources.ControllerManager, "syncer": cp.Resources.Syncer} {
 		for res, req := range r.Requests {

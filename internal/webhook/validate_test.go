@@ -24,7 +24,7 @@ func vc(mutate ...func(*tenancyv1alpha1.VirtualCluster)) *tenancyv1alpha1.Virtua
 				APIServer:         resources("250m", "512Mi", "3Gi"),
 				ControllerManager: resources("100m", "128Mi", "1Gi"),
 				Syncer:            resources("50m", "64Mi", "512Mi"),
-			}},
+			}, Persistence: tenancyv1alpha1.PersistenceSpec{Size: resource.MustParse("5Gi")}},
 			Networking: tenancyv1alpha1.NetworkingSpec{ServiceCIDR: "10.96.0.0/12", ClusterDomain: "cluster.local"},
 		},
 	}
@@ -114,6 +114,7 @@ func TestCreate(t *testing.T) {
 			v.Spec.Sync.FromHost.CustomResources = map[string]tenancyv1alpha1.CustomResourceFromHost{"issuers.cert-manager.io": {Enabled: true}}
 		}), "spec.sync.fromHost.customResources[issuers.cert-manager.io]"},
 		{"an unsupported version", vc(func(v *tenancyv1alpha1.VirtualCluster) { v.Spec.ControlPlane.Version = "v1.30.4" }), "spec.controlPlane.version"},
+		{"a volume of size 0", vc(func(v *tenancyv1alpha1.VirtualCluster) { v.Spec.ControlPlane.Persistence.Size = resource.Quantity{} }), "spec.controlPlane.persistence.size"},
 		{"a flag Nestor sets", vc(func(v *tenancyv1alpha1.VirtualCluster) {
 			v.Spec.ControlPlane.ExtraArgs.APIServer = []string{"--etcd-servers=http://evil:2379"}
 		}), "spec.controlPlane.extraArgs.apiServer[0]"},
@@ -149,6 +150,12 @@ func TestCreate(t *testing.T) {
 	}
 	if errs, _ := ValidateCreate(vc()); len(errs) > 0 {
 		t.Fatalf("a plain VirtualCluster is rejected: %v", errs)
+	}
+	noVolumes := vc(func(v *tenancyv1alpha1.VirtualCluster) {
+		v.Spec.ControlPlane.Persistence = tenancyv1alpha1.PersistenceSpec{Enabled: ptr.To(false)}
+	})
+	if errs, _ := ValidateCreate(noVolumes); len(errs) > 0 {
+		t.Fatalf("without persistence the size means nothing: %v", errs)
 	}
 	multi := vc(mode(ptr.To(true)), func(v *tenancyv1alpha1.VirtualCluster) {
 		v.Spec.Sync.FromHost.Nodes.Enabled = true
