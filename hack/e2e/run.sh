@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# `make test-e2e`: builds what the end-to-end suite needs (cached under bin/),
+# brings up a single-node cluster in a network namespace of its own, runs the
+# suite (test/e2e) against it, and tears it all down — also when the suite
+# fails or the run is interrupted — then checks that nothing was left behind
+# and that no image was pulled. docs/e2e.md says what it covers.
+# E2E_TEST_FLAGS adds flags to the test binary, e.g. -test.run=Single.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+source hack/e2e/env.sh
+if [ "$(id -u)" -ne 0 ]; then
+	echo "make test-e2e runs a real node (containerd, kubelet, network namespaces): run it as root" >&2
+	exit 1
+fi
+start=$SECONDS
+
+# --- build ---------------------------------------------------------------------
+hack/e2e/install-deps.sh
+hack/kube-binaries.sh
+hack/kube-binaries.sh --node
+k8s=$(hack/kube-binaries.sh --print-dir)
+version=$(awk '$1 == "k8s.io/kubernetes" { print $2 }' hack/kube/go.mod)
+etcd_image=$(grep -o 'registry.k8s.io/etcd:[^"]*' internal/controlplane/statefulset.go | head -n1)
+out=$root/bin/e2e
+mkdir -p "$out/images"
+# The operator's binary, built as the Dockerfile builds it.
+CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$out/nestor" ./cmd
+CGO_ENABLED=0 go build -trimpath -o "$out/testapp" ./test/e2e/testapp
+go build -o "$out/mkimage" ./hack/e2e/mkimage
+go test -tags e2e -c -o "$out/e2e.test" ./test/e2e
+image() { # image NAME REF [mkimage flags and files]
+	local name=$1 ref=$2
+	shift 2
+	"$out/mkimage" -o "$out/images/$name.tar" -tag "$ref" "$@"
+}
+# Tagged as config/default and the samples name them, so both run unmodified.
+image nestor "ghcr.io/nestor-dev/nestor:$E2E_IMAGE_TAG" -user 65532 -entrypoint /nestor "$out/nestor=/nestor"
+image etcd "$etcd_image" "$k8s/etcd=/usr/local/bin/etcd"
+image kube-apiserver "registry.k8s.io/kube-apiserver:$version" "$k8s/kube-apiserver=/usr/local/bin/kube-apiserver"
+image kube-controller-manager "registry.k8s.io/kube-controller-manager:$version" "$k8s/kube-controller-manager=/usr/local/bin/kube-controller-manager"
+image pause "nestor.e2e/pause:$E2E_IMAGE_TAG" -user 65535 -entrypoint /testapp -entrypoint pause "$out/testapp=/testapp"
+image coredns "nestor.e2e/coredns:$E2E_IMAGE_TAG" -user 65532 -entrypoint /coredns "$k8s/coredns=/coredns"
+image testapp "nestor.e2e/testapp:$E2E_IMAGE_TAG" -user 65532 -entrypoint /testapp "$out/testapp=/testapp"
+echo "e2e: built in $((SECONDS - start))s" >&2
+
+# --- node ---------------------------------------------------------------------------
+hack/e2e/node-down.sh # what an interrupted earlier run may have left
+mkdir -p "$E2E_STATE"
+ls /run/netns 2>/dev/null >"$E2E_STATE/netns-before" || true
+chains_before=$(mktemp)
+iptables_chains >"$chains_before"
+
+rc=0
+finish() {
+	trap - EXIT INT TERM
+	hack/e2e/node-down.sh
+	hack/e2e/leftovers.sh "$chains_before" || rc=1
+	rm -f "$chains_before"
+	echo "e2e: done in $((SECONDS - start))s" >&2
+	exit "$rc"
+}
+trap finish EXIT
+trap 'rc=130; finish' INT TERM
+
+ip netns add "$E2E_NETNS"
+node_start=$SECONDS
+# The node's processes share a mount namespace of their own, so their mounts
+# go with them; `ip netns exec` would remount /sys and hide the cgroups.
+in_netns() { nsenter --net="/run/netns/$E2E_NETNS" "$@"; }
+in_netns unshare --mount --propagation slave hack/e2e/node-up.sh "$out/images" || { rc=$?; exit; }
+echo "e2e: node up in $((SECONDS - node_start))s" >&2
+
+# --- suite ---------------------------------------------------------------------------
+# shellcheck disable=SC2086
+in_netns env \
+	KUBECONFIG="$E2E_STATE/pki/admin.kubeconfig" NESTOR_E2E_KUBECTL="$k8s/kubectl" \
+	NESTOR_E2E_LOGS="$E2E_STATE/logs" NESTOR_E2E_IMAGE_TAG="$E2E_IMAGE_TAG" NESTOR_E2E_ROOT="$root" \
+	"$out/e2e.test" -test.v -test.timeout 45m ${E2E_TEST_FLAGS:-} || rc=$?
+
+# No image may have been pulled: every registry points at a closed port, and
+# containerd logs each request.
+pulls=$(grep -c 'PullImage' "$E2E_STATE/logs/containerd.log" || true)
+if [ "$pulls" != 0 ]; then
+	echo "e2e: containerd was asked to pull $pulls time(s):" >&2
+	grep 'PullImage' "$E2E_STATE/logs/containerd.log" | head -n 10 >&2
+	rc=1
+else
+	echo "e2e: no image was pulled"
+fi
