@@ -24,6 +24,10 @@ run: kube-binaries ## Run the operator: against the cluster of your kubeconfig, 
 test: verify-generated kube-binaries vet ## Run every test: generated-file check, unit, envtest and boot tests.
 	KUBEBUILDER_ASSETS=$(KUBE_BIN_DIR) go test $(GO_TEST_FLAGS) ./...
 
+.PHONY: test-e2e
+test-e2e: ## Run the end-to-end suite on a real single-node cluster it brings up (root; docs/e2e.md).
+	hack/e2e/run.sh
+
 ##@ Development
 
 .PHONY: generate

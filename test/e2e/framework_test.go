@@ -1,0 +1,267 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/yaml"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/controlplane"
+	"github.com/nestor-dev/nestor/internal/naming"
+)
+
+// What run.sh hands the suite.
+var (
+	root     = os.Getenv("NESTOR_E2E_ROOT")
+	kubectlB = os.Getenv("NESTOR_E2E_KUBECTL")
+	logDir   = os.Getenv("NESTOR_E2E_LOGS")
+	imageTag = os.Getenv("NESTOR_E2E_IMAGE_TAG")
+)
+
+// operatorNamespace is where config/default installs Nestor.
+const operatorNamespace = "nestor-system"
+
+var (
+	scheme = runtime.NewScheme()
+	host   client.Client
+)
+
+func TestMain(m *testing.M) {
+	if root == "" || kubectlB == "" {
+		fmt.Fprintln(os.Stderr, "the e2e suite runs on the node hack/e2e/run.sh brings up: run `make test-e2e`")
+		os.Exit(2)
+	}
+	logf.SetLogger(logr.Discard())
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, tenancyv1alpha1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			panic(err)
+		}
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
+	if err != nil {
+		panic(err)
+	}
+	if host, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		panic(err)
+	}
+	os.Exit(m.Run())
+}
+
+// kubectl runs the real kubectl against the host, or against the cluster of
+// kubeconfig when the first argument is --kubeconfig=..., and returns its
+// output; a failure is the test's unless the caller wants the error.
+func kubectl(args ...string) (string, error) {
+	cmd := exec.Command(kubectlB, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if err != nil {
+		return out.String(), fmt.Errorf("kubectl %s: %w\n%s", strings.Join(args, " "), err, out.String())
+	}
+	return out.String(), nil
+}
+
+func mustKubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := kubectl(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// applyManifest applies a manifest as a user would, with server-side apply.
+func applyManifest(t *testing.T, manifest []byte, extra ...string) (string, error) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "manifest.yaml")
+	if err := os.WriteFile(f, manifest, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return kubectl(append([]string{"apply", "--server-side", "-f", f}, extra...)...)
+}
+
+// samplefile is a manifest of config/samples, as a user applies it, and
+// the VirtualCluster it makes in the namespace the test gives it.
+type samplefile struct {
+	data []byte
+	vc   *tenancyv1alpha1.VirtualCluster
+}
+
+func sample(t *testing.T, file, namespace string) samplefile {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "config", "samples", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc := &tenancyv1alpha1.VirtualCluster{}
+	if err := yaml.UnmarshalStrict(data, vc); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	vc.Namespace = namespace
+	return samplefile{data: data, vc: vc}
+}
+
+func manifestOf(t *testing.T, obj any) []byte {
+	t.Helper()
+	b, err := yaml.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func ensureNamespace(t *testing.T, name string) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := host.Create(context.Background(), ns); client.IgnoreAlreadyExists(err) != nil {
+		t.Fatal(err)
+	}
+}
+
+// portForward forwards a free local port to the VirtualCluster's API
+// Service, as a user without a load balancer reaches it, and returns a
+// configuration of its admin kubeconfig (Secret vc-<name>) pointed there,
+// with the kubeconfig written to a file for kubectl.
+func portForward(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) (*rest.Config, string) {
+	t.Helper()
+	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, kubectlB, "port-forward", "-n", vc.Namespace, "svc/"+n.ControlPlane, fmt.Sprintf(":%d", controlplane.ServicePort))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	port := make(chan string, 1)
+	go func() {
+		re := regexp.MustCompile(`Forwarding from 127\.0\.0\.1:(\d+)`)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				port <- m[1]
+			}
+		}
+	}()
+	var local string
+	select {
+	case local = <-port:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("kubectl port-forward to %s/%s did not start: %s", vc.Namespace, n.ControlPlane, stderr.String())
+	}
+
+	secret := &corev1.Secret{}
+	if err := host.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: n.Kubeconfig}, secret); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := clientcmd.Load(secret.Data["config"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range raw.Clusters {
+		// The serving certificate names the Service, not the forwarded port.
+		c.TLSServerName = strings.TrimPrefix(strings.Split(c.Server, ":443")[0], "https://")
+		c.Server = "https://127.0.0.1:" + local
+	}
+	file := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*raw, file); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, file
+}
+
+// diagnose prints what a person needs when a test about vc failed: its
+// status and events, the pods that are not well and their logs, the
+// operator's and the syncer's logs, and the kubelet's last words.
+func diagnose(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) {
+	t.Helper()
+	if !t.Failed() {
+		return
+	}
+	show := func(title string, args ...string) {
+		out, _ := kubectl(args...)
+		t.Logf("=== %s\n%s", title, out)
+	}
+	show("VirtualCluster", "get", "virtualcluster", "-n", vc.Namespace, vc.Name, "-o", "yaml")
+	show("events in "+vc.Namespace, "get", "events", "-n", vc.Namespace, "--sort-by=.lastTimestamp")
+	show("pods", "get", "pods", "-A", "-o", "wide")
+	pods := &corev1.PodList{}
+	if err := host.List(context.Background(), pods); err == nil {
+		for _, p := range pods.Items {
+			if podReady(&p) && p.Namespace != operatorNamespace && p.Labels[tenancyv1alpha1.LabelComponent] != tenancyv1alpha1.ComponentSyncer {
+				continue
+			}
+			show("logs of "+p.Namespace+"/"+p.Name, "logs", "-n", p.Namespace, p.Name, "--all-containers", "--tail=80", "--prefix")
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(logDir, "kubelet.log")); err == nil {
+		if len(b) > 4000 {
+			b = b[len(b)-4000:]
+		}
+		t.Logf("=== kubelet (tail)\n%s", b)
+	}
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func condition(vc *tenancyv1alpha1.VirtualCluster, t string) *metav1.Condition {
+	for i := range vc.Status.Conditions {
+		if vc.Status.Conditions[i].Type == t {
+			return &vc.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// waitReady waits until vc reports Ready=True for its current generation,
+// and returns it as it then is.
+func waitReady(t *testing.T, vc *tenancyv1alpha1.VirtualCluster, timeout time.Duration) *tenancyv1alpha1.VirtualCluster {
+	t.Helper()
+	got := &tenancyv1alpha1.VirtualCluster{}
+	NewWithT(t).Eventually(func(g Gomega) {
+		g.Expect(host.Get(context.Background(), client.ObjectKeyFromObject(vc), got)).To(Succeed())
+		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+		g.Expect(condition(got, "Ready")).To(HaveField("Status", metav1.ConditionTrue), func() string {
+			b, _ := yaml.Marshal(got.Status)
+			return string(b)
+		})
+	}).WithTimeout(timeout).WithPolling(time.Second).Should(Succeed())
+	return got
+}

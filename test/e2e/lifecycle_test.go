@@ -1,0 +1,211 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/naming"
+)
+
+// restartsConverge is scenario 5: the operator's pods and the syncer's pod
+// are deleted while the tenant scales 2 → 3 → 2; everything converges, and
+// no tenant pod is lost or made twice.
+func restartsConverge(t *testing.T, tn *tenant) {
+	t.Cleanup(func() { diagnose(t, tn.vc) })
+	g := NewWithT(t)
+	before := uids(g, tn)
+
+	deletePods(t, client.InNamespace(operatorNamespace), client.MatchingLabels{"app.kubernetes.io/component": "operator"})
+	scaleWeb(g, tn, 3)
+	deletePods(t, client.InNamespace(tn.vc.Namespace), client.MatchingLabels{
+		tenancyv1alpha1.LabelVirtualCluster: tn.vc.Name, tenancyv1alpha1.LabelComponent: tenancyv1alpha1.ComponentSyncer})
+	waitWeb(t, tn, 3)
+	deletePods(t, client.InNamespace(tn.vc.Namespace), client.MatchingLabels{
+		tenancyv1alpha1.LabelVirtualCluster: tn.vc.Name, tenancyv1alpha1.LabelComponent: tenancyv1alpha1.ComponentSyncer})
+	scaleWeb(g, tn, 2)
+	waitWeb(t, tn, 2)
+
+	// The scale-down takes the newest pod: the first two are the same pods,
+	// virtual and host, as before.
+	after := uids(g, tn)
+	g.Expect(after).To(Equal(before), "virtual pod UID → host pod UID, before and after")
+	waitReady(t, tn.vc, 3*time.Minute)
+}
+
+// uids maps each virtual web pod's UID to its host copy's, checking the
+// copy records that origin.
+func uids(g Gomega, tn *tenant) map[types.UID]types.UID {
+	out := map[types.UID]types.UID{}
+	byOrigin := map[string]corev1.Pod{}
+	for _, h := range hostWebPods(g, tn) {
+		byOrigin[h.Annotations[tenancyv1alpha1.AnnotationVirtualUID]] = h
+	}
+	for _, v := range webPods(g, tn) {
+		h, ok := byOrigin[string(v.UID)]
+		g.Expect(ok).To(BeTrue(), "host copy of virtual pod "+v.Name)
+		out[v.UID] = h.UID
+	}
+	return out
+}
+
+func scaleWeb(g Gomega, tn *tenant, replicas int32) {
+	dep := &appsv1.Deployment{}
+	key := client.ObjectKey{Namespace: demoNamespace, Name: "web"}
+	g.Expect(tn.client.Get(context.Background(), key, dep)).To(Succeed())
+	patch := client.MergeFrom(dep.DeepCopy())
+	dep.Spec.Replicas = &replicas
+	g.Expect(tn.client.Patch(context.Background(), dep, patch)).To(Succeed())
+}
+
+// deletePods deletes the selected host pods and waits until their
+// replacements are Ready.
+func deletePods(t *testing.T, opts ...client.ListOption) {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
+	list := &corev1.PodList{}
+	g.Expect(host.List(ctx, list, opts...)).To(Succeed())
+	g.Expect(list.Items).NotTo(BeEmpty())
+	old := map[types.UID]bool{}
+	for i := range list.Items {
+		old[list.Items[i].UID] = true
+		g.Expect(client.IgnoreNotFound(host.Delete(ctx, &list.Items[i]))).To(Succeed())
+	}
+	g.Eventually(func(g Gomega) {
+		now := &corev1.PodList{}
+		g.Expect(host.List(ctx, now, opts...)).To(Succeed())
+		g.Expect(now.Items).To(HaveLen(len(list.Items)))
+		for _, p := range now.Items {
+			g.Expect(old).NotTo(HaveKey(p.UID), p.Name+" replaced")
+			g.Expect(podReady(&p)).To(BeTrue(), p.Name+" Ready")
+		}
+	}).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
+}
+
+// modeFlipDenied is scenario 3: applying the same manifest with the mode
+// flipped is refused by the deployed webhook; the object and the workloads
+// stay as they were.
+func modeFlipDenied(t *testing.T, tn *tenant) {
+	t.Cleanup(func() { diagnose(t, tn.vc) })
+	g := NewWithT(t)
+	ctx := context.Background()
+	before := &tenancyv1alpha1.VirtualCluster{}
+	g.Expect(host.Get(ctx, client.ObjectKeyFromObject(tn.vc), before)).To(Succeed())
+	pods := uids(g, tn)
+
+	flipped := map[string]any{}
+	g.Expect(yaml.Unmarshal(tn.sample.data, &flipped)).To(Succeed())
+	spec, _ := flipped["spec"].(map[string]any)
+	if spec == nil {
+		spec = map[string]any{}
+		flipped["spec"] = spec
+	}
+	spec["experimental"] = map[string]any{"multiNamespaceMode": map[string]any{"enabled": !tn.names.MultiNamespace()}}
+	out, err := applyManifest(t, manifestOf(t, flipped), "-n", tn.vc.Namespace)
+	g.Expect(err).To(HaveOccurred(), "the flipped manifest was applied:\n"+out)
+	// The webhook's own words, which the schema's rules do not have.
+	g.Expect(out).To(ContainSubstring("spec.experimental.multiNamespaceMode.enabled: Forbidden"))
+	g.Expect(out).To(ContainSubstring("host objects are keyed differently in each mode"))
+
+	after := &tenancyv1alpha1.VirtualCluster{}
+	g.Expect(host.Get(ctx, client.ObjectKeyFromObject(tn.vc), after)).To(Succeed())
+	g.Expect(after.Generation).To(Equal(before.Generation))
+	g.Expect(after.Spec).To(Equal(before.Spec))
+	g.Expect(uids(g, tn)).To(Equal(pods))
+	waitWeb(t, tn, 2)
+}
+
+// deleteVirtualCluster is scenario 4: once the VirtualCluster is gone, so is
+// every host object it or its syncer created, by label and by name.
+func deleteVirtualCluster(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) {
+	t.Cleanup(func() { diagnose(t, vc) })
+	g := NewWithT(t)
+	ctx := context.Background()
+	g.Expect(host.Delete(ctx, vc)).To(Succeed())
+	g.Eventually(func() bool {
+		err := host.Get(ctx, client.ObjectKeyFromObject(vc), &tenancyv1alpha1.VirtualCluster{})
+		return apierrors.IsNotFound(err)
+	}).WithTimeout(3*time.Minute).WithPolling(time.Second).Should(BeTrue(), "the VirtualCluster is gone")
+
+	// Namespaced children go with the garbage collector, which may still be
+	// at work when the VirtualCluster is gone. etcd's claims stay when the
+	// VirtualCluster says Retain, for a later restore; the test removes them.
+	byLabel := client.MatchingLabels{tenancyv1alpha1.LabelVirtualCluster: vc.Name, tenancyv1alpha1.LabelVirtualClusterNamespace: vc.Namespace}
+	retained := map[string]bool{}
+	if vc.Spec.ControlPlane.Persistence.RetentionPolicy == tenancyv1alpha1.RetentionRetain {
+		for i := range vc.Spec.ControlPlane.Replicas {
+			name := fmt.Sprintf("data-%s-%d", naming.ForVirtualCluster(vc.Namespace, vc.Name).ControlPlane, i)
+			retained["PersistentVolumeClaim "+vc.Namespace+"/"+name] = true
+			pvc := &corev1.PersistentVolumeClaim{}
+			g.Expect(host.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: name}, pvc)).To(Succeed(), "retained claim")
+			g.Expect(host.Delete(ctx, pvc)).To(Succeed())
+		}
+	}
+	g.Eventually(func(g Gomega) {
+		var left []string
+		for _, list := range []client.ObjectList{
+			&corev1.PodList{}, &corev1.ServiceList{}, &corev1.SecretList{}, &corev1.ConfigMapList{},
+			&corev1.PersistentVolumeClaimList{}, &corev1.EndpointsList{}, &corev1.ServiceAccountList{},
+			&appsv1.StatefulSetList{}, &appsv1.DeploymentList{}, &rbacv1.RoleList{}, &rbacv1.RoleBindingList{},
+			&corev1.NamespaceList{}, &rbacv1.ClusterRoleList{}, &rbacv1.ClusterRoleBindingList{},
+		} {
+			g.Expect(host.List(ctx, list, byLabel)).To(Succeed())
+			items, err := meta.ExtractList(list)
+			g.Expect(err).NotTo(HaveOccurred())
+			for _, item := range items {
+				o := item.(client.Object)
+				kind := strings.TrimSuffix(strings.TrimPrefix(fmt.Sprintf("%T", list), "*v1."), "List")
+				if name := kind + " " + o.GetNamespace() + "/" + o.GetName(); !retained[name] {
+					left = append(left, name)
+				}
+			}
+		}
+		g.Expect(left).To(BeEmpty(), "host objects labelled for the VirtualCluster")
+	}).WithTimeout(3 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+
+	// By name: the children the operator makes, and the tenant's copies.
+	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
+	tr := naming.NewTranslator(vc.Namespace, vc.Name, vc.Status.Mode == tenancyv1alpha1.MultiNamespaceMode)
+	for _, c := range []struct {
+		obj client.Object
+		key client.ObjectKey
+	}{
+		{&appsv1.StatefulSet{}, client.ObjectKey{Namespace: vc.Namespace, Name: n.ControlPlane}},
+		{&appsv1.Deployment{}, client.ObjectKey{Namespace: vc.Namespace, Name: n.Syncer}},
+		{&corev1.Secret{}, client.ObjectKey{Namespace: vc.Namespace, Name: n.Certs}},
+		{&corev1.Secret{}, client.ObjectKey{Namespace: vc.Namespace, Name: n.Kubeconfig}},
+		{&corev1.ServiceAccount{}, client.ObjectKey{Namespace: vc.Namespace, Name: n.SyncerServiceAccount}},
+		{&corev1.ServiceAccount{}, client.ObjectKey{Namespace: vc.Namespace, Name: n.WorkloadServiceAccount}},
+		{&rbacv1.Role{}, client.ObjectKey{Namespace: vc.Namespace, Name: n.RBAC}},
+		{&rbacv1.ClusterRole{}, client.ObjectKey{Name: n.ClusterRBAC}},
+		{&rbacv1.ClusterRoleBinding{}, client.ObjectKey{Name: n.ClusterRBAC}},
+		{&corev1.Service{}, client.ObjectKey{Namespace: vc.Namespace, Name: n.ControlPlane}},
+		{&corev1.Service{}, tr.HostKey(demoNamespace, "web")},
+		{&corev1.ConfigMap{}, tr.HostKey(demoNamespace, "web")},
+		{&corev1.PersistentVolumeClaim{}, tr.HostKey(demoNamespace, "data")},
+		{&corev1.Pod{}, tr.HostKey(demoNamespace, "client")},
+		{&corev1.Namespace{}, client.ObjectKey{Name: tr.HostNamespace(demoNamespace)}},
+	} {
+		if c.key.Name == vc.Namespace { // single mode: the host namespace is the VirtualCluster's own
+			continue
+		}
+		err := host.Get(ctx, c.key, c.obj)
+		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%T %s is still there (%v)", c.obj, c.key, err)
+	}
+}
