@@ -44,9 +44,9 @@ if [ -d "$E2E_RUN/pids" ]; then
 		[ -f "$f" ] && stop "$(cat "$f")"
 	done
 fi
-if ip netns list | grep -qw "^$E2E_NETNS"; then
+if ip netns list 2>/dev/null | grep -qw "^$E2E_NETNS"; then
 	# shellcheck disable=SC2046
-	stop $(ip netns pids "$E2E_NETNS")
+	stop $(ip netns pids "$E2E_NETNS" 2>/dev/null)
 fi
 
 # The pods' network namespaces are files containerd made under /run/netns.

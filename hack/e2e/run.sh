@@ -52,8 +52,14 @@ chains_before=$(mktemp)
 iptables_chains >"$chains_before"
 
 rc=0
+child=
 finish() {
 	trap - EXIT INT TERM
+	set +e # tear down whatever fails
+	if [ -n "$child" ]; then
+		kill -TERM "$child" 2>/dev/null
+		wait "$child"
+	fi
 	hack/e2e/node-down.sh
 	hack/e2e/leftovers.sh "$chains_before" || rc=1
 	rm -f "$chains_before"
@@ -67,13 +73,24 @@ ip netns add "$E2E_NETNS"
 node_start=$SECONDS
 # The node's processes share a mount namespace of their own, so their mounts
 # go with them; `ip netns exec` would remount /sys and hide the cgroups.
-in_netns() { nsenter --net="/run/netns/$E2E_NETNS" "$@"; }
-in_netns unshare --mount --propagation slave hack/e2e/node-up.sh "$out/images" || { rc=$?; exit; }
+in_netns=(nsenter --net="/run/netns/$E2E_NETNS")
+# step COMMAND...: run COMMAND in the background and wait for it, so that a
+# signal reaches the trap at once rather than when COMMAND ends, and the
+# trap can stop COMMAND (nsenter, unshare and env exec what they run).
+step() {
+	"$@" &
+	child=$!
+	local status=0
+	wait "$child" || status=$?
+	child=
+	return "$status"
+}
+step "${in_netns[@]}" unshare --mount --propagation slave hack/e2e/node-up.sh "$out/images" || { rc=$?; exit; }
 echo "e2e: node up in $((SECONDS - node_start))s" >&2
 
 # --- suite ---------------------------------------------------------------------------
 # shellcheck disable=SC2086
-in_netns env \
+step "${in_netns[@]}" env \
 	KUBECONFIG="$E2E_STATE/pki/admin.kubeconfig" NESTOR_E2E_KUBECTL="$k8s/kubectl" \
 	NESTOR_E2E_LOGS="$E2E_STATE/logs" NESTOR_E2E_IMAGE_TAG="$E2E_IMAGE_TAG" NESTOR_E2E_ROOT="$root" \
 	"$out/e2e.test" -test.v -test.timeout 45m ${E2E_TEST_FLAGS:-} || rc=$?
