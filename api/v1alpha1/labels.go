@@ -28,7 +28,8 @@ const (
 
 	// Annotations on every object the syncer copies to the host: where it
 	// comes from in the virtual cluster. The reverse lookup reads them and
-	// never parses a host name.
+	// never parses a host name. The kind is its GroupKind, as
+	// "Ingress.networking.k8s.io"; a core kind's is the bare Kind, as "Pod".
 	AnnotationVirtualName      = "nestor.dev/virtual-name"
 	AnnotationVirtualNamespace = "nestor.dev/virtual-namespace"
 	AnnotationVirtualUID       = "nestor.dev/virtual-uid"

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/events"
@@ -54,7 +55,7 @@ type env struct {
 	// watched makes an empty host object of each kind a controller
 	// watches on the host, by the kind its origin records (watchHost).
 	// Filled while the controllers are set up, read-only once they run.
-	watched map[string]func() client.Object
+	watched map[schema.GroupKind]func() client.Object
 	// resync is how long a sync that waits on someone else waits.
 	resync time.Duration
 
@@ -65,19 +66,19 @@ type env struct {
 }
 
 // owns is the OwnedFunc of the host copy of a virtual object.
-func (e *env) owns(kind string, v client.Object) apply.OwnedFunc {
+func (e *env) owns(kind schema.GroupKind, v client.Object) apply.OwnedFunc {
 	return func(live client.Object) bool { return e.tr.Owns(kind, v.GetNamespace(), v.GetName(), live) }
 }
 
 // toHost writes desired, the host copy of v, and reports whether it did:
 // not when v's namespace is going away, nor when a host object of that name
 // is not v's copy, which is left alone while v gets a Warning event.
-func (e *env) toHost(ctx context.Context, kind string, v, desired client.Object) (bool, error) {
+func (e *env) toHost(ctx context.Context, kind schema.GroupKind, v, desired client.Object) (bool, error) {
 	return e.write(ctx, kind, v, desired, e.applier.Apply)
 }
 
 // write is toHost with the applier's method of choice.
-func (e *env) write(ctx context.Context, kind string, v, desired client.Object,
+func (e *env) write(ctx context.Context, kind schema.GroupKind, v, desired client.Object,
 	send func(context.Context, client.Object, apply.OwnedFunc) (apply.Result, error)) (bool, error) {
 	if err := e.ensureNamespace(ctx, v.GetNamespace()); errors.Is(err, errNamespaceGone) {
 		return false, nil // the namespace's deletion removes v
@@ -100,7 +101,7 @@ func (e *env) write(ctx context.Context, kind string, v, desired client.Object,
 
 // deleteCopy deletes the host copy of virtual object namespace/name, if
 // there is one and it is that object's.
-func (e *env) deleteCopy(ctx context.Context, kind string, h client.Object, namespace, name string, opts ...client.DeleteOption) error {
+func (e *env) deleteCopy(ctx context.Context, kind schema.GroupKind, h client.Object, namespace, name string, opts ...client.DeleteOption) error {
 	key := e.tr.HostKey(kind, namespace, name)
 	h.SetNamespace(key.Namespace)
 	h.SetName(key.Name)
@@ -224,7 +225,7 @@ func (e *env) ownsNamespace(ns string) apply.OwnedFunc {
 // as watched: a lookup beyond a controller's own kinds (the event
 // controller's) reads only watched kinds from the host cache, whose
 // informers the controllers start.
-func (e *env) watchHost(kind string, newH func() client.Object) source.Source {
+func (e *env) watchHost(kind schema.GroupKind, newH func() client.Object) source.Source {
 	e.watched[kind] = newH
 	return source.Kind(e.hostCache, newH(), handler.EnqueueRequestsFromMapFunc(func(_ context.Context, h client.Object) []reconcile.Request {
 		o, ok := e.tr.OriginOf(h)

@@ -79,7 +79,9 @@ func (r *eventReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 // forbid, which never syncs, and the lookup waits for it forever. An object
 // not in the cache is a NotFound error: it may be on its way.
 func (r *eventReconciler) about(ctx context.Context, h *corev1.Event) (translate.Origin, bool, error) {
-	newObj, ok := r.watched[h.InvolvedObject.Kind]
+	// By group too: a custom resource may share a core kind's name.
+	kind := h.InvolvedObject.GroupVersionKind().GroupKind()
+	newObj, ok := r.watched[kind]
 	if !ok || h.InvolvedObject.Namespace == "" {
 		return translate.Origin{}, false, nil
 	}
@@ -87,10 +89,10 @@ func (r *eventReconciler) about(ctx context.Context, h *corev1.Event) (translate
 	key := client.ObjectKey{Namespace: h.InvolvedObject.Namespace, Name: h.InvolvedObject.Name}
 	if err := r.host.Get(ctx, key, obj); err != nil {
 		return translate.Origin{}, false, fmt.Errorf("looking up %s %s, which event %s/%s is about: %w",
-			h.InvolvedObject.Kind, key, h.Namespace, h.Name, err)
+			kind, key, h.Namespace, h.Name, err)
 	}
 	o, ok := r.tr.OriginOf(obj)
-	return o, ok && o.Kind == h.InvolvedObject.Kind, nil
+	return o, ok && o.Kind == kind, nil
 }
 
 // recent reports whether host event h last happened within recentEvent of

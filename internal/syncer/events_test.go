@@ -1,11 +1,18 @@
 package syncer
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/nestor-dev/nestor/internal/naming"
+	"github.com/nestor-dev/nestor/internal/translate"
 )
 
 func TestRecent(t *testing.T) {
@@ -33,6 +40,33 @@ func TestRecent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := recent(&tc.h, now); got != tc.want {
 				t.Errorf("recent = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// An event is about a copy only if its object's group and kind are the
+// copy's: a kind of another group may share a core kind's name.
+func TestEventAboutMatchesGroupAndKind(t *testing.T) {
+	tr := translate.Context{Names: naming.NewTranslator("team-a", "vc", false), VirtualCluster: "vc", HostNamespace: "team-a"}
+	h := tr.Pod(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns1", Name: "web", UID: "u"}})
+	r := &eventReconciler{&env{
+		tr:      tr,
+		host:    fake.NewClientBuilder().WithObjects(h).Build(),
+		watched: map[schema.GroupKind]func() client.Object{kindPod: func() client.Object { return &corev1.Pod{} }},
+	}}
+	for _, tc := range []struct {
+		apiVersion string
+		about      bool
+	}{
+		{"v1", true},
+		{"example.com/v1", false},
+	} {
+		t.Run(tc.apiVersion, func(t *testing.T) {
+			e := &corev1.Event{InvolvedObject: corev1.ObjectReference{APIVersion: tc.apiVersion, Kind: "Pod", Namespace: h.Namespace, Name: h.Name}}
+			o, ok, err := r.about(context.Background(), e)
+			if err != nil || ok != tc.about {
+				t.Fatalf("about = %+v, %t, %v; want about it: %t", o, ok, err, tc.about)
 			}
 		})
 	}

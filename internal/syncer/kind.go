@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -16,8 +17,9 @@ import (
 // kind describes how the objects of one kind go to the host and what comes
 // back. Every kind but pods, whose lifecycle is the host's, is synced by it.
 type kind[V client.Object] struct {
-	// name is the Kind, as the origin annotation records it.
-	name string
+	// gvk is the kind's identity: its controller's name and, by its
+	// GroupKind, what the origin of a copy records.
+	gvk schema.GroupVersionKind
 	// newV and newH make empty virtual and host objects.
 	newV func() V
 	newH func() client.Object
@@ -51,9 +53,9 @@ type kindReconciler[V client.Object] struct {
 func setupKind[V client.Object](mgr manager.Manager, e *env, k kind[V]) error {
 	r := &kindReconciler[V]{env: e, kind: k}
 	b := ctrl.NewControllerManagedBy(mgr).
-		Named(k.name).
+		Named(k.gvk.GroupKind().String()).
 		For(k.newV()).
-		WatchesRawSource(e.watchHost(k.name, k.newH))
+		WatchesRawSource(e.watchHost(k.gvk.GroupKind(), k.newH))
 	for _, w := range k.watches {
 		b = b.Watches(w.obj, w.handler, builder.WithPredicates())
 	}
@@ -69,7 +71,7 @@ func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		if gone, err := r.gone(ctx, req.NamespacedName, r.newV()); err != nil || !gone {
 			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, r.deleteCopy(ctx, r.name, r.newH(), req.Namespace, req.Name)
+		return ctrl.Result{}, r.deleteCopy(ctx, r.gvk.GroupKind(), r.newH(), req.Namespace, req.Name)
 	}
 	if err != nil {
 		return ctrl.Result{}, err
@@ -81,7 +83,7 @@ func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 	}
 	if !wanted {
-		return ctrl.Result{}, r.deleteCopy(ctx, r.name, r.newH(), req.Namespace, req.Name)
+		return ctrl.Result{}, r.deleteCopy(ctx, r.gvk.GroupKind(), r.newH(), req.Namespace, req.Name)
 	}
 
 	var desired client.Object
@@ -92,7 +94,7 @@ func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	} else {
 		desired = r.copy(v)
 	}
-	synced, err := r.toHost(ctx, r.name, v, desired)
+	synced, err := r.toHost(ctx, r.gvk.GroupKind(), v, desired)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -113,7 +115,7 @@ func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		before := v.DeepCopyObject()
 		if r.status(v, h); !equality.Semantic.DeepEqual(before, v) {
 			if err := r.virtual.Status().Update(ctx, v); err != nil {
-				return ctrl.Result{}, fmt.Errorf("updating the status of %s %s/%s: %w", r.name, v.GetNamespace(), v.GetName(), err)
+				return ctrl.Result{}, fmt.Errorf("updating the status of %s %s/%s: %w", r.gvk.GroupKind(), v.GetNamespace(), v.GetName(), err)
 			}
 		}
 	}

@@ -57,7 +57,7 @@ func (e *env) setup(mgr manager.Manager) error {
 	add(to.Pods.IsEnabled(), func() error { return e.setupPods(mgr) })
 	add(to.Secrets.IsEnabled(), func() error {
 		return setupKind(mgr, e, kind[*corev1.Secret]{
-			name: "Secret",
+			gvk:  corev1.SchemeGroupVersion.WithKind("Secret"),
 			newV: func() *corev1.Secret { return &corev1.Secret{} },
 			newH: func() client.Object { return &corev1.Secret{} },
 			copy: func(v *corev1.Secret) client.Object { return e.tr.Secret(v) },
@@ -72,7 +72,7 @@ func (e *env) setup(mgr manager.Manager) error {
 	})
 	add(to.ConfigMaps.IsEnabled(), func() error {
 		return setupKind(mgr, e, kind[*corev1.ConfigMap]{
-			name: "ConfigMap",
+			gvk:  corev1.SchemeGroupVersion.WithKind("ConfigMap"),
 			newV: func() *corev1.ConfigMap { return &corev1.ConfigMap{} },
 			newH: func() client.Object { return &corev1.ConfigMap{} },
 			copy: func(v *corev1.ConfigMap) client.Object { return e.tr.ConfigMap(v) },
@@ -87,7 +87,7 @@ func (e *env) setup(mgr manager.Manager) error {
 	})
 	add(to.Services.IsEnabled(), func() error {
 		return setupKind(mgr, e, kind[*corev1.Service]{
-			name:   "Service",
+			gvk:    corev1.SchemeGroupVersion.WithKind("Service"),
 			newV:   func() *corev1.Service { return &corev1.Service{} },
 			newH:   func() client.Object { return &corev1.Service{} },
 			copy:   func(v *corev1.Service) client.Object { return e.tr.Service(v) },
@@ -102,7 +102,7 @@ func (e *env) setup(mgr manager.Manager) error {
 	})
 	add(to.Endpoints.IsEnabled(), func() error {
 		return setupKind(mgr, e, kind[*corev1.Endpoints]{
-			name:   "Endpoints",
+			gvk:    corev1.SchemeGroupVersion.WithKind("Endpoints"),
 			newV:   func() *corev1.Endpoints { return &corev1.Endpoints{} },
 			newH:   func() client.Object { return &corev1.Endpoints{} },
 			copy:   func(v *corev1.Endpoints) client.Object { return e.tr.Endpoints(v) },
@@ -114,7 +114,7 @@ func (e *env) setup(mgr manager.Manager) error {
 	})
 	add(to.PersistentVolumeClaims.IsEnabled(), func() error {
 		return setupKind(mgr, e, kind[*corev1.PersistentVolumeClaim]{
-			name: "PersistentVolumeClaim",
+			gvk:  corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"),
 			newV: func() *corev1.PersistentVolumeClaim { return &corev1.PersistentVolumeClaim{} },
 			newH: func() client.Object { return &corev1.PersistentVolumeClaim{} },
 			copy: func(v *corev1.PersistentVolumeClaim) client.Object { return e.tr.PersistentVolumeClaim(v) },
@@ -125,7 +125,7 @@ func (e *env) setup(mgr manager.Manager) error {
 	})
 	add(to.Ingresses.Enabled, func() error {
 		return setupKind(mgr, e, kind[*networkingv1.Ingress]{
-			name: "Ingress",
+			gvk:  networkingv1.SchemeGroupVersion.WithKind("Ingress"),
 			newV: func() *networkingv1.Ingress { return &networkingv1.Ingress{} },
 			newH: func() client.Object { return &networkingv1.Ingress{} },
 			copy: func(v *networkingv1.Ingress) client.Object { return e.tr.Ingress(v) },
@@ -136,7 +136,7 @@ func (e *env) setup(mgr manager.Manager) error {
 	})
 	add(to.PodDisruptionBudgets.Enabled, func() error {
 		return setupKind(mgr, e, kind[*policyv1.PodDisruptionBudget]{
-			name: "PodDisruptionBudget",
+			gvk:  policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"),
 			newV: func() *policyv1.PodDisruptionBudget { return &policyv1.PodDisruptionBudget{} },
 			newH: func() client.Object { return &policyv1.PodDisruptionBudget{} },
 			copy: func(v *policyv1.PodDisruptionBudget) client.Object { return e.tr.PodDisruptionBudget(v) },
@@ -150,7 +150,7 @@ func (e *env) setup(mgr manager.Manager) error {
 	})
 	add(to.ServiceAccounts.Enabled, func() error {
 		return setupKind(mgr, e, kind[*corev1.ServiceAccount]{
-			name: "ServiceAccount",
+			gvk:  corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
 			newV: func() *corev1.ServiceAccount { return &corev1.ServiceAccount{} },
 			newH: func() client.Object { return &corev1.ServiceAccount{} },
 			copy: func(v *corev1.ServiceAccount) client.Object { return e.tr.ServiceAccount(v) },
@@ -158,7 +158,7 @@ func (e *env) setup(mgr manager.Manager) error {
 	})
 	add(to.NetworkPolicies.Enabled, func() error {
 		return setupKind(mgr, e, kind[*networkingv1.NetworkPolicy]{
-			name: "NetworkPolicy",
+			gvk:  networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"),
 			newV: func() *networkingv1.NetworkPolicy { return &networkingv1.NetworkPolicy{} },
 			newH: func() client.Object { return &networkingv1.NetworkPolicy{} },
 			copyCtx: func(ctx context.Context, v *networkingv1.NetworkPolicy) (client.Object, error) {

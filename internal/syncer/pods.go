@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,10 +20,11 @@ import (
 	"github.com/nestor-dev/nestor/internal/translate"
 )
 
-// Kinds of host objects that belong to a virtual pod.
-const (
-	kindPod      = "Pod"
-	kindPodToken = "PodServiceAccountToken"
+// Kinds of host objects that belong to a virtual pod. The token's is no
+// kind of the API: it tells a pod's token Secret from a copied Secret.
+var (
+	kindPod      = schema.GroupKind{Group: corev1.GroupName, Kind: "Pod"}
+	kindPodToken = schema.GroupKind{Group: corev1.GroupName, Kind: "PodServiceAccountToken"}
 )
 
 // annotationTokenRenew records when the token in a pod's token Secret is
@@ -272,7 +274,7 @@ func (r *podReconciler) token(ctx context.Context, v *corev1.Pod) (time.Duration
 		return 0, fmt.Errorf("requesting a token for virtual pod %s/%s: %w", v.Namespace, v.Name, err)
 	}
 	secret := &corev1.Secret{
-		ObjectMeta: r.tr.Meta(kindPodToken, &metav1.ObjectMeta{Namespace: v.Namespace, Name: v.Name, UID: v.UID}),
+		ObjectMeta: r.tr.Meta(kindPodToken.String(), &metav1.ObjectMeta{Namespace: v.Namespace, Name: v.Name, UID: v.UID}),
 		Type:       corev1.SecretTypeOpaque,
 		Data:       map[string][]byte{translate.TokenKey: []byte(tr.Status.Token)},
 	}

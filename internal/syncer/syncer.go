@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -104,7 +105,7 @@ func New(o Options) (manager.Manager, error) {
 		hostCache:     host.GetCache(),
 		applier:       apply.New(host.GetClient(), host.GetAPIReader(), FieldOwner),
 		recorder:      mgr.GetEventRecorder(FieldOwner),
-		watched:       map[string]func() client.Object{},
+		watched:       map[schema.GroupKind]func() client.Object{},
 		vc:            &tenancyv1alpha1.VirtualCluster{},
 		resync:        time.Minute,
 	}

@@ -22,12 +22,15 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/apply"
 	"github.com/nestor-dev/nestor/internal/naming"
+	"github.com/nestor-dev/nestor/internal/syncer"
 	"github.com/nestor-dev/nestor/internal/syncerconfig"
 	"github.com/nestor-dev/nestor/internal/translate"
 )
@@ -941,4 +944,80 @@ func TestAPinnedPodIsNotTakenForLost(t *testing.T) {
 			return tn.Virtual.Get(context.Background(), client.ObjectKeyFromObject(pod), &corev1.Pod{})
 		}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
 	})
+}
+
+// Host copies an earlier Nestor made of a kind outside the core group
+// record its bare Kind. A syncer that records groups takes them for the
+// copies they are: it updates them, deletes them with their virtual
+// objects, and removes one whose virtual object went while it was away.
+func TestCopiesThatRecordTheBareKindAreStillCopies(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		g := NewWithT(t)
+		ctx := context.Background()
+		// The rules allow ingresses; the syncer starts without them, as
+		// though the earlier one had just stopped.
+		tn := newTenant(t, mode, viaRun(),
+			withSync(func(s *tenancyv1alpha1.SyncSpec) { s.ToHost.Ingresses.Enabled = true }),
+			withConfig(func(c *syncerconfig.Config) { c.ToHost.Ingresses.Enabled = false }))
+		ns := tn.newVirtualNamespace(t)
+		tn.ensureHostNamespace(t, ns)
+
+		web := ingressTo(ns, "web", "web-v1")
+		tn.createVirtual(t, web)
+		synced := tn.bareKindCopy(t, web)
+		tn.bareKindCopy(t, ingressTo(ns, "removed", "web-v1"))
+
+		cfg := tn.Config
+		cfg.ToHost.Ingresses.Enabled = true
+		writeConfig(t, tn.ConfigFile, cfg)
+		gone(t, hostClient, tn.HostKey(ns, "removed"), &networkingv1.Ingress{})
+		// The copy is the same object, now recording the group.
+		expectIngressCopy := func(backend string) {
+			g.Eventually(func(g Gomega) {
+				h := &networkingv1.Ingress{}
+				g.Expect(hostClient.Get(ctx, client.ObjectKeyFromObject(synced), h)).To(Succeed())
+				g.Expect(h.UID).To(Equal(synced.UID))
+				g.Expect(h.Annotations).To(HaveKeyWithValue(tenancyv1alpha1.AnnotationVirtualKind, "Ingress.networking.k8s.io"))
+				g.Expect(h.Spec.DefaultBackend.Service.Name).To(Equal(tn.Names.HostName(ns, backend)))
+			}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+		}
+		expectIngressCopy("web-v1")
+
+		g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			if err := tn.Virtual.Get(ctx, client.ObjectKeyFromObject(web), web); err != nil {
+				return err
+			}
+			web.Spec.DefaultBackend.Service.Name = "web-v2"
+			return tn.Virtual.Update(ctx, web)
+		})).To(Succeed())
+		expectIngressCopy("web-v2")
+
+		g.Expect(tn.Virtual.Delete(ctx, web)).To(Succeed())
+		gone(t, hostClient, client.ObjectKeyFromObject(synced), &networkingv1.Ingress{})
+	})
+}
+
+// ingressTo is an ingress whose default backend is service.
+func ingressTo(ns, name, service string) *networkingv1.Ingress {
+	return &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: networkingv1.IngressSpec{DefaultBackend: &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
+			Name: service, Port: networkingv1.ServiceBackendPort{Number: 80},
+		}}},
+	}
+}
+
+// bareKindCopy writes the host copy of virtual ingress v as a syncer that
+// recorded the bare Kind did, and returns it.
+func (tn *tenant) bareKindCopy(t *testing.T, v *networkingv1.Ingress) *networkingv1.Ingress {
+	t.Helper()
+	h := translate.For(tn.Config).Ingress(v)
+	h.Annotations[tenancyv1alpha1.AnnotationVirtualKind] = "Ingress"
+	if v.UID == "" {
+		h.Annotations[tenancyv1alpha1.AnnotationVirtualUID] = string(uuid.NewUUID())
+	}
+	_, err := apply.New(hostClient, hostClient, syncer.FieldOwner).Apply(context.Background(), h, func(client.Object) bool { return true })
+	NewWithT(t).Expect(err).NotTo(HaveOccurred(), "writing the bare-Kind copy of virtual ingress %s/%s", v.Namespace, v.Name)
+	NewWithT(t).Expect(hostClient.Get(context.Background(), client.ObjectKeyFromObject(h), h)).To(Succeed())
+	return h
 }

@@ -24,7 +24,7 @@ func (c Context) Event(h *corev1.Event, o Origin) *corev1.Event {
 	return &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{Name: o.Name + "." + suffix, Namespace: o.Namespace},
 		InvolvedObject: corev1.ObjectReference{
-			Kind: o.Kind, APIVersion: h.InvolvedObject.APIVersion,
+			Kind: o.Kind.Kind, APIVersion: h.InvolvedObject.APIVersion,
 			Namespace: o.Namespace, Name: o.Name, UID: o.UID,
 			FieldPath: h.InvolvedObject.FieldPath,
 		},

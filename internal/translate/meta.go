@@ -8,7 +8,11 @@ import (
 	"maps"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
@@ -44,8 +48,42 @@ func For(cfg syncerconfig.Config) Context {
 
 // Origin is a virtual object as its host copy records it.
 type Origin struct {
-	Kind, Namespace, Name string
-	UID                   types.UID
+	Kind            schema.GroupKind
+	Namespace, Name string
+	UID             types.UID
+}
+
+// The kinds translated here. A copy's origin records its kind's
+// GroupKind.String(), which for a core kind is the bare Kind.
+var (
+	kindPod                   = schema.GroupKind{Group: corev1.GroupName, Kind: "Pod"}
+	kindService               = schema.GroupKind{Group: corev1.GroupName, Kind: "Service"}
+	kindSecret                = schema.GroupKind{Group: corev1.GroupName, Kind: "Secret"}
+	kindConfigMap             = schema.GroupKind{Group: corev1.GroupName, Kind: "ConfigMap"}
+	kindPersistentVolumeClaim = schema.GroupKind{Group: corev1.GroupName, Kind: "PersistentVolumeClaim"}
+	kindEndpoints             = schema.GroupKind{Group: corev1.GroupName, Kind: "Endpoints"}
+	kindServiceAccount        = schema.GroupKind{Group: corev1.GroupName, Kind: "ServiceAccount"}
+	kindIngress               = schema.GroupKind{Group: networkingv1.GroupName, Kind: "Ingress"}
+	kindNetworkPolicy         = schema.GroupKind{Group: networkingv1.GroupName, Kind: "NetworkPolicy"}
+	kindPodDisruptionBudget   = schema.GroupKind{Group: policyv1.GroupName, Kind: "PodDisruptionBudget"}
+)
+
+// legacyKinds are the kinds outside the core group whose copies Nestor
+// marked with the bare Kind before it recorded groups. Those copies are
+// still these kinds': never orphaned, and the next apply records the group.
+// No other bare Kind is taken for a kind of another group.
+var legacyKinds = map[string]schema.GroupKind{
+	kindIngress.Kind:             kindIngress,
+	kindNetworkPolicy.Kind:       kindNetworkPolicy,
+	kindPodDisruptionBudget.Kind: kindPodDisruptionBudget,
+}
+
+// recordedKind is the kind an origin annotation records.
+func recordedKind(recorded string) schema.GroupKind {
+	if gk, ok := legacyKinds[recorded]; ok {
+		return gk
+	}
+	return schema.ParseGroupKind(recorded)
 }
 
 // rootCA is the configMap every namespace holds with its cluster's CA.
@@ -63,9 +101,9 @@ func (c Context) ConfigMapName(namespace, name string) string {
 }
 
 // HostKey is where virtual object namespace/name of kind lives on the host.
-func (c Context) HostKey(kind, namespace, name string) types.NamespacedName {
+func (c Context) HostKey(kind schema.GroupKind, namespace, name string) types.NamespacedName {
 	key := c.Names.HostKey(namespace, name)
-	if kind == "ConfigMap" {
+	if kind == kindConfigMap {
 		key.Name = c.ConfigMapName(namespace, name)
 	}
 	return key
@@ -93,9 +131,10 @@ func (c Context) SelectorLabels() map[string]string {
 
 // Meta is the host metadata of virtual object v of kind: the translated
 // name, the tenant's labels and annotations minus the keys Nestor reserves,
-// the markers, and the origin annotations.
+// the markers, and the origin annotations. kind is given as the origin
+// records it, a GroupKind's String().
 func (c Context) Meta(kind string, v metav1.Object) metav1.ObjectMeta {
-	key := c.HostKey(kind, v.GetNamespace(), v.GetName())
+	key := c.HostKey(schema.ParseGroupKind(kind), v.GetNamespace(), v.GetName())
 	labels := withoutReserved(v.GetLabels())
 	maps.Copy(labels, c.Markers(v.GetNamespace()))
 	annotations := withoutReserved(v.GetAnnotations())
@@ -141,12 +180,12 @@ func (c Context) OriginOf(h metav1.Object) (Origin, bool) {
 		return Origin{}, false
 	}
 	o := Origin{
-		Kind:      a[tenancyv1alpha1.AnnotationVirtualKind],
+		Kind:      recordedKind(a[tenancyv1alpha1.AnnotationVirtualKind]),
 		Namespace: a[tenancyv1alpha1.AnnotationVirtualNamespace],
 		Name:      a[tenancyv1alpha1.AnnotationVirtualName],
 		UID:       types.UID(a[tenancyv1alpha1.AnnotationVirtualUID]),
 	}
-	if o.Kind == "" || o.Namespace == "" || o.Name == "" || o.UID == "" {
+	if o.Kind.Kind == "" || o.Namespace == "" || o.Name == "" || o.UID == "" {
 		return Origin{}, false
 	}
 	// The origin must lie in the virtual namespace h's namespace serves.
@@ -159,7 +198,7 @@ func (c Context) OriginOf(h metav1.Object) (Origin, bool) {
 // Owns reports whether host object h is the copy of virtual object
 // namespace/name of kind. The virtual UID may differ: an object deleted
 // and re-created under the same name takes over its copy.
-func (c Context) Owns(kind, namespace, name string, h metav1.Object) bool {
+func (c Context) Owns(kind schema.GroupKind, namespace, name string, h metav1.Object) bool {
 	o, ok := c.OriginOf(h)
 	return ok && o.Kind == kind && o.Namespace == namespace && o.Name == name
 }

@@ -9,6 +9,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
@@ -110,7 +111,7 @@ func TestPod(t *testing.T) {
 			if h.Annotations[tenancyv1alpha1.AnnotationVirtualUID] != "uid-1" {
 				t.Errorf("origin UID %q, want uid-1", h.Annotations[tenancyv1alpha1.AnnotationVirtualUID])
 			}
-			if o, ok := c.OriginOf(h); !ok || o != (Origin{Kind: "Pod", Namespace: "ns1", Name: "web", UID: "uid-1"}) {
+			if o, ok := c.OriginOf(h); !ok || o != (Origin{Kind: kindPod, Namespace: "ns1", Name: "web", UID: "uid-1"}) {
 				t.Errorf("OriginOf = %+v, %t", o, ok)
 			}
 
@@ -196,7 +197,7 @@ func TestServiceSelectsOnlyItsNamespacesPods(t *testing.T) {
 func TestOwnership(t *testing.T) {
 	c := contexts()["single"]
 	h := c.Secret(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "ns1", UID: "u"}})
-	if !c.Owns("Secret", "ns1", "s", h) {
+	if !c.Owns(kindSecret, "ns1", "s", h) {
 		t.Fatal("a copy is its origin's")
 	}
 	for name, mutate := range map[string]func(*corev1.Secret){
@@ -209,9 +210,63 @@ func TestOwnership(t *testing.T) {
 	} {
 		s := h.DeepCopy()
 		mutate(s)
-		if c.Owns("Secret", "ns1", "s", s) {
+		if c.Owns(kindSecret, "ns1", "s", s) {
 			t.Errorf("%s: taken for the copy", name)
 		}
+	}
+}
+
+// A copy's origin records its kind by group. A copy that an earlier Nestor
+// marked with the bare Kind of a non-core kind is still that kind's; no
+// other bare Kind, and no kind of another group of the same name, passes.
+func TestOriginKind(t *testing.T) {
+	c := contexts()["single"]
+	meta := metav1.ObjectMeta{Name: "web", Namespace: "ns1", UID: "u"}
+	pod := c.Pod(&corev1.Pod{ObjectMeta: meta})
+	ingress := c.Ingress(&networkingv1.Ingress{ObjectMeta: meta})
+	for want, h := range map[string]metav1.Object{
+		"Pod":                             pod,
+		"Ingress.networking.k8s.io":       ingress,
+		"NetworkPolicy.networking.k8s.io": c.NetworkPolicy(&networkingv1.NetworkPolicy{ObjectMeta: meta}, nil),
+		"PodDisruptionBudget.policy":      c.PodDisruptionBudget(&policyv1.PodDisruptionBudget{ObjectMeta: meta}),
+	} {
+		if got := h.GetAnnotations()[tenancyv1alpha1.AnnotationVirtualKind]; got != want {
+			t.Errorf("a copy records kind %q, want %q", got, want)
+		}
+	}
+
+	// recording is the copy of ns1/web as one that records kind.
+	recording := func(kind string) metav1.Object {
+		h := ingress.DeepCopy()
+		h.Annotations[tenancyv1alpha1.AnnotationVirtualKind] = kind
+		return h
+	}
+	certificate := schema.GroupKind{Group: "cert-manager.io", Kind: "Certificate"}
+	for _, tc := range []struct {
+		name string
+		h    metav1.Object
+		kind schema.GroupKind
+		owns bool
+	}{
+		{"pod", pod, kindPod, true},
+		{"ingress", ingress, kindIngress, true},
+		{"custom resource", recording("Certificate.cert-manager.io"), certificate, true},
+		{"legacy ingress", recording("Ingress"), kindIngress, true},
+		{"legacy network policy", recording("NetworkPolicy"), kindNetworkPolicy, true},
+		{"legacy pod disruption budget", recording("PodDisruptionBudget"), kindPodDisruptionBudget, true},
+
+		{"ingress, asked for another group's", ingress, schema.GroupKind{Group: "example.com", Kind: "Ingress"}, false},
+		{"pod, asked for another group's", pod, schema.GroupKind{Group: "example.com", Kind: "Pod"}, false},
+		{"another group's ingress", recording("Ingress.example.com"), kindIngress, false},
+		{"another group's pod", recording("Pod.example.com"), kindPod, false},
+		{"custom kind, bare", recording("Certificate"), certificate, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := c.Owns(tc.kind, "ns1", "web", tc.h); got != tc.owns {
+				t.Errorf("Owns(%s) of a copy recording %q = %t, want %t",
+					tc.kind, tc.h.GetAnnotations()[tenancyv1alpha1.AnnotationVirtualKind], got, tc.owns)
+			}
+		})
 	}
 }
 
@@ -239,7 +294,7 @@ func TestEventSpeaksOfTheVirtualObject(t *testing.T) {
 				Count:          1,
 				Type:           corev1.EventTypeNormal,
 			}
-			v := c.Event(h, Origin{Kind: "Pod", Namespace: "ns1", Name: "web", UID: "uid-1"})
+			v := c.Event(h, Origin{Kind: kindPod, Namespace: "ns1", Name: "web", UID: "uid-1"})
 			if v.Name != "web.1876a2b3c4d5e6f7" || v.Namespace != "ns1" {
 				t.Errorf("event %s/%s", v.Namespace, v.Name)
 			}
