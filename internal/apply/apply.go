@@ -9,6 +9,9 @@
 // An object is only ever written when the caller's OwnedFunc accepts the live
 // object, so a user's object that happens to bear a child's name is reported,
 // never taken over.
+//
+// Objects of kinds the client's scheme does not know, custom resources, are
+// written as *unstructured.Unstructured.
 package apply
 
 import (
@@ -65,8 +68,11 @@ type Applier struct {
 	client    client.Client // reads from the cache, writes to the API server
 	reader    client.Reader // reads from the API server, for what the cache cannot see
 	owner     string
-	converter managedfields.TypeConverter
+	converter managedfields.TypeConverter // for the kinds of the client's scheme
 }
+
+// deduced compares the kinds the scheme does not know; see upToDate.
+var deduced = managedfields.NewDeducedTypeConverter()
 
 // New returns an Applier. c is normally the manager's cache-backed client,
 // whose caches hold only labelled objects; reader is an uncached reader, asked
@@ -93,7 +99,7 @@ func (a *Applier) Update(ctx context.Context, desired client.Object, owned Owned
 }
 
 func (a *Applier) applyObject(ctx context.Context, desired client.Object, owned OwnedFunc, create bool) (Result, error) {
-	gvk, err := apiutil.GVKForObject(desired, a.client.Scheme())
+	gvk, err := a.gvkOf(desired)
 	if err != nil {
 		return Unchanged, err
 	}
@@ -228,7 +234,7 @@ func (a *Applier) takeOver(ctx context.Context, live client.Object, want *unstru
 // Delete removes the object named like obj, read from the cache, if it
 // exists and is owned. It reports whether a delete was sent.
 func (a *Applier) Delete(ctx context.Context, obj client.Object, owned OwnedFunc, opts ...client.DeleteOption) (bool, error) {
-	gvk, err := apiutil.GVKForObject(obj, a.client.Scheme())
+	gvk, err := a.gvkOf(obj)
 	if err != nil {
 		return false, err
 	}
@@ -255,7 +261,7 @@ func (a *Applier) DeleteLive(ctx context.Context, live client.Object, owned Owne
 	opts = append([]client.DeleteOption{client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationBackground)}, opts...)
 	err := a.client.Delete(ctx, live, opts...)
 	if err != nil && !apierrors.IsNotFound(err) {
-		gvk, _ := apiutil.GVKForObject(live, a.client.Scheme())
+		gvk, _ := a.gvkOf(live)
 		return false, fmt.Errorf("deleting %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(live), err)
 	}
 	return err == nil, nil
@@ -295,7 +301,27 @@ func (a *Applier) Get(ctx context.Context, obj client.Object) (bool, error) {
 	return true, nil
 }
 
+// gvkOf is obj's kind as obj states it, all there is to know of a custom
+// resource's, or else as the scheme knows obj's type.
+func (a *Applier) gvkOf(obj client.Object) (schema.GroupVersionKind, error) {
+	if gvk := obj.GetObjectKind().GroupVersionKind(); gvk.Kind != "" && gvk.Version != "" {
+		return gvk, nil
+	}
+	gvk, err := apiutil.GVKForObject(obj, a.client.Scheme())
+	if err != nil {
+		return gvk, fmt.Errorf("kind of %s: %w", client.ObjectKeyFromObject(obj), err)
+	}
+	return gvk, nil
+}
+
+// newObject is an empty object of kind gvk, unstructured if the scheme does
+// not know the kind.
 func (a *Applier) newObject(gvk schema.GroupVersionKind) (client.Object, error) {
+	if !a.client.Scheme().Recognizes(gvk) {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvk)
+		return u, nil
+	}
 	o, err := a.client.Scheme().New(gvk)
 	if err != nil {
 		return nil, err
@@ -313,12 +339,25 @@ func (a *Applier) newObject(gvk schema.GroupVersionKind) (client.Object, error) 
 // Atomic fields (a fieldRef, a list of volumeClaimTemplates) are replaced
 // whole by a merge, so the values the API server defaults inside them must be
 // in want too, or every apply looks like a change; the builders set them.
+//
+// A kind the scheme does not know is compared with deduced types, which need
+// no schema: maps merge key by key and every list is replaced whole. So a
+// list counts as changed unless it is equal item for item, even where the
+// server merges it by item (an item another manager added to a set, a
+// default filled into an item): what that gets wrong is an extra write,
+// never a missed one. The server records no map itself, only its entries,
+// and a set or a map list by item; a deduced set records maps and whole
+// lists. Both are cut to leaves and whole lists to compare like with like.
 func (a *Applier) upToDate(want *unstructured.Unstructured, live client.Object, gvk schema.GroupVersionKind) (bool, error) {
 	owned, err := managedSet(live, a.owner)
 	if err != nil {
 		return false, err
 	}
-	wantTV, err := a.converter.ObjectToTyped(want, typed.AllowDuplicates)
+	converter, isDeduced := a.converter, !a.client.Scheme().Recognizes(gvk)
+	if isDeduced {
+		converter = deduced
+	}
+	wantTV, err := converter.ObjectToTyped(want, typed.AllowDuplicates)
 	if err != nil {
 		return false, err
 	}
@@ -326,17 +365,18 @@ func (a *Applier) upToDate(want *unstructured.Unstructured, live client.Object, 
 	if err != nil {
 		return false, err
 	}
+	if isDeduced {
+		wantSet, owned = wantSet.Leaves(), wholeLists(owned)
+	}
 	if !wantSet.Difference(strippedFields).Equals(owned) {
 		return false, nil
 	}
 
-	liveU, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
+	liveObj, err := toUnstructured(live, gvk)
 	if err != nil {
 		return false, err
 	}
-	liveObj := &unstructured.Unstructured{Object: liveU}
-	liveObj.SetGroupVersionKind(gvk)
-	liveTV, err := a.converter.ObjectToTyped(liveObj, typed.AllowDuplicates)
+	liveTV, err := converter.ObjectToTyped(liveObj, typed.AllowDuplicates)
 	if err != nil {
 		return false, err
 	}
@@ -368,6 +408,18 @@ var strippedFields = fieldpath.NewSet(
 	fieldpath.MakePathOrDie("metadata", "resourceVersion"),
 )
 
+// wholeLists is set with each path into a list cut at the list.
+func wholeLists(set *fieldpath.Set) *fieldpath.Set {
+	out := &fieldpath.Set{}
+	set.Iterate(func(p fieldpath.Path) {
+		if i := slices.IndexFunc(p, func(pe fieldpath.PathElement) bool { return pe.FieldName == nil }); i >= 0 {
+			p = p[:i]
+		}
+		out.Insert(p)
+	})
+	return out
+}
+
 // managedSet is the set of fields the manager owns through apply on the main resource.
 func managedSet(obj client.Object, manager string) (*fieldpath.Set, error) {
 	set := &fieldpath.Set{}
@@ -382,18 +434,32 @@ func managedSet(obj client.Object, manager string) (*fieldpath.Set, error) {
 	return set, nil
 }
 
-// applyObject turns a typed object into the apply request for it: status is
+// applyObject turns an object into the apply request for it: status is
 // dropped (it is never ours to apply), and so are the nulls that zero-valued
 // structs such as creationTimestamp leave behind, which would otherwise claim
 // fields for nothing.
 func applyObject(obj client.Object, gvk schema.GroupVersionKind) (*unstructured.Unstructured, error) {
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	out, err := toUnstructured(obj, gvk)
 	if err != nil {
-		return nil, fmt.Errorf("converting %s: %w", gvk.Kind, err)
+		return nil, err
 	}
-	delete(u, "status")
-	pruneNulls(u)
-	out := &unstructured.Unstructured{Object: u}
+	delete(out.Object, "status")
+	pruneNulls(out.Object)
+	return out, nil
+}
+
+// toUnstructured is a copy of obj as an unstructured object of kind gvk.
+func toUnstructured(obj client.Object, gvk schema.GroupVersionKind) (*unstructured.Unstructured, error) {
+	var out *unstructured.Unstructured
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		out = u.DeepCopy() // the converter would hand back u's own map
+	} else {
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+		if err != nil {
+			return nil, fmt.Errorf("converting %s: %w", gvk.Kind, err)
+		}
+		out = &unstructured.Unstructured{Object: m}
+	}
 	out.SetGroupVersionKind(gvk)
 	return out, nil
 }

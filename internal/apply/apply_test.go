@@ -12,8 +12,10 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/rest"
@@ -51,7 +53,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	lc, err := localcluster.Start(localcluster.Options{})
+	lc, err := localcluster.Start(localcluster.Options{CRDDirectoryPaths: []string{"testdata"}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -191,24 +193,49 @@ func TestApplyNeverTakesOverAnotherObject(t *testing.T) {
 }
 
 func TestDeleteRemovesOnlyWhatItOwns(t *testing.T) {
-	g := NewWithT(t)
-	vc := owner(t)
-	ctx := context.Background()
-	_, err := applier.Apply(ctx, configMap(vc, map[string]string{"a": "1"}), ownership.ControlledBy(vc))
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Eventually(func() error {
-		return cached.GetClient().Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: "cm"}, &corev1.ConfigMap{})
-	}).WithTimeout(10 * time.Second).Should(Succeed())
+	for name, child := range map[string]func(*tenancyv1alpha1.VirtualCluster) client.Object{
+		"typed": func(vc *tenancyv1alpha1.VirtualCluster) client.Object {
+			return configMap(vc, map[string]string{"a": "1"})
+		},
+		"custom resource": func(vc *tenancyv1alpha1.VirtualCluster) client.Object { return widget(vc, widgetSpec()) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			vc := owner(t)
+			ctx := context.Background()
+			key := client.ObjectKeyFromObject(child(vc))
+			applied := func() {
+				_, err := applier.Apply(ctx, child(vc), ownership.ControlledBy(vc))
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Eventually(func() error { return cached.GetClient().Get(ctx, key, child(vc)) }).WithTimeout(10 * time.Second).Should(Succeed())
+			}
+			gone := func() { g.Expect(k8s.Get(ctx, key, child(vc))).To(Satisfy(apierrors.IsNotFound)) }
 
-	other := vc.DeepCopy()
-	other.UID = "someone-else"
-	deleted, err := applier.Delete(ctx, configMap(vc, nil), ownership.ControlledBy(other))
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(deleted).To(BeFalse(), "another owner's object must stay")
+			applied()
+			other := vc.DeepCopy()
+			other.UID = "someone-else"
+			deleted, err := applier.Delete(ctx, child(vc), ownership.ControlledBy(other))
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(deleted).To(BeFalse(), "another owner's object must stay")
+			deleted, err = applier.Delete(ctx, child(vc), ownership.ControlledBy(vc))
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(deleted).To(BeTrue())
+			gone()
 
-	deleted, err = applier.Delete(ctx, configMap(vc, nil), ownership.ControlledBy(vc))
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(deleted).To(BeTrue())
+			// DeleteLive deletes the object it was given, and only that one.
+			applied()
+			live := child(vc)
+			g.Expect(k8s.Get(ctx, key, live)).To(Succeed())
+			stale := live.DeepCopyObject().(client.Object)
+			stale.SetUID("an-earlier-one")
+			_, err = applier.DeleteLive(ctx, stale, ownership.ControlledBy(vc))
+			g.Expect(err).To(HaveOccurred(), "a delete of another incarnation is refused")
+			deleted, err = applier.DeleteLive(ctx, live, ownership.ControlledBy(vc))
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(deleted).To(BeTrue())
+			gone()
+		})
+	}
 }
 
 // An edit that renumbers a Service port makes a new list item under another
@@ -257,4 +284,90 @@ func TestApplyReportsAnImmutableChange(t *testing.T) {
 	after := &appsv1.StatefulSet{}
 	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(before), after)).To(Succeed())
 	g.Expect(after.ResourceVersion).To(Equal(before.ResourceVersion), "a rejected apply changes nothing")
+}
+
+// widget is a Widget of testdata/widgets.yaml, a kind the scheme does not
+// know, with the metadata of vc's children.
+func widget(vc *tenancyv1alpha1.VirtualCluster, spec map[string]any) *unstructured.Unstructured {
+	meta := ownership.NamespacedMeta(vc, "w")
+	u := &unstructured.Unstructured{Object: map[string]any{}}
+	if spec != nil {
+		u.Object["spec"] = spec
+	}
+	u.SetAPIVersion("example.nestor.dev/v1")
+	u.SetKind("Widget")
+	u.SetNamespace(meta.Namespace)
+	u.SetName(meta.Name)
+	u.SetLabels(meta.Labels)
+	u.SetOwnerReferences(meta.OwnerReferences)
+	return u
+}
+
+func widgetSpec() map[string]any {
+	return map[string]any{
+		"color":   "blue",
+		"size":    int64(3),
+		"tags":    []any{"a", "b"},
+		"aliases": []any{"x", "y"},
+		"labels":  map[string]any{"k": "v", "l": "w"},
+	}
+}
+
+func TestApplyWritesOnlyWhatDiffersOnACustomResource(t *testing.T) {
+	g := NewWithT(t)
+	vc := owner(t)
+	ctx := context.Background()
+	owned := ownership.ControlledBy(vc)
+	liveSpec := func() map[string]any {
+		live := widget(vc, nil)
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(live), live)).To(Succeed())
+		return live.Object["spec"].(map[string]any)
+	}
+
+	desired := widget(vc, widgetSpec())
+	desired.Object["status"] = map[string]any{"ready": true}
+	res, err := applier.Apply(ctx, desired, owned)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(res).To(Equal(apply.Created))
+	g.Expect(desired.Object).To(HaveKey("status"), "the caller's object is left as it was")
+	g.Expect(liveSpec()).To(Equal(widgetSpec()))
+
+	before := writes.Load()
+	g.Expect(applySettled(t, desired, owned)).To(Equal(apply.Unchanged))
+	g.Expect(writes.Load()-before).To(BeZero(), "an unchanged object must not be written")
+
+	for name, edit := range map[string]func(spec map[string]any){
+		"an item of an atomic list": func(spec map[string]any) { spec["tags"] = []any{"a", "c"} },
+		"an item of a set":          func(spec map[string]any) { spec["aliases"] = []any{"x"} },
+		"a map entry":               func(spec map[string]any) { spec["labels"] = map[string]any{"k": "changed"} },
+		"a scalar":                  func(spec map[string]any) { spec["size"] = int64(4) },
+	} {
+		spec := widgetSpec()
+		edit(spec)
+		g.Expect(applySettled(t, widget(vc, spec), owned)).To(Equal(apply.Updated), name)
+		g.Expect(liveSpec()).To(Equal(spec), name)
+		before := writes.Load()
+		g.Expect(applySettled(t, widget(vc, spec), owned)).To(Equal(apply.Unchanged), name)
+		g.Expect(writes.Load()-before).To(BeZero(), name)
+	}
+}
+
+func TestApplyNeverTakesOverAnotherCustomResource(t *testing.T) {
+	g := NewWithT(t)
+	vc := owner(t)
+	ctx := context.Background()
+	theirs := widget(vc, map[string]any{"color": "red"})
+	theirs.SetOwnerReferences(nil)
+	theirs.SetLabels(nil)
+	g.Expect(k8s.Create(ctx, theirs)).To(Succeed())
+
+	_, err := applier.Apply(ctx, widget(vc, widgetSpec()), ownership.ControlledBy(vc))
+	g.Expect(apply.IsNotOwned(err)).To(BeTrue(), "got %v", err)
+	deleted, err := applier.Delete(ctx, widget(vc, nil), ownership.ControlledBy(vc))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(deleted).To(BeFalse())
+
+	got := widget(vc, nil)
+	g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(theirs), got)).To(Succeed())
+	g.Expect(got.GetResourceVersion()).To(Equal(theirs.GetResourceVersion()), "their object is untouched")
 }
