@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end node needs from Debian when it is missing:
-# containerd, runc, the CNI plugins, iptables, conntrack and socat (kubectl
-# port-forward needs the last two on the node). Everything else the node runs
+# containerd, runc, the CNI plugins, iptables and conntrack (kube-proxy uses
+# the last two). Everything else the node runs
 # is built from the Go module proxy (hack/kube-binaries.sh --node).
 set -euo pipefail
 
@@ -12,7 +12,6 @@ have runc || need+=(runc)
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 have iptables || need+=(iptables)
 have conntrack || need+=(conntrack)
-have socat || need+=(socat)
 have ip || need+=(iproute2)
 have openssl || need+=(openssl)
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -7,18 +7,43 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/hack/e2e/env.sh"
 
+# alive PID...: those of PIDs that still run (a zombie has ended).
+alive() {
+	for p in "$@"; do
+		local state
+		state=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) || continue
+		[ "$state" != Z ] && echo "$p"
+	done
+}
+
 # stop PID...: TERM, then KILL what is left after a grace period
-# (kube-apiserver may ignore TERM for a minute).
+# (kube-apiserver may ignore TERM for a minute), and wait until all are gone.
 stop() {
 	[ $# -eq 0 ] && return 0
 	kill -TERM "$@" 2>/dev/null
+	local left
 	for _ in $(seq 1 20); do
-		local alive=()
-		for p in "$@"; do kill -0 "$p" 2>/dev/null && alive+=("$p"); done
-		[ ${#alive[@]} -eq 0 ] && return 0
+		left=$(alive "$@")
+		[ -z "$left" ] && return 0
 		sleep 0.5
 	done
-	kill -KILL "$@" 2>/dev/null
+	# shellcheck disable=SC2086
+	kill -KILL $left 2>/dev/null
+	for _ in $(seq 1 20); do
+		# shellcheck disable=SC2086
+		[ -z "$(alive $left)" ] && return 0
+		sleep 0.25
+	done
+	echo "node-down: still running after KILL: $left" >&2
+}
+
+# ours PIDFILE: the PID in PIDFILE if it still is one of the node's
+# processes: a PID from an earlier run may since belong to something else.
+netns_inode=$(stat -L -c %i "/run/netns/$E2E_NETNS" 2>/dev/null)
+ours() {
+	local p
+	p=$(cat "$1" 2>/dev/null) || return 0
+	[ -n "$netns_inode" ] && [ "$(stat -L -c %i "/proc/$p/ns/net" 2>/dev/null)" = "$netns_inode" ] && echo "$p"
 	return 0
 }
 
@@ -27,10 +52,11 @@ stop() {
 # namespace (containerd's shims included).
 if [ -d "$E2E_RUN/pids" ]; then
 	for name in kubelet kube-proxy; do
-		[ -f "$E2E_RUN/pids/$name.pid" ] && stop "$(cat "$E2E_RUN/pids/$name.pid")"
+		# shellcheck disable=SC2046
+		stop $(ours "$E2E_RUN/pids/$name.pid")
 	done
 fi
-pod_cgroups() { find /sys/fs/cgroup/*/kubepods* /sys/fs/cgroup/unified/kubepods* -depth -type d 2>/dev/null; }
+pod_cgroups() { find "${E2E_POD_CGROUPS[@]}" -depth -type d 2>/dev/null; }
 for _ in 1 2 3 4 5; do
 	pids=$(pod_cgroups | while read -r d; do cat "$d/cgroup.procs" 2>/dev/null; done | sort -u)
 	[ -z "$pids" ] && break
@@ -41,7 +67,8 @@ done
 pod_cgroups | while read -r d; do rmdir "$d" 2>/dev/null; done
 if [ -d "$E2E_RUN/pids" ]; then
 	for f in "$E2E_RUN"/pids/*.pid; do
-		[ -f "$f" ] && stop "$(cat "$f")"
+		# shellcheck disable=SC2046
+		stop $(ours "$f")
 	done
 fi
 if ip netns list 2>/dev/null | grep -qw "^$E2E_NETNS"; then

@@ -51,6 +51,7 @@ ip link set "$E2E_BRIDGE" up
 # Service addresses need a route before kube-proxy's rules rewrite them; what
 # no rule rewrites ends on the bridge, which has no ports.
 ip route add default dev "$E2E_BRIDGE"
+modprobe br_netfilter 2>/dev/null || true # built in on some kernels
 sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 net.ipv4.conf.all.route_localnet=1
 
 # --- PKI -----------------------------------------------------------------
@@ -84,7 +85,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=nestor-e2e-ca" \
 	-keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
 openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
 openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
-cert apiserver "/CN=kube-apiserver" "IP:$E2E_NODE_IP,IP:10.96.0.1,IP:127.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost"
+cert apiserver "/CN=kube-apiserver" "IP:$E2E_NODE_IP,IP:$E2E_API_SERVICE_IP,IP:127.0.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost"
 cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
 # The components of the node's own control plane act as administrators: the
 # suite tests Nestor's permissions, not theirs.
@@ -121,8 +122,8 @@ start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$pki/admin.kubeconfig" 
 	--bind-address 127.0.0.1 --leader-elect=false
 
 # --- containerd ----------------------------------------------------------------
-# Every registry is pointed at a port that refuses: nothing can be pulled,
-# and run.sh counts PullImage in this log to prove nothing was asked for.
+# Every registry is pointed at a port that refuses (and the namespace has no
+# way out): run.sh counts PullImage in this log to prove nothing was asked for.
 cat >"$E2E_STATE/containerd.toml" <<TOML
 version = 2
 root = "$E2E_STATE/containerd"
@@ -187,7 +188,7 @@ start kubelet "$bin/kubelet" --config "$E2E_STATE/kubelet.yaml" --kubeconfig "$p
 	--root-dir "$E2E_STATE/kubelet" --cert-dir "$E2E_STATE/kubelet-pki" \
 	--hostname-override "$E2E_NODE" --node-ip "$E2E_NODE_IP"
 start kube-proxy "$bin/kube-proxy" --kubeconfig "$pki/admin.kubeconfig" --hostname-override "$E2E_NODE" \
-	--proxy-mode iptables --cluster-cidr 10.244.0.0/16 --conntrack-max-per-core 0 \
+	--proxy-mode iptables --cluster-cidr "$E2E_POD_CIDR" --conntrack-max-per-core 0 \
 	--metrics-bind-address 127.0.0.1:10249 --healthz-bind-address 127.0.0.1:10256
 until_ok 60 kubelet kubectl get node "$E2E_NODE"
 kubectl wait --for=condition=Ready "node/$E2E_NODE" --timeout=120s >/dev/null

@@ -4,7 +4,7 @@
 # suite (test/e2e) against it, and tears it all down — also when the suite
 # fails or the run is interrupted — then checks that nothing was left behind
 # and that no image was pulled. docs/e2e.md says what it covers.
-# E2E_TEST_FLAGS adds flags to the test binary, e.g. -test.run=Single.
+# E2E_TEST_FLAGS adds flags to the test binary, e.g. -test.run=TestNestor/modes/single.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -17,7 +17,6 @@ start=$SECONDS
 
 # --- build ---------------------------------------------------------------------
 hack/e2e/install-deps.sh
-hack/kube-binaries.sh
 hack/kube-binaries.sh --node
 k8s=$(hack/kube-binaries.sh --print-dir)
 version=$(awk '$1 == "k8s.io/kubernetes" { print $2 }' hack/kube/go.mod)
@@ -54,7 +53,10 @@ iptables_chains >"$chains_before"
 rc=0
 child=
 finish() {
-	trap - EXIT INT TERM
+	local status=$?
+	[ "$rc" = 0 ] && rc=$status # a step that failed under set -e
+	trap '' INT TERM # a second Ctrl-C must not cut the teardown short
+	trap - EXIT
 	set +e # tear down whatever fails
 	if [ -n "$child" ]; then
 		kill -TERM "$child" 2>/dev/null
@@ -100,8 +102,8 @@ step "${in_netns[@]}" env \
 pulls=$(grep -c 'PullImage' "$E2E_STATE/logs/containerd.log" || true)
 if [ "$pulls" != 0 ]; then
 	echo "e2e: containerd was asked to pull $pulls time(s):" >&2
-	grep 'PullImage' "$E2E_STATE/logs/containerd.log" | head -n 10 >&2
 	rc=1
+	grep 'PullImage' "$E2E_STATE/logs/containerd.log" | head -n 10 >&2
 else
 	echo "e2e: no image was pulled"
 fi

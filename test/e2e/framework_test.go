@@ -3,14 +3,15 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -34,10 +34,10 @@ import (
 
 // What run.sh hands the suite.
 var (
-	root     = os.Getenv("NESTOR_E2E_ROOT")
-	kubectlB = os.Getenv("NESTOR_E2E_KUBECTL")
-	logDir   = os.Getenv("NESTOR_E2E_LOGS")
-	imageTag = os.Getenv("NESTOR_E2E_IMAGE_TAG")
+	root        = os.Getenv("NESTOR_E2E_ROOT")
+	kubectlPath = os.Getenv("NESTOR_E2E_KUBECTL")
+	logDir      = os.Getenv("NESTOR_E2E_LOGS")
+	imageTag    = os.Getenv("NESTOR_E2E_IMAGE_TAG")
 )
 
 // operatorNamespace is where config/default installs Nestor.
@@ -49,7 +49,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	if root == "" || kubectlB == "" {
+	if root == "" || kubectlPath == "" {
 		fmt.Fprintln(os.Stderr, "the e2e suite runs on the node hack/e2e/run.sh brings up: run `make test-e2e`")
 		os.Exit(2)
 	}
@@ -69,11 +69,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// kubectl runs the real kubectl against the host, or against the cluster of
-// kubeconfig when the first argument is --kubeconfig=..., and returns its
-// output; a failure is the test's unless the caller wants the error.
+// kubectl runs the real kubectl against the host (or, given --kubeconfig,
+// another cluster) and returns its output, and an error that carries it.
 func kubectl(args ...string) (string, error) {
-	cmd := exec.Command(kubectlB, args...)
+	cmd := exec.Command(kubectlPath, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -141,40 +140,33 @@ func ensureNamespace(t *testing.T, name string) {
 }
 
 // portForward forwards a free local port to the VirtualCluster's API
-// Service, as a user without a load balancer reaches it, and returns a
-// configuration of its admin kubeconfig (Secret vc-<name>) pointed there,
-// with the kubeconfig written to a file for kubectl.
-func portForward(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) (*rest.Config, string) {
+// Service, as a user without a load balancer reaches it, until the test
+// ends, and returns the path of its admin kubeconfig (Secret vc-<name>)
+// pointed there. kubectl port-forward ends when its pod goes or a stream
+// breaks; it is started again on the same port.
+func portForward(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) string {
 	t.Helper()
 	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, kubectlB, "port-forward", "-n", vc.Namespace, "svc/"+n.ControlPlane, fmt.Sprintf(":%d", controlplane.ServicePort))
-	stdout, err := cmd.StdoutPipe()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-	port := make(chan string, 1)
+	local := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
 	go func() {
-		re := regexp.MustCompile(`Forwarding from 127\.0\.0\.1:(\d+)`)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				port <- m[1]
+		defer close(done)
+		for ctx.Err() == nil {
+			cmd := exec.CommandContext(ctx, kubectlPath, "port-forward", "-n", vc.Namespace, "svc/"+n.ControlPlane, fmt.Sprintf("%s:%d", local, controlplane.ServicePort))
+			_ = cmd.Run()
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
 			}
 		}
 	}()
-	var local string
-	select {
-	case local = <-port:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("kubectl port-forward to %s/%s did not start: %s", vc.Namespace, n.ControlPlane, stderr.String())
-	}
 
 	secret := &corev1.Secret{}
 	if err := host.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: n.Kubeconfig}, secret); err != nil {
@@ -185,19 +177,26 @@ func portForward(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) (*rest.Config
 		t.Fatal(err)
 	}
 	for _, c := range raw.Clusters {
+		u, err := url.Parse(c.Server)
+		if err != nil {
+			t.Fatal(err)
+		}
 		// The serving certificate names the Service, not the forwarded port.
-		c.TLSServerName = strings.TrimPrefix(strings.Split(c.Server, ":443")[0], "https://")
+		c.TLSServerName = u.Hostname()
 		c.Server = "https://127.0.0.1:" + local
 	}
 	file := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := clientcmd.WriteToFile(*raw, file); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg, file
+	NewWithT(t).Eventually(func() error {
+		conn, err := net.DialTimeout("tcp", "127.0.0.1:"+local, time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	}).WithTimeout(30*time.Second).WithPolling(200*time.Millisecond).Should(Succeed(), "kubectl port-forward to %s/%s", vc.Namespace, n.ControlPlane)
+	return file
 }
 
 // diagnose prints what a person needs when a test about vc failed: its
@@ -222,6 +221,9 @@ func diagnose(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) {
 				continue
 			}
 			show("logs of "+p.Namespace+"/"+p.Name, "logs", "-n", p.Namespace, p.Name, "--all-containers", "--tail=80", "--prefix")
+			if restarted(&p) {
+				show("logs of "+p.Namespace+"/"+p.Name+" before its last restart", "logs", "-n", p.Namespace, p.Name, "--all-containers", "--tail=40", "--prefix", "--previous")
+			}
 		}
 	}
 	if b, err := os.ReadFile(filepath.Join(logDir, "kubelet.log")); err == nil {
@@ -230,6 +232,15 @@ func diagnose(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) {
 		}
 		t.Logf("=== kubelet (tail)\n%s", b)
 	}
+}
+
+func restarted(p *corev1.Pod) bool {
+	for _, c := range p.Status.ContainerStatuses {
+		if c.RestartCount > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func podReady(p *corev1.Pod) bool {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,10 +30,28 @@ replacements:
     fieldPaths: ["spec.template.spec.containers.[name=manager].env.[name=NESTOR_SYNCER_IMAGE].value"]
 `
 
+var (
+	installOnce sync.Once
+	installOK   bool
+	// admission is held for reading by steps that need the operator's
+	// webhook to answer, and for writing by the step that restarts the
+	// operator: the webhook fails closed.
+	admission sync.RWMutex
+)
+
+// installed installs Nestor the first time a test needs it, in a subtest of
+// that test's, and reports whether it is installed.
+func installed(t *testing.T) bool {
+	installOnce.Do(func() { installOK = t.Run("install Nestor", installNestor) })
+	if !installOK {
+		t.Error("Nestor could not be installed")
+	}
+	return installOK
+}
+
 // installNestor applies config/default through such an overlay and waits
 // until the operator serves, its webhook included.
 func installNestor(t *testing.T) {
-	t.Helper()
 	// kustomize takes only relative paths to a base.
 	dir := filepath.Join(root, "bin", "e2e", "deploy")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -53,6 +72,14 @@ func installNestor(t *testing.T) {
 		logs, _ := kubectl("logs", "-n", operatorNamespace, "-l", "app.kubernetes.io/name=nestor", "--tail=50", "--prefix")
 		return out + logs
 	})
+	// The API server reaches the webhook through its Service, which works
+	// once kube-proxy has its rules: an admitted dry run shows it does.
+	vc := filepath.Join(root, "config", "samples", "tenancy_v1alpha1_virtualcluster_single.yaml")
+	NewWithT(t).Eventually(func() error {
+		_, err := kubectl("create", "--dry-run=server", "-n", "default", "-f", vc)
+		return err
+	}).WithTimeout(time.Minute).WithPolling(time.Second).Should(Succeed())
+
 	// The images the operator's pods run are the ones imported, never pulled.
 	pods := &corev1.PodList{}
 	if err := host.List(context.Background(), pods, client.InNamespace(operatorNamespace)); err != nil {

@@ -29,32 +29,56 @@ import (
 func restartsConverge(t *testing.T, tn *tenant) {
 	t.Cleanup(func() { diagnose(t, tn.vc) })
 	g := NewWithT(t)
+	ctx := context.Background()
+	// The other mode's steps that need the webhook wait meanwhile.
+	admission.Lock()
+	defer admission.Unlock()
 	before := uids(g, tn)
+	operator := []client.ListOption{client.InNamespace(operatorNamespace), client.MatchingLabels{"app.kubernetes.io/component": "operator"}}
+	syncer := []client.ListOption{client.InNamespace(tn.vc.Namespace), client.MatchingLabels{
+		tenancyv1alpha1.LabelVirtualCluster: tn.vc.Name, tenancyv1alpha1.LabelComponent: tenancyv1alpha1.ComponentSyncer}}
 
-	deletePods(t, client.InNamespace(operatorNamespace), client.MatchingLabels{"app.kubernetes.io/component": "operator"})
+	// Up to three while both are down or starting.
+	oldOperator := deletePods(g, operator...)
 	scaleWeb(g, tn, 3)
-	deletePods(t, client.InNamespace(tn.vc.Namespace), client.MatchingLabels{
-		tenancyv1alpha1.LabelVirtualCluster: tn.vc.Name, tenancyv1alpha1.LabelComponent: tenancyv1alpha1.ComponentSyncer})
+	oldSyncer := deletePods(g, syncer...)
 	waitWeb(t, tn, 3)
-	deletePods(t, client.InNamespace(tn.vc.Namespace), client.MatchingLabels{
-		tenancyv1alpha1.LabelVirtualCluster: tn.vc.Name, tenancyv1alpha1.LabelComponent: tenancyv1alpha1.ComponentSyncer})
+	waitReplaced(t, oldOperator, operator...)
+	waitReplaced(t, oldSyncer, syncer...)
+	at3 := uids(g, tn)
+	for v, h := range before {
+		g.Expect(at3).To(HaveKeyWithValue(v, h), "a pod from before the scale-up, virtual and host")
+	}
+
+	// Down to two while the syncer is down: the new pod goes, as its
+	// deletion cost asks, whatever the ReplicaSet's ranking would pick.
+	for _, p := range webPods(g, tn) {
+		if _, old := before[p.UID]; !old {
+			base := p.DeepCopy()
+			if p.Annotations == nil {
+				p.Annotations = map[string]string{}
+			}
+			p.Annotations["controller.kubernetes.io/pod-deletion-cost"] = "-100"
+			g.Expect(tn.client.Patch(ctx, &p, client.MergeFrom(base))).To(Succeed())
+		}
+	}
+	oldSyncer = deletePods(g, syncer...)
 	scaleWeb(g, tn, 2)
 	waitWeb(t, tn, 2)
-
-	// The scale-down takes the newest pod: the first two are the same pods,
-	// virtual and host, as before.
-	after := uids(g, tn)
-	g.Expect(after).To(Equal(before), "virtual pod UID → host pod UID, before and after")
+	waitReplaced(t, oldSyncer, syncer...)
+	g.Expect(uids(g, tn)).To(Equal(before), "virtual pod UID → host pod UID, before and after")
 	waitReady(t, tn.vc, 3*time.Minute)
 }
 
-// uids maps each virtual web pod's UID to its host copy's, checking the
-// copy records that origin.
+// uids maps each virtual web pod's UID to its host copy's, checking that
+// each has exactly one copy that records that origin.
 func uids(g Gomega, tn *tenant) map[types.UID]types.UID {
 	out := map[types.UID]types.UID{}
 	byOrigin := map[string]corev1.Pod{}
 	for _, h := range hostWebPods(g, tn) {
-		byOrigin[h.Annotations[tenancyv1alpha1.AnnotationVirtualUID]] = h
+		origin := h.Annotations[tenancyv1alpha1.AnnotationVirtualUID]
+		g.Expect(byOrigin).NotTo(HaveKey(origin), "a second host copy of virtual pod UID "+origin)
+		byOrigin[origin] = h
 	}
 	for _, v := range webPods(g, tn) {
 		h, ok := byOrigin[string(v.UID)]
@@ -73,28 +97,38 @@ func scaleWeb(g Gomega, tn *tenant, replicas int32) {
 	g.Expect(tn.client.Patch(context.Background(), dep, patch)).To(Succeed())
 }
 
-// deletePods deletes the selected host pods and waits until their
-// replacements are Ready.
-func deletePods(t *testing.T, opts ...client.ListOption) {
-	t.Helper()
-	g := NewWithT(t)
+// deletePods deletes the selected host pods that are not already going,
+// and returns their UIDs.
+func deletePods(g Gomega, opts ...client.ListOption) map[types.UID]bool {
 	ctx := context.Background()
 	list := &corev1.PodList{}
 	g.Expect(host.List(ctx, list, opts...)).To(Succeed())
-	g.Expect(list.Items).NotTo(BeEmpty())
 	old := map[types.UID]bool{}
 	for i := range list.Items {
+		if list.Items[i].DeletionTimestamp != nil {
+			continue
+		}
 		old[list.Items[i].UID] = true
 		g.Expect(client.IgnoreNotFound(host.Delete(ctx, &list.Items[i]))).To(Succeed())
 	}
-	g.Eventually(func(g Gomega) {
+	g.Expect(old).NotTo(BeEmpty())
+	return old
+}
+
+// waitReplaced waits until as many selected pods as were deleted run
+// Ready again, none of them the deleted ones.
+func waitReplaced(t *testing.T, old map[types.UID]bool, opts ...client.ListOption) {
+	t.Helper()
+	NewWithT(t).Eventually(func(g Gomega) {
 		now := &corev1.PodList{}
-		g.Expect(host.List(ctx, now, opts...)).To(Succeed())
-		g.Expect(now.Items).To(HaveLen(len(list.Items)))
+		g.Expect(host.List(context.Background(), now, opts...)).To(Succeed())
+		ready := 0
 		for _, p := range now.Items {
-			g.Expect(old).NotTo(HaveKey(p.UID), p.Name+" replaced")
-			g.Expect(podReady(&p)).To(BeTrue(), p.Name+" Ready")
+			if !old[p.UID] && p.DeletionTimestamp == nil && podReady(&p) {
+				ready++
+			}
 		}
+		g.Expect(ready).To(Equal(len(old)), "replacements Ready")
 	}).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Succeed())
 }
 
@@ -108,6 +142,8 @@ func modeFlipDenied(t *testing.T, tn *tenant) {
 	before := &tenancyv1alpha1.VirtualCluster{}
 	g.Expect(host.Get(ctx, client.ObjectKeyFromObject(tn.vc), before)).To(Succeed())
 	pods := uids(g, tn)
+	admission.RLock()
+	defer admission.RUnlock()
 
 	flipped := map[string]any{}
 	g.Expect(yaml.Unmarshal(tn.sample.data, &flipped)).To(Succeed())

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -55,7 +56,7 @@ func write(out string, tags, entrypoint []string, user string, files []string) e
 	}
 	layerSum := sha256.Sum256(layer)
 	config, err := json.Marshal(map[string]any{
-		"architecture": "amd64",
+		"architecture": runtime.GOARCH, // the binaries are built for this machine
 		"os":           "linux",
 		"config": map[string]any{
 			"Entrypoint": entrypoint,

@@ -2,7 +2,7 @@
 // images (docs/e2e.md): static, so an image needs nothing else.
 //
 //	testapp pause                   sleep until signalled (the pod sandbox image)
-//	testapp serve ADDR FILE         answer GET / with FILE's contents and $GREETING
+//	testapp serve ADDR FILE         answer GET / with FILE's contents, $GREETING and $TOKEN
 //	testapp get URL WANT TIMEOUT    GET URL until the body contains WANT, print it
 package main
 
@@ -54,7 +54,7 @@ func serve(addr, file string) {
 			return
 		}
 		host, _ := os.Hostname()
-		fmt.Fprintf(w, "file=%s env=%s host=%s\n", strings.TrimSpace(string(data)), os.Getenv("GREETING"), host)
+		fmt.Fprintf(w, "file=%s env=%s token=%s host=%s\n", strings.TrimSpace(string(data)), os.Getenv("GREETING"), os.Getenv("TOKEN"), host)
 	})
 	srv := &http.Server{Addr: addr, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
