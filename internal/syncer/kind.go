@@ -16,27 +16,29 @@ import (
 
 // kind describes how the objects of one kind go to the host and what comes
 // back. Every kind but pods, whose lifecycle is the host's, is synced by it.
+// A host copy is of its virtual object's type.
 type kind[V client.Object] struct {
 	// gvk is the kind's identity: its controller's name and, by its
 	// GroupKind, what the origin of a copy records.
 	gvk schema.GroupVersionKind
-	// newV and newH make empty virtual and host objects.
-	newV func() V
-	newH func() client.Object
+	// newObj makes an empty object of the kind, virtual or host.
+	newObj func() V
 	// copy builds the host copy of v; copyCtx, when the copy depends on
 	// other virtual objects, is used instead.
-	copy    func(v V) client.Object
-	copyCtx func(ctx context.Context, v V) (client.Object, error)
+	copy    func(v V) V
+	copyCtx func(ctx context.Context, v V) (V, error)
 	// wanted reports whether v goes to the host at all; nil means always.
 	wanted func(ctx context.Context, v V) (bool, error)
 	// status, if set, copies the status of host copy h into v; v's status
 	// is written when that changed it.
-	status func(v V, h client.Object)
+	status func(v, h V)
 	// after, if set, runs once the copy is in place and read back.
-	after func(ctx context.Context, v V, h client.Object) error
+	after func(ctx context.Context, v, h V) error
 	// watches are further sources of requests, such as the pods that
 	// reference a secret.
 	watches []watch
+	// indexes are the field indexes of virtual objects that wanted reads.
+	indexes []index
 }
 
 type watch struct {
@@ -44,34 +46,45 @@ type watch struct {
 	handler handler.EventHandler
 }
 
+type index struct {
+	obj     client.Object
+	field   string
+	extract client.IndexerFunc
+}
+
 type kindReconciler[V client.Object] struct {
 	*env
 	kind[V]
 }
 
-// setupKind registers k's controller: the virtual kind, and its host copies.
-func setupKind[V client.Object](mgr manager.Manager, e *env, k kind[V]) error {
-	r := &kindReconciler[V]{env: e, kind: k}
+// setup registers k's indexes and its controller: the virtual kind, and
+// its host copies.
+func (k kind[V]) setup(mgr manager.Manager, e *env) error {
+	for _, ix := range k.indexes {
+		if err := mgr.GetFieldIndexer().IndexField(context.Background(), ix.obj, ix.field, ix.extract); err != nil {
+			return fmt.Errorf("indexing %T by %s for %s: %w", ix.obj, ix.field, k.gvk.GroupKind(), err)
+		}
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named(k.gvk.GroupKind().String()).
-		For(k.newV()).
-		WatchesRawSource(e.watchHost(k.gvk.GroupKind(), k.newH))
+		For(k.newObj()).
+		WatchesRawSource(e.watchHost(k.gvk.GroupKind(), func() client.Object { return k.newObj() }))
 	for _, w := range k.watches {
 		b = b.Watches(w.obj, w.handler, builder.WithPredicates())
 	}
-	return b.Complete(r)
+	return b.Complete(&kindReconciler[V]{env: e, kind: k})
 }
 
 // Reconcile makes the host copy of one virtual object match it, or removes
 // the copy when the object is gone or no longer wanted.
 func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	v := r.newV()
+	v := r.newObj()
 	err := r.virtual.Get(ctx, req.NamespacedName, v)
 	if apierrors.IsNotFound(err) {
-		if gone, err := r.gone(ctx, req.NamespacedName, r.newV()); err != nil || !gone {
+		if gone, err := r.gone(ctx, req.NamespacedName, r.newObj()); err != nil || !gone {
 			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, r.deleteCopy(ctx, r.gvk.GroupKind(), r.newH(), req.Namespace, req.Name)
+		return ctrl.Result{}, r.deleteCopy(ctx, r.gvk.GroupKind(), r.newObj(), req.Namespace, req.Name)
 	}
 	if err != nil {
 		return ctrl.Result{}, err
@@ -83,10 +96,10 @@ func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 	}
 	if !wanted {
-		return ctrl.Result{}, r.deleteCopy(ctx, r.gvk.GroupKind(), r.newH(), req.Namespace, req.Name)
+		return ctrl.Result{}, r.deleteCopy(ctx, r.gvk.GroupKind(), r.newObj(), req.Namespace, req.Name)
 	}
 
-	var desired client.Object
+	var desired V
 	if r.copyCtx != nil {
 		if desired, err = r.copyCtx(ctx, v); err != nil {
 			return ctrl.Result{}, err
@@ -105,7 +118,7 @@ func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if r.status == nil && r.after == nil {
 		return ctrl.Result{}, nil
 	}
-	h := r.newH()
+	h := r.newObj()
 	if err := r.host.Get(ctx, client.ObjectKeyFromObject(desired), h); err != nil {
 		// A copy just created may not be in the cache yet: its event
 		// brings us back.

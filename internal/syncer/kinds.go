@@ -16,169 +16,127 @@ import (
 	"github.com/nestor-dev/nestor/internal/translate"
 )
 
-// Field indexes of virtual pods: the secrets and configMaps each reads.
+// Field indexes of virtual objects by the secrets and configMaps they read.
 const (
 	indexSecrets    = "nestor.dev/secrets"
 	indexConfigMaps = "nestor.dev/configmaps"
 )
 
-// setup registers a controller for every kind the configuration syncs.
-func (e *env) setup(mgr manager.Manager) error {
+// A controller is one of the syncer's, ready to be set up on a manager.
+type controller interface {
+	setup(mgr manager.Manager, e *env) error
+}
+
+// ownController is a controller with a reconciler of its own.
+type ownController func(e *env, mgr manager.Manager) error
+
+func (f ownController) setup(mgr manager.Manager, e *env) error { return f(e, mgr) }
+
+// entry is one row of the syncer's table: a controller, and whether the
+// configuration runs it.
+type entry struct {
+	enabled    bool
+	controller controller
+}
+
+// controllers is the table of the syncer's controllers: one per kind it
+// copies to the host, keyed by GVK, then those of events and namespaces.
+func (e *env) controllers() []entry {
 	to := e.cfg.ToHost
-	idx := mgr.GetFieldIndexer()
-	ctx := context.Background()
-	if err := idx.IndexField(ctx, &corev1.Pod{}, indexSecrets, func(o client.Object) []string {
-		secrets, _, _ := translate.PodReferences(o.(*corev1.Pod))
-		return secrets
-	}); err != nil {
-		return err
-	}
-	if err := idx.IndexField(ctx, &corev1.Pod{}, indexConfigMaps, func(o client.Object) []string {
-		_, configMaps, _ := translate.PodReferences(o.(*corev1.Pod))
-		return configMaps
-	}); err != nil {
-		return err
-	}
-
-	if to.Ingresses.Enabled {
-		if err := idx.IndexField(ctx, &networkingv1.Ingress{}, indexSecrets, func(o client.Object) []string {
-			return translate.IngressSecrets(o.(*networkingv1.Ingress))
-		}); err != nil {
-			return err
-		}
-	}
-
-	var errs []error
-	add := func(on bool, register func() error) {
-		if on {
-			errs = append(errs, register())
-		}
-	}
-	add(to.Pods.IsEnabled(), func() error { return e.setupPods(mgr) })
-	add(to.Secrets.IsEnabled(), func() error {
-		return setupKind(mgr, e, kind[*corev1.Secret]{
-			gvk:  corev1.SchemeGroupVersion.WithKind("Secret"),
-			newV: func() *corev1.Secret { return &corev1.Secret{} },
-			newH: func() client.Object { return &corev1.Secret{} },
-			copy: func(v *corev1.Secret) client.Object { return e.tr.Secret(v) },
-			wanted: func(ctx context.Context, v *corev1.Secret) (bool, error) {
-				if to.Secrets.All {
-					return true, nil
-				}
-				return e.referenced(ctx, indexSecrets, v)
-			},
+	return []entry{
+		{to.Pods.IsEnabled(), ownController((*env).setupPods)},
+		{to.Secrets.IsEnabled(), kind[*corev1.Secret]{
+			gvk:     corev1.SchemeGroupVersion.WithKind("Secret"),
+			newObj:  func() *corev1.Secret { return &corev1.Secret{} },
+			copy:    e.tr.Secret,
+			wanted:  referencedOnly[*corev1.Secret](e, to.Secrets.All, indexSecrets),
 			watches: e.secretReaders(),
-		})
-	})
-	add(to.ConfigMaps.IsEnabled(), func() error {
-		return setupKind(mgr, e, kind[*corev1.ConfigMap]{
-			gvk:  corev1.SchemeGroupVersion.WithKind("ConfigMap"),
-			newV: func() *corev1.ConfigMap { return &corev1.ConfigMap{} },
-			newH: func() client.Object { return &corev1.ConfigMap{} },
-			copy: func(v *corev1.ConfigMap) client.Object { return e.tr.ConfigMap(v) },
-			wanted: func(ctx context.Context, v *corev1.ConfigMap) (bool, error) {
-				if to.ConfigMaps.All {
-					return true, nil
-				}
-				return e.referenced(ctx, indexConfigMaps, v)
-			},
-			watches: []watch{{&corev1.Pod{}, e.referencedBy(indexConfigMaps)}},
-		})
-	})
-	add(to.Services.IsEnabled(), func() error {
-		return setupKind(mgr, e, kind[*corev1.Service]{
+			indexes: e.secretIndexes(),
+		}},
+		{to.ConfigMaps.IsEnabled(), kind[*corev1.ConfigMap]{
+			gvk:     corev1.SchemeGroupVersion.WithKind("ConfigMap"),
+			newObj:  func() *corev1.ConfigMap { return &corev1.ConfigMap{} },
+			copy:    e.tr.ConfigMap,
+			wanted:  referencedOnly[*corev1.ConfigMap](e, to.ConfigMaps.All, indexConfigMaps),
+			watches: []watch{{&corev1.Pod{}, requestsFor(podConfigMaps)}},
+			indexes: []index{{&corev1.Pod{}, indexConfigMaps, podConfigMaps}},
+		}},
+		{to.Services.IsEnabled(), kind[*corev1.Service]{
 			gvk:    corev1.SchemeGroupVersion.WithKind("Service"),
-			newV:   func() *corev1.Service { return &corev1.Service{} },
-			newH:   func() client.Object { return &corev1.Service{} },
-			copy:   func(v *corev1.Service) client.Object { return e.tr.Service(v) },
+			newObj: func() *corev1.Service { return &corev1.Service{} },
+			copy:   e.tr.Service,
 			wanted: func(_ context.Context, v *corev1.Service) (bool, error) { return !apiServerService(v), nil },
-			status: func(v *corev1.Service, h client.Object) {
-				v.Status = *h.(*corev1.Service).Status.DeepCopy()
-			},
-			after: func(ctx context.Context, v *corev1.Service, h client.Object) error {
-				return e.showHostClusterIP(ctx, v, h.(*corev1.Service))
-			},
-		})
-	})
-	add(to.Endpoints.IsEnabled(), func() error {
-		return setupKind(mgr, e, kind[*corev1.Endpoints]{
+			status: func(v, h *corev1.Service) { v.Status = *h.Status.DeepCopy() },
+			after:  e.showHostClusterIP,
+		}},
+		{to.Endpoints.IsEnabled(), kind[*corev1.Endpoints]{
 			gvk:    corev1.SchemeGroupVersion.WithKind("Endpoints"),
-			newV:   func() *corev1.Endpoints { return &corev1.Endpoints{} },
-			newH:   func() client.Object { return &corev1.Endpoints{} },
-			copy:   func(v *corev1.Endpoints) client.Object { return e.tr.Endpoints(v) },
+			newObj: func() *corev1.Endpoints { return &corev1.Endpoints{} },
+			copy:   e.tr.Endpoints,
 			wanted: e.selectorless,
 			// A service that gains or loses its selector changes whose
 			// endpoints the host needs.
 			watches: []watch{{&corev1.Service{}, &handler.EnqueueRequestForObject{}}},
-		})
-	})
-	add(to.PersistentVolumeClaims.IsEnabled(), func() error {
-		return setupKind(mgr, e, kind[*corev1.PersistentVolumeClaim]{
-			gvk:  corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"),
-			newV: func() *corev1.PersistentVolumeClaim { return &corev1.PersistentVolumeClaim{} },
-			newH: func() client.Object { return &corev1.PersistentVolumeClaim{} },
-			copy: func(v *corev1.PersistentVolumeClaim) client.Object { return e.tr.PersistentVolumeClaim(v) },
-			status: func(v *corev1.PersistentVolumeClaim, h client.Object) {
-				v.Status = *h.(*corev1.PersistentVolumeClaim).Status.DeepCopy()
-			},
-		})
-	})
-	add(to.Ingresses.Enabled, func() error {
-		return setupKind(mgr, e, kind[*networkingv1.Ingress]{
-			gvk:  networkingv1.SchemeGroupVersion.WithKind("Ingress"),
-			newV: func() *networkingv1.Ingress { return &networkingv1.Ingress{} },
-			newH: func() client.Object { return &networkingv1.Ingress{} },
-			copy: func(v *networkingv1.Ingress) client.Object { return e.tr.Ingress(v) },
-			status: func(v *networkingv1.Ingress, h client.Object) {
-				v.Status = *h.(*networkingv1.Ingress).Status.DeepCopy()
-			},
-		})
-	})
-	add(to.PodDisruptionBudgets.Enabled, func() error {
-		return setupKind(mgr, e, kind[*policyv1.PodDisruptionBudget]{
-			gvk:  policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"),
-			newV: func() *policyv1.PodDisruptionBudget { return &policyv1.PodDisruptionBudget{} },
-			newH: func() client.Object { return &policyv1.PodDisruptionBudget{} },
-			copy: func(v *policyv1.PodDisruptionBudget) client.Object { return e.tr.PodDisruptionBudget(v) },
-			status: func(v *policyv1.PodDisruptionBudget, h client.Object) {
+		}},
+		{to.PersistentVolumeClaims.IsEnabled(), kind[*corev1.PersistentVolumeClaim]{
+			gvk:    corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"),
+			newObj: func() *corev1.PersistentVolumeClaim { return &corev1.PersistentVolumeClaim{} },
+			copy:   e.tr.PersistentVolumeClaim,
+			status: func(v, h *corev1.PersistentVolumeClaim) { v.Status = *h.Status.DeepCopy() },
+		}},
+		{to.Ingresses.Enabled, kind[*networkingv1.Ingress]{
+			gvk:    networkingv1.SchemeGroupVersion.WithKind("Ingress"),
+			newObj: func() *networkingv1.Ingress { return &networkingv1.Ingress{} },
+			copy:   e.tr.Ingress,
+			status: func(v, h *networkingv1.Ingress) { v.Status = *h.Status.DeepCopy() },
+		}},
+		{to.PodDisruptionBudgets.Enabled, kind[*policyv1.PodDisruptionBudget]{
+			gvk:    policyv1.SchemeGroupVersion.WithKind("PodDisruptionBudget"),
+			newObj: func() *policyv1.PodDisruptionBudget { return &policyv1.PodDisruptionBudget{} },
+			copy:   e.tr.PodDisruptionBudget,
+			status: func(v, h *policyv1.PodDisruptionBudget) {
 				// The host counts the pods; the virtual budget shows its figures.
-				st := h.(*policyv1.PodDisruptionBudget).Status.DeepCopy()
-				st.ObservedGeneration = v.Generation
-				v.Status = *st
+				v.Status = *h.Status.DeepCopy()
+				v.Status.ObservedGeneration = v.Generation
 			},
-		})
-	})
-	add(to.ServiceAccounts.Enabled, func() error {
-		return setupKind(mgr, e, kind[*corev1.ServiceAccount]{
-			gvk:  corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
-			newV: func() *corev1.ServiceAccount { return &corev1.ServiceAccount{} },
-			newH: func() client.Object { return &corev1.ServiceAccount{} },
-			copy: func(v *corev1.ServiceAccount) client.Object { return e.tr.ServiceAccount(v) },
-		})
-	})
-	add(to.NetworkPolicies.Enabled, func() error {
-		return setupKind(mgr, e, kind[*networkingv1.NetworkPolicy]{
-			gvk:  networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"),
-			newV: func() *networkingv1.NetworkPolicy { return &networkingv1.NetworkPolicy{} },
-			newH: func() client.Object { return &networkingv1.NetworkPolicy{} },
-			copyCtx: func(ctx context.Context, v *networkingv1.NetworkPolicy) (client.Object, error) {
-				namespaces, err := e.virtualNamespaces(ctx)
-				return e.tr.NetworkPolicy(v, namespaces), err
-			},
+		}},
+		{to.ServiceAccounts.Enabled, kind[*corev1.ServiceAccount]{
+			gvk:    corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
+			newObj: func() *corev1.ServiceAccount { return &corev1.ServiceAccount{} },
+			copy:   e.tr.ServiceAccount,
+		}},
+		{to.NetworkPolicies.Enabled, kind[*networkingv1.NetworkPolicy]{
+			gvk:     networkingv1.SchemeGroupVersion.WithKind("NetworkPolicy"),
+			newObj:  func() *networkingv1.NetworkPolicy { return &networkingv1.NetworkPolicy{} },
+			copyCtx: e.networkPolicy,
 			// A namespace's labels decide which policies' peers it is in.
 			watches: []watch{{&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(e.allNetworkPolicies)}},
-		})
-	})
-	add(e.cfg.FromHost.Events.IsEnabled(), func() error { return e.setupEvents(mgr) })
-	if e.tr.Names.MultiNamespace() {
-		errs = append(errs, e.setupNamespaces(mgr))
+		}},
+		{e.cfg.FromHost.Events.IsEnabled(), ownController((*env).setupEvents)},
+		{e.tr.Names.MultiNamespace(), ownController((*env).setupNamespaces)},
 	}
-	for _, err := range errs {
-		if err != nil {
+}
+
+// setup registers the controllers the configuration runs.
+func (e *env) setup(mgr manager.Manager) error {
+	for _, c := range e.controllers() {
+		if !c.enabled {
+			continue
+		}
+		if err := c.controller.setup(mgr, e); err != nil {
 			return fmt.Errorf("setting up the syncer's controllers: %w", err)
 		}
 	}
 	return nil
+}
+
+// referencedOnly is the wanted of a kind that pods read: only the objects
+// something reads through index go to the host, unless all is set.
+func referencedOnly[V client.Object](e *env, all bool, index string) func(context.Context, V) (bool, error) {
+	if all {
+		return nil
+	}
+	return func(ctx context.Context, v V) (bool, error) { return e.referenced(ctx, index, v) }
 }
 
 // referenced reports whether a virtual pod (or, for a secret, an ingress)
@@ -204,37 +162,50 @@ func (e *env) referenced(ctx context.Context, index string, v client.Object) (bo
 	return len(ingresses.Items) > 0, nil
 }
 
-// referencedBy maps a virtual pod to the objects it reads through index.
-func (e *env) referencedBy(index string) handler.EventHandler {
+// What a virtual object reads by name, in its own namespace: what makes a
+// secret or a configMap wanted.
+func podSecrets(o client.Object) []string {
+	secrets, _, _ := translate.PodReferences(o.(*corev1.Pod))
+	return secrets
+}
+
+func podConfigMaps(o client.Object) []string {
+	_, configMaps, _ := translate.PodReferences(o.(*corev1.Pod))
+	return configMaps
+}
+
+func ingressSecrets(o client.Object) []string {
+	return translate.IngressSecrets(o.(*networkingv1.Ingress))
+}
+
+// requestsFor maps a virtual object to what reads says it reads.
+func requestsFor(reads func(client.Object) []string) handler.EventHandler {
 	return handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-		pod := o.(*corev1.Pod)
-		secrets, configMaps, _ := translate.PodReferences(pod)
-		names := secrets
-		if index == indexConfigMaps {
-			names = configMaps
-		}
+		names := reads(o)
 		reqs := make([]reconcile.Request, 0, len(names))
 		for _, n := range names {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: pod.Namespace, Name: n}})
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: n}})
 		}
 		return reqs
 	})
 }
 
-// secretReaders are the kinds whose objects make a secret wanted.
+// secretReaders watch, and secretIndexes index, the virtual objects that
+// make a secret wanted.
 func (e *env) secretReaders() []watch {
-	w := []watch{{&corev1.Pod{}, e.referencedBy(indexSecrets)}}
+	w := []watch{{&corev1.Pod{}, requestsFor(podSecrets)}}
 	if e.cfg.ToHost.Ingresses.Enabled {
-		w = append(w, watch{&networkingv1.Ingress{}, handler.EnqueueRequestsFromMapFunc(
-			func(_ context.Context, o client.Object) []reconcile.Request {
-				var reqs []reconcile.Request
-				for _, n := range translate.IngressSecrets(o.(*networkingv1.Ingress)) {
-					reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: n}})
-				}
-				return reqs
-			})})
+		w = append(w, watch{&networkingv1.Ingress{}, requestsFor(ingressSecrets)})
 	}
 	return w
+}
+
+func (e *env) secretIndexes() []index {
+	ix := []index{{&corev1.Pod{}, indexSecrets, podSecrets}}
+	if e.cfg.ToHost.Ingresses.Enabled {
+		ix = append(ix, index{&networkingv1.Ingress{}, indexSecrets, ingressSecrets})
+	}
+	return ix
 }
 
 // apiServerService reports whether v is the virtual cluster's own API
@@ -256,6 +227,16 @@ func (e *env) virtualNamespaces(ctx context.Context) (map[string]map[string]stri
 		out[ns.Name] = ns.Labels
 	}
 	return out, nil
+}
+
+// networkPolicy is the host copy of virtual policy v, whose peers the
+// virtual namespaces' labels decide.
+func (e *env) networkPolicy(ctx context.Context, v *networkingv1.NetworkPolicy) (*networkingv1.NetworkPolicy, error) {
+	namespaces, err := e.virtualNamespaces(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.tr.NetworkPolicy(v, namespaces), nil
 }
 
 // allNetworkPolicies requests every virtual network policy.
