@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/utils/ptr"
@@ -260,7 +261,7 @@ func syncerCopies(tr translate.Context) []client.Object {
 	pod := &corev1.Pod{ObjectMeta: virtual("web"), Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.example/web:1"}}}}
 	hostPod := tr.Pod(pod)
 	hostPod.Spec.NodeName = "node-1"
-	token := &corev1.Secret{ObjectMeta: tr.Meta("PodServiceAccountToken", pod), Data: map[string][]byte{"token": []byte("t")}}
+	token := &corev1.Secret{ObjectMeta: tr.Meta(schema.GroupKind{Kind: "PodServiceAccountToken"}, pod), Data: map[string][]byte{"token": []byte("t")}}
 	token.Name = tr.TokenSecretName(pod.Namespace, pod.Name)
 	return []client.Object{
 		hostPod, token,

@@ -274,7 +274,7 @@ func (r *podReconciler) token(ctx context.Context, v *corev1.Pod) (time.Duration
 		return 0, fmt.Errorf("requesting a token for virtual pod %s/%s: %w", v.Namespace, v.Name, err)
 	}
 	secret := &corev1.Secret{
-		ObjectMeta: r.tr.Meta(kindPodToken.String(), &metav1.ObjectMeta{Namespace: v.Namespace, Name: v.Name, UID: v.UID}),
+		ObjectMeta: r.tr.Meta(kindPodToken, &metav1.ObjectMeta{Namespace: v.Namespace, Name: v.Name, UID: v.UID}),
 		Type:       corev1.SecretTypeOpaque,
 		Data:       map[string][]byte{translate.TokenKey: []byte(tr.Status.Token)},
 	}

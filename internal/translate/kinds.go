@@ -14,7 +14,7 @@ import (
 // copies of that namespace's pods and nothing else on the host. The host
 // allocates its own cluster IPs and node ports.
 func (c Context) Service(v *corev1.Service) *corev1.Service {
-	h := &corev1.Service{ObjectMeta: c.Meta(kindService.String(), v)}
+	h := &corev1.Service{ObjectMeta: c.Meta(kindService, v)}
 	spec := v.Spec.DeepCopy()
 	if len(spec.Selector) > 0 {
 		spec.Selector = withoutReserved(spec.Selector)
@@ -40,7 +40,7 @@ func (c Context) Service(v *corev1.Service) *corev1.Service {
 // ServiceAccount does not exist: the type is immutable and would tie it to
 // a host ServiceAccount.
 func (c Context) Secret(v *corev1.Secret) *corev1.Secret {
-	h := &corev1.Secret{ObjectMeta: c.Meta(kindSecret.String(), v), Type: v.Type, Immutable: v.Immutable}
+	h := &corev1.Secret{ObjectMeta: c.Meta(kindSecret, v), Type: v.Type, Immutable: v.Immutable}
 	if h.Type == corev1.SecretTypeServiceAccountToken {
 		h.Type = corev1.SecretTypeOpaque
 	}
@@ -51,7 +51,7 @@ func (c Context) Secret(v *corev1.Secret) *corev1.Secret {
 // ConfigMap is the host copy of virtual configMap v.
 func (c Context) ConfigMap(v *corev1.ConfigMap) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
-		ObjectMeta: c.Meta(kindConfigMap.String(), v),
+		ObjectMeta: c.Meta(kindConfigMap, v),
 		Data:       maps.Clone(v.Data),
 		BinaryData: maps.Clone(v.BinaryData),
 		Immutable:  v.Immutable,
@@ -62,7 +62,7 @@ func (c Context) ConfigMap(v *corev1.ConfigMap) *corev1.ConfigMap {
 // tenant names is one of the virtual cluster's, not the host's, so the
 // binding is left to the host.
 func (c Context) PersistentVolumeClaim(v *corev1.PersistentVolumeClaim) *corev1.PersistentVolumeClaim {
-	h := &corev1.PersistentVolumeClaim{ObjectMeta: c.Meta(kindPersistentVolumeClaim.String(), v)}
+	h := &corev1.PersistentVolumeClaim{ObjectMeta: c.Meta(kindPersistentVolumeClaim, v)}
 	spec := v.Spec.DeepCopy()
 	spec.VolumeName = ""
 	c.dataSources(spec, v.Namespace)
@@ -96,7 +96,7 @@ func (c Context) dataSources(spec *corev1.PersistentVolumeClaimSpec, ns string) 
 // service, which the tenant manages by hand: its name is the host service's,
 // and the host mirrors it into endpoint slices as it does its own.
 func (c Context) Endpoints(v *corev1.Endpoints) *corev1.Endpoints {
-	h := &corev1.Endpoints{ObjectMeta: c.Meta(kindEndpoints.String(), v)}
+	h := &corev1.Endpoints{ObjectMeta: c.Meta(kindEndpoints, v)}
 	for _, subset := range v.Subsets {
 		subset = *subset.DeepCopy()
 		for _, addrs := range [][]corev1.EndpointAddress{subset.Addresses, subset.NotReadyAddresses} {
@@ -114,7 +114,7 @@ func (c Context) Endpoints(v *corev1.Endpoints) *corev1.Endpoints {
 // Ingress is the host copy of virtual ingress v: its backends are the
 // translated services, its TLS secrets the translated secrets.
 func (c Context) Ingress(v *networkingv1.Ingress) *networkingv1.Ingress {
-	h := &networkingv1.Ingress{ObjectMeta: c.Meta(kindIngress.String(), v)}
+	h := &networkingv1.Ingress{ObjectMeta: c.Meta(kindIngress, v)}
 	spec := v.Spec.DeepCopy()
 	backend := func(b *networkingv1.IngressBackend) {
 		if b != nil && b.Service != nil {
@@ -152,7 +152,7 @@ func IngressSecrets(v *networkingv1.Ingress) []string {
 // PodDisruptionBudget is the host copy of virtual budget v, selecting the
 // host copies of the pods it selects in the virtual cluster.
 func (c Context) PodDisruptionBudget(v *policyv1.PodDisruptionBudget) *policyv1.PodDisruptionBudget {
-	h := &policyv1.PodDisruptionBudget{ObjectMeta: c.Meta(kindPodDisruptionBudget.String(), v)}
+	h := &policyv1.PodDisruptionBudget{ObjectMeta: c.Meta(kindPodDisruptionBudget, v)}
 	spec := v.Spec.DeepCopy()
 	// A null selector selects no pod, and must stay one.
 	if sel := spec.Selector; sel != nil {
@@ -167,7 +167,7 @@ func (c Context) PodDisruptionBudget(v *policyv1.PodDisruptionBudget) *policyv1.
 // annotations (a cloud's workload identity, say) and image pull secrets,
 // and never a host token.
 func (c Context) ServiceAccount(v *corev1.ServiceAccount) *corev1.ServiceAccount {
-	h := &corev1.ServiceAccount{ObjectMeta: c.Meta(kindServiceAccount.String(), v), AutomountServiceAccountToken: ptr.To(false)}
+	h := &corev1.ServiceAccount{ObjectMeta: c.Meta(kindServiceAccount, v), AutomountServiceAccountToken: ptr.To(false)}
 	for _, s := range v.ImagePullSecrets {
 		h.ImagePullSecrets = append(h.ImagePullSecrets, corev1.LocalObjectReference{Name: c.Names.HostName(v.Namespace, s.Name)})
 	}

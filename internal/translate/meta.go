@@ -131,14 +131,13 @@ func (c Context) SelectorLabels() map[string]string {
 
 // Meta is the host metadata of virtual object v of kind: the translated
 // name, the tenant's labels and annotations minus the keys Nestor reserves,
-// the markers, and the origin annotations. kind is given as the origin
-// records it, a GroupKind's String().
-func (c Context) Meta(kind string, v metav1.Object) metav1.ObjectMeta {
-	key := c.HostKey(schema.ParseGroupKind(kind), v.GetNamespace(), v.GetName())
+// the markers, and the origin annotations.
+func (c Context) Meta(kind schema.GroupKind, v metav1.Object) metav1.ObjectMeta {
+	key := c.HostKey(kind, v.GetNamespace(), v.GetName())
 	labels := withoutReserved(v.GetLabels())
 	maps.Copy(labels, c.Markers(v.GetNamespace()))
 	annotations := withoutReserved(v.GetAnnotations())
-	annotations[tenancyv1alpha1.AnnotationVirtualKind] = kind
+	annotations[tenancyv1alpha1.AnnotationVirtualKind] = kind.String()
 	annotations[tenancyv1alpha1.AnnotationVirtualNamespace] = v.GetNamespace()
 	annotations[tenancyv1alpha1.AnnotationVirtualName] = v.GetName()
 	annotations[tenancyv1alpha1.AnnotationVirtualUID] = string(v.GetUID())

@@ -18,7 +18,7 @@ import (
 // the peer becomes one per matching namespace, selecting the copies of that
 // namespace's pods. Its pod selectors select copies only, never a host pod.
 func (c Context) NetworkPolicy(v *networkingv1.NetworkPolicy, namespaces map[string]map[string]string) *networkingv1.NetworkPolicy {
-	h := &networkingv1.NetworkPolicy{ObjectMeta: c.Meta(kindNetworkPolicy.String(), v)}
+	h := &networkingv1.NetworkPolicy{ObjectMeta: c.Meta(kindNetworkPolicy, v)}
 	spec := v.Spec.DeepCopy()
 	spec.PodSelector = *c.podSelector(&spec.PodSelector, v.Namespace)
 	for i := range spec.Ingress {

@@ -45,7 +45,7 @@ func annotationPath(key string) string {
 // becomes the Secret in which the syncer keeps a token the virtual cluster
 // issued for v; and the in-cluster API address is the virtual cluster's.
 func (c Context) Pod(v *corev1.Pod) *corev1.Pod {
-	h := &corev1.Pod{ObjectMeta: c.Meta(kindPod.String(), v)}
+	h := &corev1.Pod{ObjectMeta: c.Meta(kindPod, v)}
 	h.Annotations[AnnotationVirtualServiceAccount] = v.Spec.ServiceAccountName
 	spec := v.Spec.DeepCopy()
 	ns := v.Namespace

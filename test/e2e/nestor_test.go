@@ -103,8 +103,8 @@ func boot(t *testing.T, s samplefile, timeout time.Duration) *tenant {
 				t.Fatalf("%s: %+v", c, cond)
 			}
 		}
-		vc.Status = got.Status
-		vc.ObjectMeta = got.ObjectMeta
+		// The later steps read the spec as the API server defaulted it.
+		got.DeepCopyInto(vc)
 
 		file := portForward(t, vc)
 		ns := mustKubectl(t, "--kubeconfig", file, "get", "namespaces", "-o", "name")
