@@ -86,18 +86,11 @@ func For(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
 	addCluster(from.IngressClasses.IsEnabled(), "spec.sync.fromHost.ingressClasses", "networking.k8s.io", "ingressclasses")
 	addCluster(from.PriorityClasses.IsEnabled(), "spec.sync.fromHost.priorityClasses", "scheduling.k8s.io", "priorityclasses")
 	addCluster(from.RuntimeClasses.IsEnabled(), "spec.sync.fromHost.runtimeClasses", "node.k8s.io", "runtimeclasses")
-	var crds []string
-	for _, key := range slices.Sorted(maps.Keys(to.CustomResources)) {
-		if to.CustomResources[key].Enabled {
-			crds = append(crds, key)
-		}
-	}
 	for _, key := range slices.Sorted(maps.Keys(from.CustomResources)) {
 		cr := from.CustomResources[key]
 		if !cr.Enabled {
 			continue
 		}
-		crds = append(crds, key)
 		if cr.Scope == tenancyv1alpha1.NamespaceScoped {
 			local = append(local, resource{groupOf(key), pluralOf(key)})
 		} else {
@@ -138,18 +131,9 @@ func For(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
 		Verbs:     []string{"get", "list", "watch", "create", "patch"},
 	})
 	r.Cluster = append(r.Cluster, rulesFor(synced, readWrite)...)
+	// No rule on customresourcedefinitions in either mode: the operator
+	// reads the definitions and hands them over in the syncer's configuration.
 	r.Cluster = append(r.Cluster, rulesFor(append(observed, clusterRead...), readOnly)...)
-	if len(crds) > 0 {
-		// The syncer copies these definitions into the virtual cluster; it may
-		// read them and no others.
-		slices.Sort(crds)
-		r.Cluster = append(r.Cluster, rbacv1.PolicyRule{
-			APIGroups:     []string{"apiextensions.k8s.io"},
-			Resources:     []string{"customresourcedefinitions"},
-			ResourceNames: slices.Compact(crds),
-			Verbs:         readOnly,
-		})
-	}
 	return r
 }
 

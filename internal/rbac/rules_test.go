@@ -82,13 +82,9 @@ func TestACustomResourceAddsExactlyItsRule(t *testing.T) {
 		t.Fatalf("single-namespace mode removed rules or added cluster rules: %+v", got)
 	}
 
-	// In multi-namespace mode the rule is cluster-wide, and the syncer may
-	// read that one definition to copy it into the virtual cluster.
+	// In multi-namespace mode the rule is cluster-wide, and still the only
+	// one: the operator hands the syncer the definition, which it never reads.
 	base, got = For(defaults(), tenancyv1alpha1.MultiNamespaceMode), For(with, tenancyv1alpha1.MultiNamespaceMode)
-	want = append(want, rbacv1.PolicyRule{
-		APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"},
-		ResourceNames: []string{"certificates.cert-manager.io"}, Verbs: ro,
-	})
 	if diff := added(base.Cluster, got.Cluster); !reflect.DeepEqual(diff, want) {
 		t.Fatalf("multi-namespace mode added %+v, want %+v", diff, want)
 	}
@@ -155,11 +151,14 @@ func TestClusterScopedFeaturesNeedMultiNamespaceMode(t *testing.T) {
 		{APIGroups: []string{""}, Resources: []string{"events", "nodes"}, Verbs: ro},
 		{APIGroups: []string{"storage.k8s.io"}, Resources: []string{"storageclasses"}, Verbs: ro},
 		{APIGroups: []string{"cert-manager.io"}, Resources: []string{"clusterissuers"}, Verbs: ro},
-		{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"},
-			ResourceNames: []string{"clusterissuers.cert-manager.io", "widgets.example.com"}, Verbs: ro},
 	} {
 		if !slices.ContainsFunc(multi.Cluster, func(r rbacv1.PolicyRule) bool { return reflect.DeepEqual(r, want) }) {
 			t.Errorf("missing cluster rule %+v in %+v", want, multi.Cluster)
+		}
+	}
+	for _, rule := range slices.Concat(multi.Cluster, multi.Namespaced) {
+		if slices.Contains(rule.APIGroups, "apiextensions.k8s.io") {
+			t.Errorf("the syncer may not read definitions, the operator hands them over: %+v", rule)
 		}
 	}
 }
