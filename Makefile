@@ -9,6 +9,7 @@ SHELL := /usr/bin/env bash -o pipefail
 
 CONTROLLER_GEN ?= $(CURDIR)/bin/controller-gen
 KUBE_BIN_DIR := $(shell hack/kube-binaries.sh --print-dir)
+CERT_MANAGER_DIR := $(shell hack/kube-binaries.sh --print-cert-manager-dir)
 GO_TEST_FLAGS ?=
 
 .PHONY: all
@@ -22,7 +23,7 @@ run: kube-binaries ## Run the operator: against the cluster of your kubeconfig, 
 
 .PHONY: test
 test: verify-generated kube-binaries vet ## Run every test: generated-file check, unit, envtest and boot tests.
-	KUBEBUILDER_ASSETS=$(KUBE_BIN_DIR) go test $(GO_TEST_FLAGS) ./...
+	KUBEBUILDER_ASSETS=$(KUBE_BIN_DIR) NESTOR_CERT_MANAGER_DIR=$(CERT_MANAGER_DIR) go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-e2e
 test-e2e: ## Run the end-to-end suite on a real single-node cluster it brings up (root; docs/e2e.md).
@@ -53,7 +54,7 @@ vet: ## Run go vet and check formatting.
 
 .PHONY: bench
 bench: kube-binaries ## Run the benchmarks and print their figures.
-	KUBEBUILDER_ASSETS=$(KUBE_BIN_DIR) go test -run '^$$' -bench . -benchmem ./...
+	KUBEBUILDER_ASSETS=$(KUBE_BIN_DIR) NESTOR_CERT_MANAGER_DIR=$(CERT_MANAGER_DIR) go test -run '^$$' -bench . -benchmem ./...
 
 .PHONY: fuzz
 fuzz: ## Fuzz the naming functions for a while (FUZZTIME, default 30s).

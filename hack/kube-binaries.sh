@@ -4,6 +4,9 @@
 # envtest and `make run` use that directory as KUBEBUILDER_ASSETS. With --node
 # it also builds what a real node runs for the end-to-end suite: kubelet,
 # kube-scheduler, kube-proxy, kubectl, and CoreDNS (hack/coredns/go.mod).
+# It also builds cert-manager's controller (hack/cert-manager/go.mod) and its
+# CRDs, rendered to plain YAML, into bin/cert-manager/<version>-<os>-<arch>
+# for the tests that run cert-manager (--print-cert-manager-dir prints it).
 # A binary that is present and reports the pinned version is kept; anything
 # else is rebuilt.
 set -euo pipefail
@@ -12,12 +15,22 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 mod="$root/hack/kube"
 version=$(awk '$1 == "k8s.io/kubernetes" { print $2 }' "$mod/go.mod")
 etcd_version=$(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2 }' "$mod/go.mod")
-dir="$root/bin/k8s/${version#v}-$(go env GOOS)-$(go env GOARCH)"
+platform="$(go env GOOS)-$(go env GOARCH)"
+dir="$root/bin/k8s/${version#v}-$platform"
+cm_mod="$root/hack/cert-manager"
+cm_version=$(awk '$1 == "github.com/cert-manager/cert-manager" { print $2 }' "$cm_mod/go.mod")
+cm_dir="$root/bin/cert-manager/${cm_version#v}-$platform"
 
-if [ "${1:-}" = "--print-dir" ]; then
+case "${1:-}" in
+--print-dir)
 	echo "$dir"
 	exit 0
-fi
+	;;
+--print-cert-manager-dir)
+	echo "$cm_dir"
+	exit 0
+	;;
+esac
 
 major=${version#v}; major=${major%%.*}
 minor=${version#v*.}; minor=${minor%%.*}
@@ -28,18 +41,22 @@ ldflags="-s -w \
  -X k8s.io/component-base/version.gitTreeState=clean \
  -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z"
 
-mkdir -p "$dir"
+mkdir -p "$dir" "$cm_dir"
 
 # version_of <binary> prints what the binary says its version is. (The callers
 # read all of it: grep -q would stop early and fail the pipe.)
 version_of() {
 	case $(basename "$1") in
 	kubectl) "$1" version --client 2>/dev/null ;;
+	# cert-manager's controller has no --version; its build info names the
+	# module it was built from.
+	controller) go version -m "$1" 2>/dev/null | awk '$1 == "mod" { print $2, $3 }' ;;
 	*) "$1" --version 2>/dev/null ;;
 	esac
 }
 
 # build <binary> <package> <expected version string> [module directory]
+# builds into $dir with $ldflags; a caller may set either for one call.
 build() {
 	local bin=$1 pkg=$2 want=$3 mod=${4:-$mod}
 	if [ -x "$dir/$bin" ] && version_of "$dir/$bin" | grep -F "$want" >/dev/null; then
@@ -67,4 +84,31 @@ if [ "${1:-}" = "--node" ]; then
 	build kubelet k8s.io/kubernetes/cmd/kubelet "Kubernetes $version"
 	coredns_version=$(awk '$1 == "github.com/coredns/coredns" { print $2 }' "$root/hack/coredns/go.mod")
 	build coredns github.com/coredns/coredns "CoreDNS-${coredns_version#v}" "$root/hack/coredns"
+fi
+
+# cert-manager keeps its version in a variable of its own; the Kubernetes
+# ldflags above do not apply to it.
+dir=$cm_dir ldflags="-s -w -X github.com/cert-manager/cert-manager/pkg/util.AppVersion=$cm_version" \
+	build controller github.com/cert-manager/cert-manager/cmd/controller \
+	"github.com/cert-manager/cert-manager $cm_version" "$cm_mod"
+
+# The CRDs ship as Helm templates whose only templated lines are labels:
+# fill those in as the released static manifests do, and drop the comment
+# that pulls in more. Rendered aside and moved into place, so a crds
+# directory that exists is complete.
+if [ ! -d "$cm_dir/crds" ]; then
+	src=$(cd "$cm_mod" && go mod download github.com/cert-manager/cert-manager &&
+		go list -m -f '{{.Dir}}' github.com/cert-manager/cert-manager)/deploy/crds
+	rm -rf "$cm_dir/.crds.tmp"
+	mkdir -p "$cm_dir/.crds.tmp"
+	for f in "$src"/crd-*.yaml; do
+		sed -e 's/{{ template "cert-manager.name" . }}/cert-manager/' \
+			-e 's/{{ .Release.Name }}/cert-manager/' \
+			-e '/# Generated labels {{/d' "$f" >"$cm_dir/.crds.tmp/$(basename "$f")"
+	done
+	if grep -l '{{' "$cm_dir"/.crds.tmp/*.yaml >&2; then
+		echo "cert-manager CRDs above still hold Helm templates" >&2
+		exit 1
+	fi
+	mv "$cm_dir/.crds.tmp" "$cm_dir/crds"
 fi
