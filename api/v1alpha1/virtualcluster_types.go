@@ -172,6 +172,48 @@ type CustomResourceToHost struct {
 	// +kubebuilder:default=false
 	// +optional
 	Enabled bool `json:"enabled,omitempty"`
+	// Patches declare the fields of this kind's objects that name another
+	// object in the same namespace. In single-namespace mode each is
+	// rewritten to the host name of what it names; in both modes a Secret
+	// named there that a host controller creates (a certificate's
+	// spec.secretName) is shown in the virtual cluster. Unset,
+	// certificates.cert-manager.io and issuers.cert-manager.io get Nestor's
+	// built-in list (docs/custom-resources.md); set, the list replaces it.
+	// +kubebuilder:validation:MaxItems=32
+	// +optional
+	Patches []ReferencePatch `json:"patches,omitempty"`
+}
+
+// ReferencePatch declares one field that names another object.
+type ReferencePatch struct {
+	// Path to the field holding the name, in dots from the object's root:
+	// spec.secretName. A [*] after a segment goes through every item of a
+	// list: spec.tls[*].secretName.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+(\[\*\])?(\.[A-Za-z0-9_-]+(\[\*\])?)*$`
+	Path string `json:"path"`
+	// Reference is the kind of the object the field names.
+	Reference PatchReference `json:"reference"`
+}
+
+// PatchReference is the kind a declared field refers to.
+type PatchReference struct {
+	// APIVersion of the kind; v1 (core) when empty.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	APIVersion string `json:"apiVersion,omitempty"`
+	// Kind of the object named.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Kind string `json:"kind"`
+	// KindPath, when the field sits in a reference that says its own kind
+	// (cert-manager's issuerRef), names the field beside it that holds the
+	// kind: the name is rewritten only when that field is empty or Kind.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]+$`
+	// +optional
+	KindPath string `json:"kindPath,omitempty"`
 }
 
 // SyncFromHost lists the kinds copied from the host into the virtual cluster.

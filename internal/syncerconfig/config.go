@@ -34,6 +34,13 @@ type Config struct {
 	// ToHost and FromHost are spec.sync as the operator accepted it.
 	ToHost   tenancyv1alpha1.SyncToHost   `json:"toHost"`
 	FromHost tenancyv1alpha1.SyncFromHost `json:"fromHost"`
+	// CustomResources are the custom kinds of ToHost and FromHost whose
+	// definitions the host has, resolved by the operator.
+	CustomResources []CustomResource `json:"customResources,omitempty"`
+	// Definitions are the CustomResourceDefinitions of CustomResources as
+	// the virtual cluster gets them (EncodeDefinitions). The operator reads
+	// them from the host: in single-namespace mode the syncer may not.
+	Definitions []byte `json:"definitions,omitempty"`
 }
 
 // Reference identifies the VirtualCluster.
