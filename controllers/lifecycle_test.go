@@ -16,6 +16,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -84,8 +85,8 @@ func TestReadyFollowsTheWorkloads(t *testing.T) {
 		got := get(g, vc)
 		g.Expect(condition(got, controllers.ConditionReady)).To(And(
 			HaveField("Status", metav1.ConditionTrue), HaveField("ObservedGeneration", got.Generation)))
-		for _, c := range []string{controllers.ConditionRBACReady, controllers.ConditionCertificatesReady,
-			controllers.ConditionControlPlaneReady, controllers.ConditionSyncerReady, controllers.ConditionPoliciesReady} {
+		for _, c := range []string{controllers.ConditionRBACReady, controllers.ConditionCertificatesReady, controllers.ConditionControlPlaneReady,
+			controllers.ConditionCustomResourcesReady, controllers.ConditionSyncerReady, controllers.ConditionPoliciesReady} {
 			g.Expect(condition(got, c)).To(HaveField("Status", metav1.ConditionTrue), c)
 		}
 		g.Expect(got.Status.Phase).To(Equal(tenancyv1alpha1.PhaseReady))
@@ -155,6 +156,7 @@ func countingReconciler(t testing.TB) (*controllers.VirtualClusterReconciler, *w
 		Recorder:          events.NewFakeRecorder(100),
 		SyncerImage:       syncerImage,
 		HostClusterDomain: "cluster.local",
+		FromHostSelectors: fromHostSelectors,
 	}, log
 }
 
@@ -187,7 +189,13 @@ func TestSteadyStateReconcileWritesNothing(t *testing.T) {
 		waitForCache(t, vc)
 
 		r, log := countingReconciler(t)
-		_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(vc)})
+		req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(vc)}
+		// A reconciler new to the host reads the definitions of the custom
+		// resources the VirtualCluster names once, and keeps them.
+		_, err := r.Reconcile(context.Background(), req)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(writes(log.take())).To(BeEmpty(), "%s: a reconcile of an unchanged VirtualCluster must write nothing", file)
+		_, err = r.Reconcile(context.Background(), req)
 		g.Expect(err).NotTo(HaveOccurred())
 		reqs := log.take()
 		g.Expect(writes(reqs)).To(BeEmpty(), "%s: a reconcile of an unchanged VirtualCluster must write nothing", file)
@@ -451,6 +459,15 @@ func TestTheCacheHoldsOnlyWhatNestorManages(t *testing.T) {
 				"%T %s/%s is cached though Nestor does not manage it", list, obj.GetNamespace(), obj.GetName())
 		}
 	}
+
+	// Of the host's CustomResourceDefinitions, which carry no Nestor label,
+	// it holds every one, and of each only the metadata, not what a field
+	// manager last wrote.
+	defs := &metav1.PartialObjectMetadataList{}
+	defs.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinitionList"))
+	g.Expect(mgr.GetCache().List(ctx, defs)).To(Succeed())
+	g.Expect(defs.Items).To(ContainElements(HaveField("Name", "virtualclusters.tenancy.nestor.dev"), HaveField("Name", "certificates.cert-manager.io")))
+	g.Expect(defs.Items).To(HaveEach(HaveField("ManagedFields", BeEmpty())))
 }
 
 func TestPolicies(t *testing.T) {

@@ -176,13 +176,33 @@ func statefulSetRolledOut(sts *appsv1.StatefulSet, want int32) (string, bool) {
 	return "", true
 }
 
+// maxSyncerConfig is what the syncer's configuration may take: a ConfigMap
+// holds at most 1 MiB, its metadata included.
+const maxSyncerConfig = 900 << 10
+
 // reconcileSyncer runs the syncer with the configuration rendered from the
-// spec and the recorded mode.
+// spec, the recorded mode and the custom resources the host defines.
 func (r *VirtualClusterReconciler) reconcileSyncer(ctx context.Context, st *state) (outcome, error) {
 	vc := st.vc
-	rendered, err := syncerconfig.For(vc, st.mode).Marshal()
+	cfg := syncerconfig.For(vc, st.mode)
+	cfg.CustomResources = st.customResources.kinds
+	defs, err := syncerconfig.EncodeDefinitions(st.customResources.definitions)
 	if err != nil {
 		return outcome{}, err
+	}
+	cfg.Definitions = defs
+	rendered, err := cfg.Marshal()
+	if err != nil {
+		return outcome{}, err
+	}
+	if len(rendered) > maxSyncerConfig {
+		keys := make([]string, len(cfg.CustomResources))
+		for i, cr := range cfg.CustomResources {
+			keys[i] = cr.Resource
+		}
+		return outcome{}, fmt.Errorf("the syncer's configuration takes %d KiB, more than the %d KiB its ConfigMap may hold, "+
+			"with the compressed CustomResourceDefinitions of %s: sync fewer custom resources",
+			len(rendered)>>10, maxSyncerConfig>>10, strings.Join(keys, ", "))
 	}
 	dep := controlplane.SyncerDeployment(vc, r.SyncerImage)
 	if err := r.applyAll(ctx, vc, controlplane.SyncerConfigMap(vc, rendered)); err != nil {

@@ -31,6 +31,9 @@ import (
 
 const syncerImage = "example.com/nestor:test"
 
+// fromHostSelectors are the operator's --from-host-selector.
+var fromHostSelectors = map[string]string{"issuers.cert-manager.io": "tenants=shared"}
+
 var (
 	cluster *localcluster.Cluster
 	// k8s is the tests' own client, straight to the API server.
@@ -47,7 +50,8 @@ func run(m *testing.M) int {
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.Level(zapLevel()))))
 	var err error
 	cluster, err = localcluster.Start(localcluster.Options{
-		CRDDirectoryPaths: []string{filepath.Join("..", "config", "crd", "bases")},
+		// The host has cert-manager's definitions, which a sample syncs.
+		CRDDirectoryPaths: []string{filepath.Join("..", "config", "crd", "bases"), filepath.Join("testdata", "crds")},
 		// A VirtualCluster's deletion waits for the syncer's claims, which go
 		// once no pod uses them: the protection controller says so.
 		Controllers: append(slices.Clone(localcluster.GarbageCollection), "persistentvolumeclaim-protection-controller"),
@@ -85,7 +89,8 @@ func run(m *testing.M) int {
 			Metrics:                metricsserver.Options{BindAddress: "0"},
 			HealthProbeBindAddress: "0",
 		},
-		SyncerImage: syncerImage,
+		SyncerImage:       syncerImage,
+		FromHostSelectors: fromHostSelectors,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

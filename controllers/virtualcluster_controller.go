@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -37,8 +38,11 @@ const (
 	ConditionRBACReady         = "RBACReady"
 	ConditionCertificatesReady = "CertificatesReady"
 	ConditionControlPlaneReady = "ControlPlaneReady"
-	ConditionSyncerReady       = "SyncerReady"
-	ConditionPoliciesReady     = "PoliciesReady"
+	// ConditionCustomResourcesReady says whether the host defines every
+	// custom resource spec.sync names, so that the syncer can sync it.
+	ConditionCustomResourcesReady = "CustomResourcesReady"
+	ConditionSyncerReady          = "SyncerReady"
+	ConditionPoliciesReady        = "PoliciesReady"
 )
 
 // Reasons a user can act on.
@@ -52,6 +56,11 @@ const (
 	ReasonWaiting            = "Waiting"
 	ReasonNotRequested       = "NotRequested"
 	ReasonDeleting           = "Deleting"
+	// A custom resource of spec.sync has no definition on the host, one the
+	// host does not serve yet, or one of another scope than the entry says.
+	ReasonDefinitionMissing        = "CustomResourceDefinitionMissing"
+	ReasonDefinitionNotEstablished = "CustomResourceDefinitionNotEstablished"
+	ReasonScopeMismatch            = "CustomResourceScopeMismatch"
 )
 
 // FieldOwner is the field manager of every write the operator makes.
@@ -70,8 +79,16 @@ type VirtualClusterReconciler struct {
 	// HostClusterDomain is the host cluster's DNS domain, for the API server's
 	// fully qualified Service name in its certificate.
 	HostClusterDomain string
+	// FromHostSelectors pick, by <plural>.<group>, the host objects of a
+	// fromHost custom resource that tenants see, as a label selector; a kind
+	// without one shows them all. The platform chooses, not the tenant.
+	FromHostSelectors map[string]string
 	// Now is the clock for certificate validity; time.Now when nil.
 	Now func() time.Time
+
+	// definitions keeps the host definitions VirtualClusters name (see
+	// hostDefinition).
+	definitions definitionCache
 }
 
 // +kubebuilder:rbac:groups=tenancy.nestor.dev,resources=virtualclusters,verbs=get;list;watch;update;patch
@@ -149,6 +166,7 @@ func (r *VirtualClusterReconciler) reconcile(ctx context.Context, vc *tenancyv1a
 		{ConditionRBACReady, r.reconcileRBAC},
 		{ConditionCertificatesReady, r.reconcileCertificates},
 		{ConditionControlPlaneReady, r.reconcileControlPlane},
+		{ConditionCustomResourcesReady, r.reconcileCustomResources},
 		{ConditionSyncerReady, r.reconcileSyncer},
 		{ConditionPoliciesReady, r.reconcilePolicies},
 	}
@@ -203,6 +221,8 @@ type state struct {
 	status *tenancyv1alpha1.VirtualClusterStatus
 	// pkiHash digests the PKI; the control plane rolls when it changes.
 	pkiHash string
+	// customResources are the custom kinds the syncer is handed.
+	customResources customResources
 }
 
 // outcome is what a step found, as its condition.
@@ -223,7 +243,8 @@ func notReady(reason, message string) outcome {
 // summarize sets Ready and the phase from the part conditions.
 func summarize(vc *tenancyv1alpha1.VirtualCluster, status *tenancyv1alpha1.VirtualClusterStatus) {
 	var waiting []string
-	for _, t := range []string{ConditionRBACReady, ConditionCertificatesReady, ConditionControlPlaneReady, ConditionSyncerReady, ConditionPoliciesReady} {
+	for _, t := range []string{ConditionRBACReady, ConditionCertificatesReady, ConditionControlPlaneReady,
+		ConditionCustomResourcesReady, ConditionSyncerReady, ConditionPoliciesReady} {
 		if c := meta.FindStatusCondition(status.Conditions, t); c == nil || c.Status != metav1.ConditionTrue {
 			msg := t
 			if c != nil {
@@ -262,8 +283,14 @@ func (r *VirtualClusterReconciler) writeStatus(ctx context.Context, vc *tenancyv
 
 // SetupWithManager registers the reconciler. Every child, namespaced or not,
 // carries its VirtualCluster's name and namespace in labels, which is how an
-// event on any of them finds its way back.
+// event on any of them finds its way back. A host CustomResourceDefinition
+// finds the VirtualClusters that name it through an index; only its
+// metadata is watched (see hostDefinition).
 func (r *VirtualClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &tenancyv1alpha1.VirtualCluster{},
+		customResourceIndex, indexCustomResources); err != nil {
+		return fmt.Errorf("indexing VirtualClusters by their custom resources: %w", err)
+	}
 	toOwner := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
 		l := obj.GetLabels()
 		name, ns := l[tenancyv1alpha1.LabelVirtualCluster], l[tenancyv1alpha1.LabelVirtualClusterNamespace]
@@ -278,6 +305,7 @@ func (r *VirtualClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	for _, obj := range WatchedChildren() {
 		b = b.Watches(obj, toOwner, builder.WithPredicates())
 	}
+	b = b.Watches(&apiextensionsv1.CustomResourceDefinition{}, handler.EnqueueRequestsFromMapFunc(r.configuring), builder.OnlyMetadata)
 	return b.Complete(r)
 }
 

@@ -7,6 +7,7 @@ package operator
 import (
 	"fmt"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -32,12 +33,19 @@ type Options struct {
 	SyncerImage string
 	// HostClusterDomain is the host cluster's DNS domain.
 	HostClusterDomain string
+	// FromHostSelectors pick, by <plural>.<group>, the host objects of a
+	// fromHost custom resource that tenants see, as a label selector that
+	// parses (cmd checks --from-host-selector at start).
+	FromHostSelectors map[string]string
 }
 
-// Scheme knows the built-in kinds and Nestor's.
+// Scheme knows the built-in kinds, CustomResourceDefinitions and Nestor's.
 func Scheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := apiextensionsv1.AddToScheme(s); err != nil {
 		return nil, err
 	}
 	if err := tenancyv1alpha1.AddToScheme(s); err != nil {
@@ -66,6 +74,12 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	for _, obj := range controllers.WatchedChildren() {
 		mo.Cache.ByObject[obj] = cache.ByObject{Label: ManagedSelector()}
 	}
+	// The controller watches the metadata of every host definition: they
+	// carry no label of Nestor's to select by, and the ones VirtualClusters
+	// name are found by name. Their managed fields would only take memory.
+	mo.Cache.ByObject[&apiextensionsv1.CustomResourceDefinition{}] = cache.ByObject{
+		Label: labels.Everything(), Transform: cache.TransformStripManagedFields(),
+	}
 	if mo.LeaderElectionID == "" {
 		mo.LeaderElectionID = "nestor-operator.tenancy.nestor.dev"
 	}
@@ -85,6 +99,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		Recorder:          mgr.GetEventRecorder("nestor-operator"),
 		SyncerImage:       o.SyncerImage,
 		HostClusterDomain: domain,
+		FromHostSelectors: o.FromHostSelectors,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the VirtualCluster controller: %w", err)
