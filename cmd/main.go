@@ -6,8 +6,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -78,7 +83,10 @@ func runManager(args []string) error {
 		webhookSecret = fs.String("webhook-secret", operator.WebhookSecret, "Secret holding the webhook's certificate")
 		webhookSvc    = fs.String("webhook-service", operator.WebhookService, "Service in front of the webhook server")
 		webhookConfig = fs.String("webhook-configuration", operator.WebhookConfiguration, "ValidatingWebhookConfiguration of the webhook")
+		selectors     = fromHostSelectors{}
 	)
+	fs.Var(selectors, "from-host-selector", "show tenants only the host objects of a fromHost custom resource that "+
+		"`<plural>.<group>=<label selector>` selects (default: all); once per kind")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -109,6 +117,7 @@ func runManager(args []string) error {
 		},
 		SyncerImage:       *syncerImage,
 		HostClusterDomain: *domain,
+		FromHostSelectors: selectors,
 	})
 	if err != nil {
 		return err
@@ -131,6 +140,33 @@ func runManager(args []string) error {
 		}
 	}
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// fromHostSelectors collects --from-host-selector, checked as it is parsed.
+type fromHostSelectors map[string]string
+
+func (s fromHostSelectors) String() string {
+	out := make([]string, 0, len(s))
+	for _, key := range slices.Sorted(maps.Keys(s)) {
+		out = append(out, key+"="+s[key])
+	}
+	return strings.Join(out, " ")
+}
+
+func (s fromHostSelectors) Set(value string) error {
+	key, selector, ok := strings.Cut(value, "=")
+	if !ok || !strings.Contains(key, ".") || len(validation.IsDNS1123Subdomain(key)) > 0 {
+		return fmt.Errorf("%q is not <plural>.<group>=<label selector>, as in clusterissuers.cert-manager.io=platform.example.com/shared=true", value)
+	}
+	if _, dup := s[key]; dup {
+		return fmt.Errorf("%s has a selector already: give each kind one, combining requirements with commas", key)
+	}
+	parsed, err := labels.Parse(selector)
+	if err != nil {
+		return fmt.Errorf("the selector of %s is not a label selector: %w", key, err)
+	}
+	s[key] = parsed.String()
+	return nil
 }
 
 func runSyncer(args []string) error {
