@@ -353,7 +353,10 @@ func (a *Applier) upToDate(want *unstructured.Unstructured, live client.Object, 
 	if err != nil {
 		return false, err
 	}
-	converter, isDeduced := a.converter, !a.client.Scheme().Recognizes(gvk)
+	// The scheme's converter knows the kinds client-go has apply
+	// configurations for; others, even in the scheme (a
+	// CustomResourceDefinition), are compared by their deduced structure.
+	converter, isDeduced := a.converter, !a.client.Scheme().Recognizes(gvk) || applyconfigurations.ForKind(gvk) == nil
 	if isDeduced {
 		converter = deduced
 	}
