@@ -35,6 +35,12 @@ const (
 	AnnotationVirtualUID       = "nestor.dev/virtual-uid"
 	AnnotationVirtualKind      = "nestor.dev/virtual-kind"
 
+	// Annotations on what the syncer shows in the virtual cluster from the
+	// host (objects of fromHost kinds, and Secrets a host controller writes
+	// for a copy, such as a certificate's): where it comes from on the host.
+	// Such objects carry LabelManagedBy with SyncerManagedByValue.
+	AnnotationHostName      = "nestor.dev/host-name"
+	AnnotationHostNamespace = "nestor.dev/host-namespace"
 	// Finalizer removes what owner references cannot reach, before a
 	// VirtualCluster goes away: the cluster-scoped children, the host
 	// namespaces and, in single-namespace mode, the syncer's copies.

@@ -24,8 +24,10 @@ import (
 type Context struct {
 	// Names maps virtual names and namespaces to the host.
 	Names naming.Translator
-	// VirtualCluster and HostNamespace identify the VirtualCluster.
+	// VirtualCluster and HostNamespace identify the VirtualCluster, and
+	// VirtualClusterUID the object itself.
 	VirtualCluster, HostNamespace string
+	VirtualClusterUID             types.UID
 	// WorkloadServiceAccount is the host identity of every tenant pod.
 	WorkloadServiceAccount string
 	// APIServerHost is how a host pod reaches the virtual cluster's API
@@ -40,6 +42,7 @@ func For(cfg syncerconfig.Config) Context {
 	return Context{
 		Names:                  naming.NewTranslator(cfg.HostNamespace, cfg.VirtualCluster.Name, cfg.Mode == tenancyv1alpha1.MultiNamespaceMode),
 		VirtualCluster:         cfg.VirtualCluster.Name,
+		VirtualClusterUID:      cfg.VirtualCluster.UID,
 		HostNamespace:          cfg.HostNamespace,
 		WorkloadServiceAccount: cfg.WorkloadServiceAccount,
 		APIServerHost:          naming.ForVirtualCluster(cfg.HostNamespace, cfg.VirtualCluster.Name).ControlPlane + "." + cfg.HostNamespace + ".svc",

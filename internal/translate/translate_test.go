@@ -22,6 +22,7 @@ func contexts() map[string]Context {
 		out[mode] = Context{
 			Names:                  naming.NewTranslator("team-a", "vc", multi),
 			VirtualCluster:         "vc",
+			VirtualClusterUID:      "vc-uid",
 			HostNamespace:          "team-a",
 			WorkloadServiceAccount: "vc-workload-vc",
 			APIServerHost:          "vc.team-a.svc",
