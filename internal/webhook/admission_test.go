@@ -309,6 +309,14 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 			"spec.sync.toHost.customResources[virtualclusters.tenancy.nestor.dev]"},
 		{"unknown scope", single(multiMode + "  sync: {fromHost: {customResources: {widgets.example.com: {enabled: true, scope: Global}}}}\n"),
 			"spec.sync.fromHost.customResources.widgets.example.com.scope"},
+		{"namespaced custom resources from the host", single(multiMode + "  sync: {fromHost: {customResources: {widgets.example.com: {enabled: true, scope: Namespaced}}}}\n"),
+			"spec.sync.fromHost.customResources[widgets.example.com].scope"},
+		{"reference path ending in a list", single("  sync: {toHost: {customResources: {widgets.example.com: {enabled: true, patches: [{path: \"spec.names[*]\", reference: {kind: Secret}}]}}}}\n"),
+			"spec.sync.toHost.customResources[widgets.example.com].patches[0].path"},
+		{"malformed reference path", single("  sync: {toHost: {customResources: {widgets.example.com: {enabled: true, patches: [{path: \"spec..name\", reference: {kind: Secret}}]}}}}\n"),
+			"spec.sync.toHost.customResources.widgets.example.com.patches[0].path"},
+		{"reference without a kind", single("  sync: {toHost: {customResources: {widgets.example.com: {enabled: true, patches: [{path: spec.secretName, reference: {}}]}}}}\n"),
+			"spec.sync.toHost.customResources.widgets.example.com.patches[0].reference.kind"},
 		{"unsupported version", single("  controlPlane: {version: v1.30.4}\n"), "spec.controlPlane.version"},
 		{"malformed version", single("  controlPlane: {version: \"1.37\"}\n"), "spec.controlPlane.version"},
 		{"even replicas", single("  controlPlane: {replicas: 2}\n"), "spec.controlPlane.replicas"},
@@ -432,6 +440,16 @@ func TestRiskySettingsAreWarnedAbout(t *testing.T) {
 		g.Expect(warned.take()).To(ContainElement(ContainSubstring("namespace " + ns + " already holds VirtualCluster first")))
 	}).WithTimeout(10 * time.Second).Should(Succeed())
 	g.Expect(apply(second)).To(Succeed())
+
+	// In single-namespace mode a custom kind with references no one
+	// declared is copied with names that name nothing on the host.
+	warned.take()
+	undeclared := "  sync: {toHost: {customResources: {widgets.example.com: {enabled: true}, certificates.cert-manager.io: {enabled: true}, gadgets.example.com: {enabled: true, patches: []}}}}\n"
+	g.Expect(apply(manifest(t, newNamespace(t), vcYAML("third", undeclared)))).To(Succeed())
+	w := warned.take()
+	g.Expect(w).To(ContainElement(ContainSubstring("spec.sync.toHost.customResources[widgets.example.com] declares no references")))
+	g.Expect(w).NotTo(ContainElement(ContainSubstring("[certificates.cert-manager.io] declares")), "built in")
+	g.Expect(w).NotTo(ContainElement(ContainSubstring("[gadgets.example.com] declares")), "declared empty")
 }
 
 // The webhook is the first line and the controller the second: with the

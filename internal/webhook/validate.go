@@ -21,6 +21,7 @@ import (
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/internal/controlplane"
+	"github.com/nestor-dev/nestor/internal/references"
 )
 
 var (
@@ -181,12 +182,22 @@ func validateSync(vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
 	}
 	for _, key := range slices.Sorted(maps.Keys(to.CustomResources)) {
 		checkKey(toPath.Key(key), key)
+		for i, patch := range to.CustomResources[key].Patches {
+			if msg := references.PathError(patch.Path); msg != "" {
+				errs = append(errs, field.Invalid(toPath.Key(key).Child("patches").Index(i).Child("path"), patch.Path, msg))
+			}
+		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(from.CustomResources)) {
 		checkKey(fromPath.Key(key), key)
 		if _, both := to.CustomResources[key]; both {
 			errs = append(errs, field.Duplicate(fromPath.Key(key),
 				key+" is also under spec.sync.toHost.customResources: a resource is synced in one direction only; keep one of the two"))
+		}
+		if cr := from.CustomResources[key]; cr.Enabled && cr.Scope == tenancyv1alpha1.NamespaceScoped {
+			errs = append(errs, field.Invalid(fromPath.Key(key).Child("scope"), cr.Scope,
+				"namespaced custom resources from the host are not supported yet: no virtual namespace is set aside to show them in. "+
+					"Use a cluster-scoped kind with scope: Cluster, or sync the kind to the host instead"))
 		}
 	}
 
@@ -207,7 +218,7 @@ func validateSync(vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
 	for _, key := range slices.Sorted(maps.Keys(from.CustomResources)) {
 		if cr := from.CustomResources[key]; cr.Enabled && cr.Scope != tenancyv1alpha1.NamespaceScoped {
 			errs = append(errs, field.Forbidden(fromPath.Key(key).Child("scope"),
-				fmt.Sprintf("a cluster-scoped custom resource is read cluster-wide: %s, or set scope: Namespaced to read it from the VirtualCluster's own namespace", multiHint)))
+				fmt.Sprintf("a cluster-scoped custom resource is read cluster-wide: %s", multiHint)))
 		}
 	}
 	sortErrors(errs)
@@ -452,8 +463,14 @@ func warnings(vc *tenancyv1alpha1.VirtualCluster) []string {
 		w = append(w, "spec.sync.toHost.secrets.all is true: every Secret of the virtual cluster is copied to the host, referenced or not")
 	}
 	for _, key := range slices.Sorted(maps.Keys(vc.Spec.Sync.ToHost.CustomResources)) {
-		if !vc.Spec.Sync.ToHost.CustomResources[key].Enabled {
+		cr := vc.Spec.Sync.ToHost.CustomResources[key]
+		switch {
+		case !cr.Enabled:
 			w = append(w, fmt.Sprintf("spec.sync.toHost.customResources[%s] has enabled: false and syncs nothing", key))
+		case vc.SpecMode() == tenancyv1alpha1.SingleNamespaceMode && !references.Declared(key, cr.Patches):
+			w = append(w, fmt.Sprintf("spec.sync.toHost.customResources[%s] declares no references: in single-namespace mode a field of its objects "+
+				"that names another object is copied as it is and names nothing on the host. List such fields under patches, "+
+				"or set patches: [] to say there are none", key))
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(vc.Spec.Sync.FromHost.CustomResources)) {
