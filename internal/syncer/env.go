@@ -50,8 +50,13 @@ type env struct {
 	host          client.Client // reads from the label-selected host cache
 	hostReader    client.Reader // uncached, to confirm an absence on the host
 	hostCache     cache.Cache
-	applier       *apply.Applier
-	recorder      events.EventRecorder
+	applier       *apply.Applier // writes to the host
+	// virtualApplier writes what the syncer shows from the host.
+	virtualApplier *apply.Applier
+	// definitions are the custom kinds' definitions installed in the
+	// virtual cluster, by <plural>.<group>: only these kinds sync.
+	definitions definitions
+	recorder    events.EventRecorder
 	// watched makes an empty host object of each kind a controller
 	// watches on the host, by the kind its origin records (watchHost).
 	// Filled while the controllers are set up, read-only once they run.

@@ -16,12 +16,12 @@ import (
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
-	"k8s.io/apimachinery/pkg/util/uuid"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
@@ -83,7 +83,7 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.Level(zapLevel()))))
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+	if err := errors.Join(clientgoscheme.AddToScheme(scheme), tenancyv1alpha1.AddToScheme(scheme), apiextensionsv1.AddToScheme(scheme)); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -95,9 +95,10 @@ func run(m *testing.M) int {
 			}
 		}
 	}()
-	start := func(controllers []string, serviceCIDR string) (*localcluster.Cluster, client.Client, error) {
+	start := func(controllers []string, serviceCIDR string, crds ...string) (*localcluster.Cluster, client.Client, error) {
 		c, err := localcluster.Start(localcluster.Options{
-			Controllers: controllers,
+			Controllers:       controllers,
+			CRDDirectoryPaths: crds,
 			APIServerArgs: map[string]string{
 				// envtest turns the ServiceAccount admission plugin off; a
 				// real cluster, host or virtual, runs it: it checks a pod's
@@ -117,7 +118,14 @@ func run(m *testing.M) int {
 	var err error
 	// The host deletes namespaces and collects garbage; nothing schedules or
 	// runs pods: the tests play scheduler and kubelet.
-	if host, hostClient, err = start(localcluster.GarbageCollection, hostServiceCIDR); err != nil {
+	// The host knows VirtualClusters, whose objects own the single-mode
+	// copies of custom resources, and cert-manager's kinds, the custom
+	// resources the tests sync.
+	if host, hostClient, err = start(localcluster.GarbageCollection, hostServiceCIDR, filepath.Join("..", "..", "config", "crd", "bases")); err != nil {
+		fmt.Fprintln(os.Stderr, "host:", err)
+		return 1
+	}
+	if err := localcluster.InstallCertManagerCRDs(context.Background(), host.Config); err != nil {
 		fmt.Fprintln(os.Stderr, "host:", err)
 		return 1
 	}
@@ -159,6 +167,8 @@ type tenant struct {
 	Virtual client.Client
 	// ConfigFile is the syncer's configuration file, when it runs via Run.
 	ConfigFile string
+	// StopSyncer stops the syncer before the test ends, when it runs via New.
+	StopSyncer func()
 }
 
 type tenantOptions struct {
@@ -257,10 +267,11 @@ func newTenant(t *testing.T, mode tenancyv1alpha1.Mode, opts ...tenantOption) *t
 		o.hostNamespace = newHostNamespace(t)
 	}
 
-	// Not created on the host: the syncer needs only what the operator
-	// renders from it.
+	// Created on the host, where no operator acts on it: the syncer needs
+	// only what the operator renders from it, and its UID, which owns
+	// what the syncer creates beside it.
 	vc := &tenancyv1alpha1.VirtualCluster{
-		ObjectMeta: metav1.ObjectMeta{Name: o.name, Namespace: o.hostNamespace, UID: uuid.NewUUID()},
+		ObjectMeta: metav1.ObjectMeta{Name: o.name, Namespace: o.hostNamespace},
 		Spec: tenancyv1alpha1.VirtualClusterSpec{
 			Sync:       defaultSync(),
 			Networking: tenancyv1alpha1.NetworkingSpec{ServiceCIDR: virtualServiceCIDR, ClusterDomain: "cluster.local"},
@@ -273,6 +284,8 @@ func newTenant(t *testing.T, mode tenancyv1alpha1.Mode, opts ...tenantOption) *t
 		vc.Spec.Experimental = &tenancyv1alpha1.ExperimentalSpec{MultiNamespaceMode: &tenancyv1alpha1.MultiNamespaceModeSpec{Enabled: true}}
 	}
 	g.Expect(vc.SpecMode()).To(Equal(mode))
+	g.Expect(hostClient.Create(ctx, vc)).To(Succeed(), "creating VirtualCluster %s/%s on the host", vc.Namespace, vc.Name)
+	t.Cleanup(func() { _ = hostClient.Delete(context.Background(), vc) })
 
 	rules := rbac.For(vc.Spec.Sync, mode)
 	objs := []client.Object{
@@ -293,6 +306,7 @@ func newTenant(t *testing.T, mode tenancyv1alpha1.Mode, opts ...tenantOption) *t
 	}
 
 	cfg := syncerconfig.For(vc, mode)
+	handDefinitions(t, vc, &cfg)
 	if o.config != nil {
 		o.config(&cfg)
 	}
@@ -305,10 +319,11 @@ func newTenant(t *testing.T, mode tenancyv1alpha1.Mode, opts ...tenantOption) *t
 		virtualConfig.Wrap(o.writes.wrap)
 	}
 	var configFile string
+	var stop func()
 	if o.viaRun {
 		configFile = runFromFiles(t, cfg, hostConfig, virtual.Kubeconfig)
 	} else {
-		startSyncer(t, syncer.Options{
+		stop = startSyncer(t, syncer.Options{
 			Config:                 cfg,
 			Host:                   hostConfig,
 			Virtual:                virtualConfig,
@@ -319,6 +334,7 @@ func newTenant(t *testing.T, mode tenancyv1alpha1.Mode, opts ...tenantOption) *t
 	}
 	return &tenant{
 		ConfigFile: configFile,
+		StopSyncer: stop,
 		VC:         vc,
 		Mode:       mode,
 		Names:      naming.NewTranslator(vc.Namespace, vc.Name, mode == tenancyv1alpha1.MultiNamespaceMode),
@@ -387,10 +403,11 @@ func writeConfig(t *testing.T, file string, cfg syncerconfig.Config) {
 	g.Expect(os.Rename(tmp, file)).To(Succeed())
 }
 
-// startSyncer runs a syncer until the test ends.
-func startSyncer(t *testing.T, o syncer.Options) {
+// startSyncer runs a syncer until the test ends, or until the function it
+// returns is called.
+func startSyncer(t *testing.T, o syncer.Options) func() {
 	t.Helper()
-	mgr, err := syncer.New(o)
+	mgr, err := syncer.New(context.Background(), o)
 	// Every test starts syncers of its own in this one process, as Run does
 	// on a configuration change: New must set the manager's
 	// Controller.SkipNameValidation, or the second one fails.
@@ -399,14 +416,16 @@ func startSyncer(t *testing.T, o syncer.Options) {
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	var once sync.Once
-	t.Cleanup(func() {
+	stop := func() {
 		once.Do(func() {
 			cancel()
 			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 				t.Errorf("syncer of %s/%s: %v", o.Config.VirtualCluster.Namespace, o.Config.VirtualCluster.Name, err)
 			}
 		})
-	})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // HostKey is where virtual object namespace/name lives on the host.

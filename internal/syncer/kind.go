@@ -32,6 +32,9 @@ type kind[V client.Object] struct {
 	// status, if set, copies the status of host copy h into v; v's status
 	// is written when that changed it.
 	status func(v, h V)
+	// statusInMain says the kind has no status subresource: its status is
+	// written with the rest of the object.
+	statusInMain bool
 	// after, if set, runs once the copy is in place and read back.
 	after func(ctx context.Context, v, h V) error
 	// watches are further sources of requests, such as the pods that
@@ -127,7 +130,11 @@ func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if r.status != nil {
 		before := v.DeepCopyObject()
 		if r.status(v, h); !equality.Semantic.DeepEqual(before, v) {
-			if err := r.virtual.Status().Update(ctx, v); err != nil {
+			write := func() error { return r.virtual.Status().Update(ctx, v) }
+			if r.statusInMain {
+				write = func() error { return r.virtual.Update(ctx, v) }
+			}
+			if err := write(); err != nil {
 				return ctrl.Result{}, fmt.Errorf("updating the status of %s %s/%s: %w", r.gvk.GroupKind(), v.GetNamespace(), v.GetName(), err)
 			}
 		}

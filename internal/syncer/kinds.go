@@ -43,13 +43,13 @@ type entry struct {
 // copies to the host, keyed by GVK, then those of events and namespaces.
 func (e *env) controllers() []entry {
 	to := e.cfg.ToHost
-	return []entry{
+	return append([]entry{
 		{to.Pods.IsEnabled(), ownController((*env).setupPods)},
 		{to.Secrets.IsEnabled(), kind[*corev1.Secret]{
 			gvk:     corev1.SchemeGroupVersion.WithKind("Secret"),
 			newObj:  func() *corev1.Secret { return &corev1.Secret{} },
 			copy:    e.tr.Secret,
-			wanted:  referencedOnly[*corev1.Secret](e, to.Secrets.All, indexSecrets),
+			wanted:  notShown(referencedOnly[*corev1.Secret](e, to.Secrets.All, indexSecrets)),
 			watches: e.secretReaders(),
 			indexes: e.secretIndexes(),
 		}},
@@ -114,7 +114,7 @@ func (e *env) controllers() []entry {
 		}},
 		{e.cfg.FromHost.Events.IsEnabled(), ownController((*env).setupEvents)},
 		{e.tr.Names.MultiNamespace(), ownController((*env).setupNamespaces)},
-	}
+	}, e.customControllers()...)
 }
 
 // setup registers the controllers the configuration runs.
@@ -137,6 +137,20 @@ func referencedOnly[V client.Object](e *env, all bool, index string) func(contex
 		return nil
 	}
 	return func(ctx context.Context, v V) (bool, error) { return e.referenced(ctx, index, v) }
+}
+
+// notShown is wanted, except for what the syncer shows from the host: that
+// is the host's, never to be copied back down.
+func notShown[V client.Object](wanted func(context.Context, V) (bool, error)) func(context.Context, V) (bool, error) {
+	return func(ctx context.Context, v V) (bool, error) {
+		if translate.Shown(v) {
+			return false, nil
+		}
+		if wanted == nil {
+			return true, nil
+		}
+		return wanted(ctx, v)
+	}
 }
 
 // referenced reports whether a virtual pod (or, for a secret, an ingress)

@@ -69,7 +69,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		if err != nil {
 			return err
 		}
-		mgr, err := New(Options{
+		mgr, err := New(ctx, Options{
 			Config: cfg, Host: o.Host, Virtual: virtual, LeaderElection: o.LeaderElection,
 			MetricsBindAddress: o.MetricsBindAddress, HealthProbeBindAddress: o.HealthProbeBindAddress,
 		})

@@ -5,10 +5,12 @@
 package syncer
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -50,11 +52,14 @@ type Options struct {
 	MetricsBindAddress, HealthProbeBindAddress string
 }
 
-// New builds the syncer's manager. Start runs it.
-func New(o Options) (manager.Manager, error) {
+// New builds the syncer's manager. Start runs it. The definitions of the
+// custom kinds are installed in the virtual cluster first, with ctx: their
+// controllers cannot start before their kinds are served.
+func New(ctx context.Context, o Options) (manager.Manager, error) {
 	cfg := o.Config
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(apiextensionsv1.AddToScheme(scheme))
 
 	multi := cfg.Mode == tenancyv1alpha1.MultiNamespaceMode
 	tr := translate.For(cfg)
@@ -62,8 +67,21 @@ func New(o Options) (manager.Manager, error) {
 	// A syncer starting on a full virtual cluster writes a burst of copies;
 	// client-go's default of 5 requests a second would take minutes.
 	o.Host, o.Virtual = withRate(o.Host), withRate(o.Virtual)
+	direct, err := client.New(o.Virtual, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the virtual cluster: %w", err)
+	}
+	defs, err := installDefinitions(ctx, direct, cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Custom resources are unstructured: read them from the caches too.
+	// Each client gets options of its own: the manager and the cluster
+	// fill in their own cache as the reader.
+	cached := func() client.Options { return client.Options{Cache: &client.CacheOptions{Unstructured: true}} }
 	mgr, err := manager.New(o.Virtual, manager.Options{
 		Scheme: scheme,
+		Client: cached(),
 		// Run starts a new manager when the configuration changes, with
 		// controllers of the same names.
 		Controller:                    config.Controller{SkipNameValidation: ptr.To(true)},
@@ -81,8 +99,12 @@ func New(o Options) (manager.Manager, error) {
 
 	host, err := cluster.New(o.Host, func(co *cluster.Options) {
 		co.Scheme = scheme
-		co.Cache = hostCacheOptions(cfg, tr, multi)
+		co.Client = cached()
+		co.Cache, err = hostCacheOptions(cfg, tr, multi)
 	})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the host: %w", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the host: %w", err)
 	}
@@ -95,19 +117,21 @@ func New(o Options) (manager.Manager, error) {
 	}
 
 	e := &env{
-		tr:            tr,
-		cfg:           cfg,
-		virtual:       mgr.GetClient(),
-		virtualReader: mgr.GetAPIReader(),
-		tokens:        virtualClientset.CoreV1(),
-		host:          host.GetClient(),
-		hostReader:    host.GetAPIReader(),
-		hostCache:     host.GetCache(),
-		applier:       apply.New(host.GetClient(), host.GetAPIReader(), FieldOwner),
-		recorder:      mgr.GetEventRecorder(FieldOwner),
-		watched:       map[schema.GroupKind]func() client.Object{},
-		vc:            &tenancyv1alpha1.VirtualCluster{},
-		resync:        time.Minute,
+		tr:             tr,
+		cfg:            cfg,
+		virtual:        mgr.GetClient(),
+		virtualReader:  mgr.GetAPIReader(),
+		tokens:         virtualClientset.CoreV1(),
+		host:           host.GetClient(),
+		hostReader:     host.GetAPIReader(),
+		hostCache:      host.GetCache(),
+		applier:        apply.New(host.GetClient(), host.GetAPIReader(), FieldOwner),
+		virtualApplier: apply.New(mgr.GetClient(), mgr.GetAPIReader(), FieldOwner),
+		definitions:    defs,
+		recorder:       mgr.GetEventRecorder(FieldOwner),
+		watched:        map[schema.GroupKind]func() client.Object{},
+		vc:             &tenancyv1alpha1.VirtualCluster{},
+		resync:         time.Minute,
 	}
 	e.vc.Name, e.vc.Namespace, e.vc.UID = cfg.VirtualCluster.Name, cfg.HostNamespace, cfg.VirtualCluster.UID
 	if err := e.setup(mgr); err != nil {
@@ -129,16 +153,28 @@ func withRate(cfg *rest.Config) *rest.Config {
 // hostCacheOptions select this virtual cluster's copies, in its own
 // namespace only in single-namespace mode, where the syncer may not read
 // anything cluster-wide.
-func hostCacheOptions(cfg syncerconfig.Config, tr translate.Context, multi bool) cache.Options {
+func hostCacheOptions(cfg syncerconfig.Config, tr translate.Context, multi bool) (cache.Options, error) {
 	co := cache.Options{
 		DefaultLabelSelector: labels.SelectorFromSet(tr.SelectorLabels()),
 		// Events carry no labels: the event controller keeps those about
 		// this virtual cluster's copies.
 		ByObject: map[client.Object]cache.ByObject{&corev1.Event{}: {Label: labels.Everything()}},
 	}
+	// The host's objects of a FromHost kind are the platform's, selected as
+	// it chose, not by the syncer's markers.
+	for _, cr := range cfg.CustomResources {
+		if cr.Direction != syncerconfig.FromHost {
+			continue
+		}
+		sel, err := labels.Parse(cr.Selector)
+		if err != nil {
+			return co, fmt.Errorf("the selector of %s, %q: %w", cr.Resource, cr.Selector, err)
+		}
+		co.ByObject[newUnstructured(cr.GroupVersionKind())] = cache.ByObject{Label: sel}
+	}
 	if !multi {
 		co.DefaultNamespaces = map[string]cache.Config{cfg.HostNamespace: {}}
-		return co
+		return co, nil
 	}
 	// Host namespaces belong to the VirtualCluster itself, labelled as the
 	// operator labels its children: its finalizer removes them, and its
@@ -147,5 +183,5 @@ func hostCacheOptions(cfg syncerconfig.Config, tr translate.Context, multi bool)
 	vc.Name, vc.Namespace = cfg.VirtualCluster.Name, cfg.HostNamespace
 	owned := labels.SelectorFromSet(ownership.Labels(vc))
 	co.ByObject[&corev1.Namespace{}] = cache.ByObject{Label: owned}
-	return co
+	return co, nil
 }
