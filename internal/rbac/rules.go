@@ -70,8 +70,6 @@ func For(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
 		observed = append(observed, resource{"", "events"})
 	}
 
-	// Kinds read in the VirtualCluster's own namespace in either mode.
-	var local []resource
 	// Kinds read cluster-wide: they exist only at cluster scope.
 	var clusterRead []resource
 	var clusterFields []string
@@ -87,15 +85,11 @@ func For(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
 	addCluster(from.PriorityClasses.IsEnabled(), "spec.sync.fromHost.priorityClasses", "scheduling.k8s.io", "priorityclasses")
 	addCluster(from.RuntimeClasses.IsEnabled(), "spec.sync.fromHost.runtimeClasses", "node.k8s.io", "runtimeclasses")
 	for _, key := range slices.Sorted(maps.Keys(from.CustomResources)) {
+		// Namespaced kinds from the host are not synced (the webhook
+		// refuses them): they get no rule.
 		cr := from.CustomResources[key]
-		if !cr.Enabled {
-			continue
-		}
-		if cr.Scope == tenancyv1alpha1.NamespaceScoped {
-			local = append(local, resource{groupOf(key), pluralOf(key)})
-		} else {
-			addCluster(true, "spec.sync.fromHost.customResources["+key+"]", groupOf(key), pluralOf(key))
-		}
+		addCluster(cr.Enabled && cr.Scope != tenancyv1alpha1.NamespaceScoped,
+			"spec.sync.fromHost.customResources["+key+"]", groupOf(key), pluralOf(key))
 	}
 
 	// Leader election of the syncer's replicas, and the events it records
@@ -113,12 +107,12 @@ func For(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
 
 	var r Rules
 	if mode != tenancyv1alpha1.MultiNamespaceMode {
-		r.Namespaced = append(rulesFor(synced, readWrite), rulesFor(append(observed, local...), readOnly)...)
+		r.Namespaced = append(rulesFor(synced, readWrite), rulesFor(observed, readOnly)...)
 		r.Namespaced = append(r.Namespaced, leases, electionEvents)
 		r.NeedMultiNamespace = clusterFields
 		return r
 	}
-	r.Namespaced = append(rulesFor(local, readOnly), leases, electionEvents)
+	r.Namespaced = []rbacv1.PolicyRule{leases, electionEvents}
 	r.Cluster = []rbacv1.PolicyRule{{
 		APIGroups: []string{""},
 		Resources: []string{"namespaces"},

@@ -136,11 +136,11 @@ func TestClusterScopedFeaturesNeedMultiNamespaceMode(t *testing.T) {
 	if !reflect.DeepEqual(single.NeedMultiNamespace, wantFields) {
 		t.Fatalf("NeedMultiNamespace = %v, want %v", single.NeedMultiNamespace, wantFields)
 	}
-	// A namespaced kind from the host is read in the VirtualCluster's namespace.
-	if !slices.ContainsFunc(single.Namespaced, func(r rbacv1.PolicyRule) bool {
-		return reflect.DeepEqual(r, rbacv1.PolicyRule{APIGroups: []string{"example.com"}, Resources: []string{"widgets"}, Verbs: ro})
-	}) {
-		t.Fatalf("namespaced fromHost custom resource not readable: %+v", single.Namespaced)
+	// A namespaced kind from the host is not synced, and gets no rule.
+	for _, rules := range [][]rbacv1.PolicyRule{single.Namespaced, For(sync, tenancyv1alpha1.MultiNamespaceMode).Namespaced, For(sync, tenancyv1alpha1.MultiNamespaceMode).Cluster} {
+		if slices.ContainsFunc(rules, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, "widgets") }) {
+			t.Fatalf("namespaced fromHost custom resource granted: %+v", rules)
+		}
 	}
 
 	multi := For(sync, tenancyv1alpha1.MultiNamespaceMode)
