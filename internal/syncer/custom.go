@@ -41,7 +41,6 @@ func newUnstructured(gvk schema.GroupVersionKind) *unstructured.Unstructured {
 // Secrets, the controller that shows what a host controller writes there.
 func (e *env) customControllers() []entry {
 	var rows []entry
-	namesSecrets := false
 	for _, cr := range e.cfg.CustomResources {
 		def, ok := e.definitions[cr.Resource]
 		switch {
@@ -49,14 +48,13 @@ func (e *env) customControllers() []entry {
 			continue
 		case cr.Direction == syncerconfig.ToHost:
 			rows = append(rows, entry{cr.Namespaced, e.customKind(cr, statusSubresource(def, cr.Version))})
-			namesSecrets = namesSecrets || len(cr.References) > 0
 		case cr.Direction == syncerconfig.FromHost:
 			// Namespaced kinds from the host have no virtual namespace to
 			// go to yet: the webhook refuses them.
 			rows = append(rows, entry{!cr.Namespaced, fromHostController{cr: cr, statusSubresource: statusSubresource(def, cr.Version)}})
 		}
 	}
-	return append(rows, entry{namesSecrets && e.cfg.ToHost.Secrets.IsEnabled(), ownController((*env).setupHostMade)})
+	return append(rows, entry{len(e.secretNamingKinds()) > 0 && e.cfg.ToHost.Secrets.IsEnabled(), ownController((*env).setupHostMade)})
 }
 
 // customKind is the kind of a ToHost custom resource: everything but the

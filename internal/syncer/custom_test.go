@@ -261,3 +261,28 @@ func clusterIssuerShown(t *testing.T, tn *tenant) {
 		return apierrors.IsNotFound(err)
 	}).WithTimeout(timeout).WithPolling(poll).Should(BeTrue())
 }
+
+// TestCustomResourcesMakeTheSecretsTheyNameWanted: an Issuer's CA Secret
+// goes to the host as a pod's would, and the Issuer's copy names the copy.
+func TestCustomResourcesMakeTheSecretsTheyNameWanted(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		g := NewWithT(t)
+		tn := newTenant(t, mode, withSync(func(s *tenancyv1alpha1.SyncSpec) {
+			s.ToHost.CustomResources = map[string]tenancyv1alpha1.CustomResourceToHost{"issuers.cert-manager.io": {Enabled: true}}
+		}))
+		ns := tn.newVirtualNamespace(t)
+		tn.createVirtual(t, secret(ns, "ca", map[string]string{"tls.crt": "c", "tls.key": "k"}))
+		tn.createVirtual(t, secret(ns, "unread", nil))
+		issuer := manifest(t, "apiVersion: cert-manager.io/v1\nkind: Issuer\nmetadata: {name: ca, namespace: "+ns+"}\nspec: {ca: {secretName: ca}}\n")
+		tn.createVirtual(t, issuer)
+
+		tn.hostObject(t, ns, "ca", &corev1.Secret{})
+		h := manifest(t, "apiVersion: cert-manager.io/v1\nkind: Issuer\n")
+		tn.hostObject(t, ns, "ca", h)
+		name, _, _ := unstructured.NestedString(h.Object, "spec", "ca", "secretName")
+		g.Expect(name).To(Equal(tn.HostKey(ns, "ca").Name))
+		g.Consistently(func() bool {
+			return apierrors.IsNotFound(hostClient.Get(context.Background(), tn.HostKey(ns, "unread"), &corev1.Secret{}))
+		}).WithTimeout(quiet).WithPolling(poll).Should(BeTrue(), "a Secret nothing reads stays in the virtual cluster")
+	})
+}

@@ -3,16 +3,22 @@ package syncer
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/references"
+	"github.com/nestor-dev/nestor/internal/syncerconfig"
 	"github.com/nestor-dev/nestor/internal/translate"
 )
 
@@ -153,8 +159,8 @@ func notShown[V client.Object](wanted func(context.Context, V) (bool, error)) fu
 	}
 }
 
-// referenced reports whether a virtual pod (or, for a secret, an ingress)
-// in v's namespace reads v.
+// referenced reports whether a virtual pod (or, for a secret, an ingress
+// or a custom resource) in v's namespace reads v.
 func (e *env) referenced(ctx context.Context, index string, v client.Object) (bool, error) {
 	in, reads := client.InNamespace(v.GetNamespace()), client.MatchingFields{index: v.GetName()}
 	var pods corev1.PodList
@@ -166,14 +172,27 @@ func (e *env) referenced(ctx context.Context, index string, v client.Object) (bo
 			return true, nil
 		}
 	}
-	if index != indexSecrets || !e.cfg.ToHost.Ingresses.Enabled {
+	if index != indexSecrets {
 		return false, nil
 	}
-	var ingresses networkingv1.IngressList
-	if err := e.virtual.List(ctx, &ingresses, in, reads); err != nil {
-		return false, fmt.Errorf("listing the ingresses that read %s/%s: %w", v.GetNamespace(), v.GetName(), err)
+	var readers []client.ObjectList
+	if e.cfg.ToHost.Ingresses.Enabled {
+		readers = append(readers, &networkingv1.IngressList{})
 	}
-	return len(ingresses.Items) > 0, nil
+	for _, cr := range e.secretNamingKinds() {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(cr.GroupVersionKind().GroupVersion().WithKind(cr.Kind + "List"))
+		readers = append(readers, list)
+	}
+	for _, list := range readers {
+		if err := e.virtual.List(ctx, list, in, reads); err != nil {
+			return false, fmt.Errorf("listing the objects that read %s/%s: %w", v.GetNamespace(), v.GetName(), err)
+		}
+		if meta.LenList(list) > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // What a virtual object reads by name, in its own namespace: what makes a
@@ -205,11 +224,12 @@ func requestsFor(reads func(client.Object) []string) handler.EventHandler {
 }
 
 // secretReaders watch, and secretIndexes index, the virtual objects that
-// make a secret wanted.
+// make a secret wanted: pods, ingresses, and custom resources that name
+// Secrets (an Issuer's CA).
 func (e *env) secretReaders() []watch {
 	w := []watch{{&corev1.Pod{}, requestsFor(podSecrets)}}
-	if e.cfg.ToHost.Ingresses.Enabled {
-		w = append(w, watch{&networkingv1.Ingress{}, requestsFor(ingressSecrets)})
+	for _, ix := range e.secretIndexes()[1:] {
+		w = append(w, watch{ix.obj, requestsFor(ix.extract)})
 	}
 	return w
 }
@@ -219,7 +239,27 @@ func (e *env) secretIndexes() []index {
 	if e.cfg.ToHost.Ingresses.Enabled {
 		ix = append(ix, index{&networkingv1.Ingress{}, indexSecrets, ingressSecrets})
 	}
+	for _, cr := range e.secretNamingKinds() {
+		ix = append(ix, index{newUnstructured(cr.GroupVersionKind()), indexSecrets, func(o client.Object) []string {
+			return references.Names(o.(*unstructured.Unstructured).Object, cr.References, kindSecret)
+		}})
+	}
 	return ix
+}
+
+// secretNamingKinds are the custom kinds synced to the host whose
+// references name Secrets.
+func (e *env) secretNamingKinds() []syncerconfig.CustomResource {
+	var out []syncerconfig.CustomResource
+	for _, cr := range e.cfg.CustomResources {
+		if _, installed := e.definitions[cr.Resource]; !installed || cr.Direction != syncerconfig.ToHost || !cr.Namespaced {
+			continue
+		}
+		if slices.ContainsFunc(cr.References, func(r tenancyv1alpha1.ReferencePatch) bool { return references.GroupKind(r.Reference) == kindSecret }) {
+			out = append(out, cr)
+		}
+	}
+	return out
 }
 
 // apiServerService reports whether v is the virtual cluster's own API
