@@ -160,7 +160,14 @@ type SyncToHost struct {
 	PodDisruptionBudgets DisabledByDefault `json:"podDisruptionBudgets,omitempty"`
 
 	// CustomResources syncs namespaced custom resources, keyed by
-	// <plural>.<group>, for example certificates.cert-manager.io.
+	// <plural>.<group>, for example certificates.cert-manager.io. The host's
+	// CustomResourceDefinition is copied into the virtual cluster (without
+	// its conversion webhook); everything of an object but its status goes
+	// to the host, and the host's status comes back. In single-namespace
+	// mode the fields that name other objects (patches) are rewritten to
+	// the host names. A Secret the host writes where such a field points
+	// (a certificate's) is shown in the virtual cluster. A kind the host
+	// has no definition of turns CustomResourcesReady false.
 	// +kubebuilder:validation:MaxProperties=64
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k.size() <= 253 && k.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)+$'))",message="keys must be <plural>.<group> in lower case, for example certificates.cert-manager.io"
 	// +optional
@@ -234,8 +241,12 @@ type SyncFromHost struct {
 	// +kubebuilder:default={}
 	RuntimeClasses DisabledByDefault `json:"runtimeClasses,omitempty"`
 
-	// CustomResources syncs custom resources from the host, keyed by
-	// <plural>.<group>, for example clusterissuers.cert-manager.io.
+	// CustomResources shows the host's objects of cluster-scoped custom
+	// resources in the virtual cluster, read-only, keyed by
+	// <plural>.<group>, for example clusterissuers.cert-manager.io: a
+	// tenant's edit is undone, and an object deleted on the host goes. The
+	// platform may narrow which objects with the operator's
+	// --from-host-selector. They need multi-namespace mode.
 	// +kubebuilder:validation:MaxProperties=64
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k.size() <= 253 && k.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)+$'))",message="keys must be <plural>.<group> in lower case, for example clusterissuers.cert-manager.io"
 	// +optional
@@ -256,8 +267,8 @@ type CustomResourceFromHost struct {
 	// +kubebuilder:default=false
 	// +optional
 	Enabled bool `json:"enabled,omitempty"`
-	// Scope of the resource: Cluster kinds are read cluster-wide, Namespaced
-	// kinds from the VirtualCluster's own namespace.
+	// Scope of the resource, which must be its definition's: Cluster.
+	// Namespaced kinds from the host are not supported yet.
 	// +kubebuilder:default=Cluster
 	// +optional
 	Scope ResourceScope `json:"scope,omitempty"`
