@@ -19,6 +19,7 @@ start=$SECONDS
 hack/e2e/install-deps.sh
 hack/kube-binaries.sh --node
 k8s=$(hack/kube-binaries.sh --print-dir)
+cert_manager=$(hack/kube-binaries.sh --print-cert-manager-dir)
 version=$(awk '$1 == "k8s.io/kubernetes" { print $2 }' hack/kube/go.mod)
 etcd_image=$(grep -o 'registry.k8s.io/etcd:[^"]*' internal/controlplane/statefulset.go | head -n1)
 out=$root/bin/e2e
@@ -41,6 +42,8 @@ image kube-controller-manager "registry.k8s.io/kube-controller-manager:$version"
 image pause "nestor.e2e/pause:$E2E_IMAGE_TAG" -user 65535 -entrypoint /testapp -entrypoint pause "$out/testapp=/testapp"
 image coredns "nestor.e2e/coredns:$E2E_IMAGE_TAG" -user 65532 -entrypoint /coredns "$k8s/coredns=/coredns"
 image testapp "nestor.e2e/testapp:$E2E_IMAGE_TAG" -user 65532 -entrypoint /testapp "$out/testapp=/testapp"
+# The suite installs cert-manager on the host (test/e2e/manifests/cert-manager.yaml).
+image cert-manager-controller "nestor.e2e/cert-manager-controller:$E2E_IMAGE_TAG" -user 65532 -entrypoint /controller "$cert_manager/controller=/controller"
 echo "e2e: built in $((SECONDS - start))s" >&2
 
 # --- node ---------------------------------------------------------------------------
@@ -95,6 +98,7 @@ echo "e2e: node up in $((SECONDS - node_start))s" >&2
 step "${in_netns[@]}" env \
 	KUBECONFIG="$E2E_STATE/pki/admin.kubeconfig" NESTOR_E2E_KUBECTL="$k8s/kubectl" \
 	NESTOR_E2E_LOGS="$E2E_STATE/logs" NESTOR_E2E_IMAGE_TAG="$E2E_IMAGE_TAG" NESTOR_E2E_ROOT="$root" \
+	NESTOR_E2E_CERT_MANAGER="$cert_manager" \
 	"$out/e2e.test" -test.v -test.timeout 45m ${E2E_TEST_FLAGS:-} || rc=$?
 
 # No image may have been pulled: every registry points at a closed port, and
