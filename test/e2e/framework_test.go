@@ -207,10 +207,7 @@ func diagnose(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) {
 	if !t.Failed() {
 		return
 	}
-	show := func(title string, args ...string) {
-		out, _ := kubectl(args...)
-		t.Logf("=== %s\n%s", title, out)
-	}
+	show := func(title string, args ...string) { showKubectl(t, title, args...) }
 	show("VirtualCluster", "get", "virtualcluster", "-n", vc.Namespace, vc.Name, "-o", "yaml")
 	show("events in "+vc.Namespace, "get", "events", "-n", vc.Namespace, "--sort-by=.lastTimestamp")
 	show("pods", "get", "pods", "-A", "-o", "wide")
@@ -232,6 +229,14 @@ func diagnose(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) {
 		}
 		t.Logf("=== kubelet (tail)\n%s", b)
 	}
+}
+
+// showKubectl logs what kubectl args prints, or its error, under title:
+// for a failed test to show.
+func showKubectl(t *testing.T, title string, args ...string) {
+	t.Helper()
+	out, _ := kubectl(args...)
+	t.Logf("=== %s\n%s", title, out)
 }
 
 func restarted(p *corev1.Pod) bool {

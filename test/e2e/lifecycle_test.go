@@ -15,6 +15,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -200,13 +201,18 @@ func deleteVirtualCluster(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) {
 			&corev1.PersistentVolumeClaimList{}, &corev1.EndpointsList{}, &corev1.ServiceAccountList{},
 			&appsv1.StatefulSetList{}, &appsv1.DeploymentList{}, &rbacv1.RoleList{}, &rbacv1.RoleBindingList{},
 			&corev1.NamespaceList{}, &rbacv1.ClusterRoleList{}, &rbacv1.ClusterRoleBindingList{},
+			// cert-manager runs on the host; its CRDs are there for every sample.
+			newList(certificateGVK), newList(issuerGVK), newList(certificateRequestGVK),
 		} {
+			kind := strings.TrimSuffix(strings.TrimPrefix(fmt.Sprintf("%T", list), "*v1."), "List")
+			if u, ok := list.(*unstructured.UnstructuredList); ok {
+				kind = strings.TrimSuffix(u.GetKind(), "List")
+			}
 			g.Expect(host.List(ctx, list, byLabel)).To(Succeed())
 			items, err := meta.ExtractList(list)
 			g.Expect(err).NotTo(HaveOccurred())
 			for _, item := range items {
 				o := item.(client.Object)
-				kind := strings.TrimSuffix(strings.TrimPrefix(fmt.Sprintf("%T", list), "*v1."), "List")
 				if name := kind + " " + o.GetNamespace() + "/" + o.GetName(); !retained[name] {
 					left = append(left, name)
 				}
@@ -237,11 +243,20 @@ func deleteVirtualCluster(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) {
 		{&corev1.PersistentVolumeClaim{}, tr.HostKey(demoNamespace, "data")},
 		{&corev1.Pod{}, tr.HostKey(demoNamespace, "client")},
 		{&corev1.Namespace{}, client.ObjectKey{Name: tr.HostNamespace(demoNamespace)}},
+		// The cert-manager walkthrough's, and what cert-manager wrote for it.
+		{newObject(certificateGVK), tr.HostKey(certNamespace, certName)},
+		{newObject(issuerGVK), tr.HostKey(certNamespace, issuerName)},
+		{&corev1.Secret{}, tr.HostKey(certNamespace, certSecretName)},
+		{&corev1.Namespace{}, client.ObjectKey{Name: tr.HostNamespace(certNamespace)}},
 	} {
 		if c.key.Name == vc.Namespace { // single mode: the host namespace is the VirtualCluster's own
 			continue
 		}
+		what := fmt.Sprintf("%T", c.obj)
+		if u, ok := c.obj.(*unstructured.Unstructured); ok {
+			what = u.GetKind()
+		}
 		err := host.Get(ctx, c.key, c.obj)
-		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%T %s is still there (%v)", c.obj, c.key, err)
+		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%s %s is still there (%v)", what, c.key, err)
 	}
 }

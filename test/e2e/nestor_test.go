@@ -55,24 +55,31 @@ type tenant struct {
 	names      naming.Translator
 }
 
-// lifecycle runs scenarios 1 to 5 on one VirtualCluster, each step only if
-// the one before passed.
+// step is one scenario of lifecycle.
+type step struct {
+	name string
+	run  func(*testing.T, *tenant)
+}
+
+// lifecycle runs the scenarios on one VirtualCluster, each step only if
+// the one before passed: cert-manager's for the sample that syncs its
+// kinds, and deletion last.
 func lifecycle(t *testing.T, s samplefile) {
 	tn := boot(t, s, 4*time.Minute)
 	if tn == nil {
 		return
 	}
-	steps := []struct {
-		name string
-		run  func(*testing.T, *tenant)
-	}{
+	steps := []step{
 		{"workload runs", runWorkload},
 		{"operator and syncer restarts converge", restartsConverge},
 		{"mode flip denied", modeFlipDenied},
-		{"deletion leaves nothing", func(t *testing.T, tn *tenant) { deleteVirtualCluster(t, tn.vc) }},
 	}
-	for _, step := range steps {
-		if !t.Run(step.name, func(t *testing.T) { step.run(t, tn) }) {
+	if syncsCertManager(tn.vc) {
+		steps = append(steps, step{"cert-manager issues a tenant's certificate", certManagerWalkthrough})
+	}
+	steps = append(steps, step{"deletion leaves nothing", func(t *testing.T, tn *tenant) { deleteVirtualCluster(t, tn.vc) }})
+	for _, st := range steps {
+		if !t.Run(st.name, func(t *testing.T) { st.run(t, tn) }) {
 			return
 		}
 	}
