@@ -182,10 +182,11 @@ type CustomResourceToHost struct {
 	// Patches declare the fields of this kind's objects that name another
 	// object in the same namespace. In single-namespace mode each is
 	// rewritten to the host name of what it names; in both modes a Secret
-	// named there that a host controller creates (a certificate's
-	// spec.secretName) is shown in the virtual cluster. Unset,
-	// certificates.cert-manager.io and issuers.cert-manager.io get Nestor's
-	// built-in list (docs/custom-resources.md); set, the list replaces it.
+	// named by a field written by the host (a certificate's
+	// spec.secretName) is shown in the virtual cluster from the host.
+	// certificates.cert-manager.io and issuers.cert-manager.io have
+	// Nestor's built-in list (docs/custom-resources.md), which these add
+	// to; patches: [] says a kind of no built-in list names nothing.
 	// +kubebuilder:validation:MaxItems=32
 	// +optional
 	Patches []ReferencePatch `json:"patches,omitempty"`
@@ -202,6 +203,12 @@ type ReferencePatch struct {
 	Path string `json:"path"`
 	// Reference is the kind of the object the field names.
 	Reference PatchReference `json:"reference"`
+	// WrittenByHost says a host controller writes the object the field
+	// names, for this one (cert-manager a certificate's Secret): the host's
+	// is shown in the virtual cluster, read-only, and a virtual one of that
+	// name is never copied down, where it would fight the host's.
+	// +optional
+	WrittenByHost bool `json:"writtenByHost,omitempty"`
 }
 
 // PatchReference is the kind a declared field refers to.

@@ -5,6 +5,7 @@
 package references
 
 import (
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -14,41 +15,61 @@ import (
 
 // builtin are the references of kinds Nestor knows, by <plural>.<group>:
 // cert-manager's, which the flagship use syncs (docs/custom-resources.md).
+// In single-namespace mode a name left as it is would name an object in
+// the VirtualCluster's own host namespace, so these are complete for the
+// fields cert-manager v1.11 reads objects by.
 var builtin = map[string][]tenancyv1alpha1.ReferencePatch{
 	"certificates.cert-manager.io": {
-		secret("spec.secretName"),
+		{Path: "spec.secretName", Reference: secretKind, WrittenByHost: true},
 		{Path: "spec.issuerRef.name", Reference: tenancyv1alpha1.PatchReference{APIVersion: "cert-manager.io/v1", Kind: "Issuer", KindPath: "kind"}},
 		secret("spec.keystores.jks.passwordSecretRef.name"),
 		secret("spec.keystores.pkcs12.passwordSecretRef.name"),
 	},
-	"issuers.cert-manager.io": {
+	"issuers.cert-manager.io": append([]tenancyv1alpha1.ReferencePatch{
 		secret("spec.ca.secretName"),
-		secret("spec.acme.privateKeySecretRef.name"),
+		{Path: "spec.acme.privateKeySecretRef.name", Reference: secretKind, WrittenByHost: true},
 		secret("spec.acme.externalAccountBinding.keySecretRef.name"),
+		{Path: "spec.acme.solvers[*].http01.ingress.name", Reference: tenancyv1alpha1.PatchReference{APIVersion: "networking.k8s.io/v1", Kind: "Ingress"}},
 		secret("spec.vault.tokenSecretRef.name"),
+		secret("spec.vault.caBundleSecretRef.name"),
 		secret("spec.vault.auth.tokenSecretRef.name"),
 		secret("spec.vault.auth.appRole.secretRef.name"),
 		secret("spec.vault.auth.kubernetes.secretRef.name"),
 		secret("spec.venafi.tpp.credentialsRef.name"),
+		secret("spec.venafi.tpp.caBundleSecretRef.name"),
 		secret("spec.venafi.cloud.apiTokenSecretRef.name"),
-	},
+	}, dns01Secrets()...),
 }
+
+var secretKind = tenancyv1alpha1.PatchReference{APIVersion: "v1", Kind: "Secret"}
 
 func secret(path string) tenancyv1alpha1.ReferencePatch {
-	return tenancyv1alpha1.ReferencePatch{Path: path, Reference: tenancyv1alpha1.PatchReference{APIVersion: "v1", Kind: "Secret"}}
+	return tenancyv1alpha1.ReferencePatch{Path: path, Reference: secretKind}
 }
 
-// For is the references of resource's objects: patches when the spec sets
-// them (an empty list says there are none), the built-in ones otherwise.
-func For(resource string, patches []tenancyv1alpha1.ReferencePatch) []tenancyv1alpha1.ReferencePatch {
-	if patches != nil {
-		return patches
+// dns01Secrets are the Secrets an ACME issuer's DNS-01 solvers read.
+func dns01Secrets() []tenancyv1alpha1.ReferencePatch {
+	var out []tenancyv1alpha1.ReferencePatch
+	for _, p := range []string{
+		"akamai.clientTokenSecretRef", "akamai.clientSecretSecretRef", "akamai.accessTokenSecretRef",
+		"cloudDNS.serviceAccountSecretRef", "cloudflare.apiKeySecretRef", "cloudflare.apiTokenSecretRef",
+		"route53.accessKeyIDSecretRef", "route53.secretAccessKeySecretRef", "azureDNS.clientSecretSecretRef",
+		"digitalocean.tokenSecretRef", "acmeDNS.accountSecretRef", "rfc2136.tsigSecretSecretRef",
+	} {
+		out = append(out, secret("spec.acme.solvers[*].dns01."+p+".name"))
 	}
-	return builtin[resource]
+	return out
 }
 
-// Declared reports whether resource's references are known: set in the
-// spec, or built in.
+// For is the references of resource's objects: the built-in ones and the
+// spec's patches. The spec adds to what is built in, never takes from it:
+// a name not rewritten would name an object beside the VirtualCluster.
+func For(resource string, patches []tenancyv1alpha1.ReferencePatch) []tenancyv1alpha1.ReferencePatch {
+	return append(slices.Clone(builtin[resource]), patches...)
+}
+
+// Declared reports whether resource's references are known: built in, or
+// set in the spec (an empty list says there are none).
 func Declared(resource string, patches []tenancyv1alpha1.ReferencePatch) bool {
 	_, known := builtin[resource]
 	return patches != nil || known
@@ -70,11 +91,12 @@ func Rewrite(obj map[string]any, refs []tenancyv1alpha1.ReferencePatch, rename f
 	}
 }
 
-// Names lists the names obj's references of kind gk hold.
-func Names(obj map[string]any, refs []tenancyv1alpha1.ReferencePatch, gk schema.GroupKind) []string {
+// Names lists the names obj's references of kind gk hold, those the host
+// writes when writtenByHost is set, the others when not.
+func Names(obj map[string]any, refs []tenancyv1alpha1.ReferencePatch, gk schema.GroupKind, writtenByHost bool) []string {
 	var out []string
 	for _, ref := range refs {
-		if GroupKind(ref.Reference) != gk {
+		if GroupKind(ref.Reference) != gk || ref.WrittenByHost != writtenByHost {
 			continue
 		}
 		visit(obj, segments(ref.Path), ref.Reference, func(_ map[string]any, _, name string) {

@@ -66,7 +66,7 @@ func TestRewrite(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := object(t, tc.in)
-			if got := Names(obj, tc.refs, schema.GroupKind{Kind: "Secret"}); !reflect.DeepEqual(got, tc.wantNames) {
+			if got := append(Names(obj, tc.refs, schema.GroupKind{Kind: "Secret"}, false), Names(obj, tc.refs, schema.GroupKind{Kind: "Secret"}, true)...); !reflect.DeepEqual(got, tc.wantNames) {
 				t.Errorf("Names = %q, want %q", got, tc.wantNames)
 			}
 			Rewrite(obj, tc.refs, func(gk schema.GroupKind, name string) string { return gk.String() + "/" + name })
@@ -81,8 +81,19 @@ func TestDeclared(t *testing.T) {
 	if !Declared("issuers.cert-manager.io", nil) || Declared("widgets.example.com", nil) || !Declared("widgets.example.com", []tenancyv1alpha1.ReferencePatch{}) {
 		t.Fatal("built-in kinds and kinds with patches, even none, declare their references; others do not")
 	}
-	if got := For("certificates.cert-manager.io", []tenancyv1alpha1.ReferencePatch{}); len(got) != 0 {
-		t.Fatalf("patches set to none replace the built-in ones: %v", got)
+	// The spec adds to what is built in, never takes from it.
+	extra := tenancyv1alpha1.ReferencePatch{Path: "spec.extra", Reference: tenancyv1alpha1.PatchReference{Kind: "Secret"}}
+	if got := For("certificates.cert-manager.io", []tenancyv1alpha1.ReferencePatch{extra}); len(got) != len(builtin["certificates.cert-manager.io"])+1 || got[len(got)-1] != extra {
+		t.Fatalf("For = %v", got)
+	}
+	if got := For("certificates.cert-manager.io", []tenancyv1alpha1.ReferencePatch{}); len(got) != len(builtin["certificates.cert-manager.io"]) {
+		t.Fatalf("patches: [] took from the built-in ones: %v", got)
+	}
+	// The certificate's Secret is the host's to write; its CA is the tenant's.
+	cert := object(t, "spec: {secretName: tls, keystores: {jks: {passwordSecretRef: {name: pw}}}}")
+	refs := For("certificates.cert-manager.io", nil)
+	if w, r := Names(cert, refs, schema.GroupKind{Kind: "Secret"}, true), Names(cert, refs, schema.GroupKind{Kind: "Secret"}, false); !reflect.DeepEqual(w, []string{"tls"}) || !reflect.DeepEqual(r, []string{"pw"}) {
+		t.Fatalf("written by the host %v, read %v", w, r)
 	}
 }
 
