@@ -67,7 +67,16 @@ func CustomResourceStatus(v, h *unstructured.Unstructured) {
 // host, and so the host's to change: never copied to the host, and undone
 // when the tenant changes it.
 func Shown(v metav1.Object) bool {
-	return v.GetLabels()[tenancyv1alpha1.LabelManagedBy] == tenancyv1alpha1.SyncerManagedByValue
+	_, from := v.GetAnnotations()[tenancyv1alpha1.AnnotationHostName]
+	return from && v.GetLabels()[tenancyv1alpha1.LabelManagedBy] == tenancyv1alpha1.SyncerManagedByValue
+}
+
+// ShownFrom reports whether virtual object v is what the syncer shows of
+// host object namespace/name: a copy of it elsewhere (kubectl get -o yaml |
+// kubectl apply -n other) is not, and is left alone.
+func ShownFrom(v metav1.Object, namespace, name string) bool {
+	a := v.GetAnnotations()
+	return Shown(v) && a[tenancyv1alpha1.AnnotationHostName] == name && a[tenancyv1alpha1.AnnotationHostNamespace] == namespace
 }
 
 // showMeta is the virtual metadata of what the syncer shows from host

@@ -93,7 +93,7 @@ spec: {acme: {server: "https://acme"}}
 status: {conditions: [{type: Ready, status: "True"}]}
 `)
 	v := FromHost(h)
-	if v.GetName() != "letsencrypt" || v.GetUID() != "" || v.GetResourceVersion() != "" || !Shown(v) {
+	if v.GetName() != "letsencrypt" || v.GetUID() != "" || v.GetResourceVersion() != "" || !ShownFrom(v, "", "letsencrypt") || ShownFrom(v, "", "other") {
 		t.Fatalf("metadata = %v", v.Object["metadata"])
 	}
 	if v.GetLabels()["team"] != "platform" || v.GetAnnotations()[tenancyv1alpha1.AnnotationVirtualName] != "" ||
@@ -124,10 +124,13 @@ func TestDefinitionDropsWhatOnlyWorksOnTheHost(t *testing.T) {
 	if v.Spec.Conversion.Strategy != apiextensionsv1.NoneConverter || v.Spec.Conversion.Webhook != nil {
 		t.Errorf("conversion = %+v", v.Spec.Conversion)
 	}
-	if len(v.Annotations) != 0 || v.ResourceVersion != "" || len(v.Status.StoredVersions) != 0 || !Shown(v) || v.Labels["app"] != "cert-manager" {
+	if len(v.Annotations) != 1 || !ShownFrom(v, "", h.Name) || v.ResourceVersion != "" || len(v.Status.StoredVersions) != 0 || v.Labels["app"] != "cert-manager" {
 		t.Errorf("metadata and status = %+v %+v", v.ObjectMeta, v.Status)
 	}
-	if h.Spec.Conversion.Strategy != apiextensionsv1.WebhookConverter || StorageVersion(h) != "v1" {
+	if v.Spec.Versions[0].Served || !v.Spec.Versions[1].Served {
+		t.Errorf("only the storage version is served: %+v", v.Spec.Versions)
+	}
+	if h.Spec.Conversion.Strategy != apiextensionsv1.WebhookConverter || StorageVersion(h) != "v1" || !h.Spec.Versions[0].Served {
 		t.Error("the host's definition was changed, or its storage version missed")
 	}
 }
