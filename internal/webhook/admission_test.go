@@ -315,6 +315,8 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 			"spec.sync.toHost.customResources[widgets.example.com].patches[0].path"},
 		{"malformed reference path", single("  sync: {toHost: {customResources: {widgets.example.com: {enabled: true, patches: [{path: \"spec..name\", reference: {kind: Secret}}]}}}}\n"),
 			"spec.sync.toHost.customResources.widgets.example.com.patches[0].path"},
+		{"the same reference path twice", single("  sync: {toHost: {customResources: {widgets.example.com: {enabled: true, patches: [{path: spec.a, reference: {kind: Secret}}, {path: spec.a, reference: {kind: Secret}}]}}}}\n"),
+			"spec.sync.toHost.customResources[widgets.example.com].patches[1].path"},
 		{"reference without a kind", single("  sync: {toHost: {customResources: {widgets.example.com: {enabled: true, patches: [{path: spec.secretName, reference: {}}]}}}}\n"),
 			"spec.sync.toHost.customResources.widgets.example.com.patches[0].reference.kind"},
 		{"unsupported version", single("  controlPlane: {version: v1.30.4}\n"), "spec.controlPlane.version"},

@@ -182,10 +182,16 @@ func validateSync(vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
 	}
 	for _, key := range slices.Sorted(maps.Keys(to.CustomResources)) {
 		checkKey(toPath.Key(key), key)
+		seen := map[string]bool{}
 		for i, patch := range to.CustomResources[key].Patches {
+			p := toPath.Key(key).Child("patches").Index(i).Child("path")
 			if msg := references.PathError(patch.Path); msg != "" {
-				errs = append(errs, field.Invalid(toPath.Key(key).Child("patches").Index(i).Child("path"), patch.Path, msg))
+				errs = append(errs, field.Invalid(p, patch.Path, msg))
 			}
+			if seen[patch.Path] {
+				errs = append(errs, field.Duplicate(p, patch.Path))
+			}
+			seen[patch.Path] = true
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(from.CustomResources)) {
@@ -469,8 +475,8 @@ func warnings(vc *tenancyv1alpha1.VirtualCluster) []string {
 			w = append(w, fmt.Sprintf("spec.sync.toHost.customResources[%s] has enabled: false and syncs nothing", key))
 		case vc.SpecMode() == tenancyv1alpha1.SingleNamespaceMode && !references.Declared(key, cr.Patches):
 			w = append(w, fmt.Sprintf("spec.sync.toHost.customResources[%s] declares no references: in single-namespace mode a field of its objects "+
-				"that names another object is copied as it is and names nothing on the host. List such fields under patches, "+
-				"or set patches: [] to say there are none", key))
+				"that names another object is copied as it is, and on the host names an object beside the VirtualCluster instead of the tenant's copy. "+
+				"List such fields under patches, or set patches: [] to say there are none", key))
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(vc.Spec.Sync.FromHost.CustomResources)) {
