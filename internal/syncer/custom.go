@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
+	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/internal/apply"
 	"github.com/nestor-dev/nestor/internal/references"
 	"github.com/nestor-dev/nestor/internal/syncerconfig"
@@ -54,67 +56,107 @@ func (e *env) customControllers() []entry {
 			rows = append(rows, entry{!cr.Namespaced, fromHostController{cr: cr, statusSubresource: statusSubresource(def, cr.Version)}})
 		}
 	}
-	return append(rows, entry{len(e.secretNamingKinds()) > 0 && e.cfg.ToHost.Secrets.IsEnabled(), ownController((*env).setupHostMade)})
+	hostWrites := slices.ContainsFunc(e.secretNamingKinds(), func(cr syncerconfig.CustomResource) bool {
+		return slices.ContainsFunc(cr.References, hostWrittenSecret)
+	})
+	return append(rows, entry{hostWrites && e.cfg.ToHost.Secrets.IsEnabled(), ownController((*env).setupHostMade)})
 }
 
 // customKind is the kind of a ToHost custom resource: everything but the
-// status goes down, the status comes back, and the Secrets its references
-// name that a host controller writes are shown in the virtual cluster.
+// status goes down, the status comes back, and the Secrets its host-written
+// references name are shown in the virtual cluster. A kind with such
+// references looks again every resync: the host may write the Secret
+// without touching the copy.
 func (e *env) customKind(cr syncerconfig.CustomResource, statusApart bool) kind[*unstructured.Unstructured] {
 	gvk := cr.GroupVersionKind()
-	return kind[*unstructured.Unstructured]{
+	k := kind[*unstructured.Unstructured]{
 		gvk:          gvk,
 		newObj:       func() *unstructured.Unstructured { return newUnstructured(gvk) },
 		copy:         func(v *unstructured.Unstructured) *unstructured.Unstructured { return e.tr.CustomResource(cr, v) },
 		status:       translate.CustomResourceStatus,
 		statusInMain: !statusApart,
-		after: func(ctx context.Context, v, _ *unstructured.Unstructured) error {
-			if !e.cfg.ToHost.Secrets.IsEnabled() {
-				return nil
-			}
-			for _, name := range references.Names(v.Object, cr.References, kindSecret) {
-				if err := e.showHostMade(ctx, v.GetNamespace(), name); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
 	}
+	if !e.cfg.ToHost.Secrets.IsEnabled() || !slices.ContainsFunc(cr.References, hostWrittenSecret) {
+		return k
+	}
+	k.recheck = true
+	k.after = func(ctx context.Context, v, _ *unstructured.Unstructured) error {
+		for _, name := range references.Names(v.Object, cr.References, kindSecret, true) {
+			shown, err := e.showHostMade(ctx, v.GetNamespace(), name)
+			if err != nil {
+				return err
+			}
+			if !shown {
+				e.recorder.Eventf(v, nil, corev1.EventTypeWarning, ReasonVirtualObjectInTheWay, "Sync",
+					"Secret %s/%s, which the host writes for this %s, is not shown: a Secret of the virtual cluster's own has that name. "+
+						"Delete or rename it to see the host's.", v.GetNamespace(), name, gvk.Kind)
+			}
+		}
+		return nil
+	}
+	return k
 }
 
 var kindSecret = schema.GroupKind{Kind: "Secret"}
 
-// showHostMade shows in the virtual cluster the host Secret at the host
-// name of virtual secret namespace/name when a host controller wrote it
-// there (a certificate's spec.secretName), and removes what it showed once
-// that Secret is gone. A host object at a name of the tenant's is the
-// tenant's to read: in single-namespace mode the name carries the virtual
-// cluster's, in multi-namespace mode the namespace is the tenant's.
-func (e *env) showHostMade(ctx context.Context, namespace, name string) error {
+func hostWrittenSecret(r tenancyv1alpha1.ReferencePatch) bool {
+	return r.WrittenByHost && references.GroupKind(r.Reference) == kindSecret
+}
+
+// showHostMade shows in the virtual cluster the host Secret a host
+// controller wrote at the host name of virtual secret namespace/name,
+// while a synced object names it in a host-written reference (a
+// certificate's spec.secretName), and removes it once that Secret or the
+// reference is gone. It reports false when a Secret of the tenant's own
+// has that name, which is left alone. Only a name the tenant's translates
+// to is read (single-namespace mode joins the virtual cluster's name in,
+// multi-namespace mode uses the tenant's own host namespaces), and nothing
+// the operator or a syncer made.
+func (e *env) showHostMade(ctx context.Context, namespace, name string) (bool, error) {
 	key := e.tr.HostKey(kindSecret, namespace, name)
-	h := &corev1.Secret{}
-	err := e.hostReader.Get(ctx, key, h)
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("reading host Secret %s for virtual Secret %s/%s: %w", key, namespace, name, err)
+	owned := func(live client.Object) bool { return translate.ShownFrom(live, key.Namespace, key.Name) }
+	named, err := e.hostWritten(ctx, namespace, name)
+	if err != nil {
+		return true, err
 	}
-	_, isCopy := e.tr.OriginOf(h)
-	if apierrors.IsNotFound(err) || isCopy {
-		// Gone, or the tenant's own Secret synced down: nothing to show.
+	h := &corev1.Secret{}
+	if named {
+		if err := e.hostReader.Get(ctx, key, h); client.IgnoreNotFound(err) != nil {
+			return true, fmt.Errorf("reading host Secret %s for virtual Secret %s/%s: %w", key, namespace, name, err)
+		}
+	}
+	if _, nestors := h.Labels[tenancyv1alpha1.LabelManagedBy]; !named || h.UID == "" || nestors {
 		v := &corev1.Secret{}
 		v.Namespace, v.Name = namespace, name
-		_, err := e.virtualApplier.Delete(ctx, v, ownedShown)
-		return err
+		_, err := e.virtualApplier.Delete(ctx, v, owned)
+		return true, err
 	}
-	_, err = e.virtualApplier.Apply(ctx, translate.HostMadeSecret(h, namespace, name), ownedShown)
+	_, err = e.virtualApplier.Apply(ctx, translate.HostMadeSecret(h, namespace, name), owned)
 	if apply.IsNotOwned(err) {
-		// The tenant's own Secret of that name stays; it is the tenant's
-		// to rename, and it is copied down as any other.
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("showing host Secret %s as %s/%s: %w", key, namespace, name, err)
+		return true, fmt.Errorf("showing host Secret %s as %s/%s: %w", key, namespace, name, err)
 	}
-	return nil
+	return true, nil
+}
+
+// hostWritten reports whether a synced object in namespace names Secret
+// name in a reference the host writes.
+func (e *env) hostWritten(ctx context.Context, namespace, name string) (bool, error) {
+	for _, cr := range e.secretNamingKinds() {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(cr.GroupVersionKind().GroupVersion().WithKind(cr.Kind + "List"))
+		if err := e.virtual.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{indexHostSecrets: name}); err != nil {
+			return false, fmt.Errorf("listing the %s that name Secret %s/%s: %w", cr.Resource, namespace, name, err)
+		}
+		for _, o := range list.Items {
+			if o.GetDeletionTimestamp().IsZero() {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // ownedShown accepts what the syncer shows from the host.
@@ -122,18 +164,25 @@ func ownedShown(live client.Object) bool { return translate.Shown(live) }
 
 // setupHostMade keeps the Secrets shown from the host in step with it: an
 // edit or a deletion in the virtual cluster is undone, and a shown Secret
-// whose host Secret is gone goes. It looks again every resync, since
-// nothing watches the host's Secrets that are not copies.
+// whose host Secret is gone, or that nothing names any more, goes. It looks
+// again every resync, since nothing watches the host's Secrets that are
+// not copies.
 func (e *env) setupHostMade(mgr manager.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("hostmade-secret").
-		For(&corev1.Secret{}, builder.WithPredicates(predicate.NewPredicateFuncs(ownedShown))).
-		Complete(reconcileFunc(func(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-			if err := e.showHostMade(ctx, req.Namespace, req.Name); err != nil {
-				return ctrl.Result{}, err
-			}
-			return ctrl.Result{RequeueAfter: e.resync}, nil
+		For(&corev1.Secret{}, builder.WithPredicates(predicate.NewPredicateFuncs(ownedShown)))
+	// An object that stops naming a Secret, or goes, takes it from view.
+	for _, cr := range e.secretNamingKinds() {
+		b = b.Watches(newUnstructured(cr.GroupVersionKind()), requestsFor(func(o client.Object) []string {
+			return references.Names(o.(*unstructured.Unstructured).Object, cr.References, kindSecret, true)
 		}))
+	}
+	return b.Complete(reconcileFunc(func(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+		if _, err := e.showHostMade(ctx, req.Namespace, req.Name); err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{RequeueAfter: e.resync}, nil
+	}))
 }
 
 type reconcileFunc func(context.Context, ctrl.Request) (ctrl.Result, error)
@@ -167,6 +216,7 @@ func (c fromHostController) setup(mgr manager.Manager, e *env) error {
 // Reconcile shows host object req, or removes it from view.
 func (r *fromHostReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	gvk := r.cr.GroupVersionKind()
+	owned := func(live client.Object) bool { return translate.ShownFrom(live, req.Namespace, req.Name) }
 	h := newUnstructured(gvk)
 	err := r.host.Get(ctx, req.NamespacedName, h)
 	if apierrors.IsNotFound(err) {
@@ -174,14 +224,14 @@ func (r *fromHostReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		v := newUnstructured(gvk)
 		v.SetNamespace(req.Namespace)
 		v.SetName(req.Name)
-		_, err := r.virtualApplier.Delete(ctx, v, ownedShown)
+		_, err := r.virtualApplier.Delete(ctx, v, owned)
 		return ctrl.Result{}, err
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	desired := translate.FromHost(h)
-	if _, err := r.virtualApplier.Apply(ctx, desired, ownedShown); apply.IsNotOwned(err) {
+	if _, err := r.virtualApplier.Apply(ctx, desired, owned); apply.IsNotOwned(err) {
 		live := newUnstructured(gvk)
 		if err := r.virtual.Get(ctx, req.NamespacedName, live); err == nil {
 			r.recorder.Eventf(live, nil, corev1.EventTypeWarning, ReasonVirtualObjectInTheWay, "Sync",

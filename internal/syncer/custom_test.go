@@ -204,9 +204,11 @@ spec:
 			return string(secret.Data["tls.crt"])
 		}).WithTimeout(timeout).WithPolling(poll).ShouldNot(Equal("forged"))
 
-		// Deleting the virtual Certificate deletes its copy.
+		// Deleting the virtual Certificate deletes its copy, and the Secret
+		// shown for it goes from view (cert-manager keeps the host's).
 		g.Expect(tn.Virtual.Delete(ctx, cert)).To(Succeed())
 		gone(t, hostClient, tn.HostKey(ns, "test-cert"), manifest(t, "apiVersion: cert-manager.io/v1\nkind: Certificate\n"))
+		gone(t, tn.Virtual, client.ObjectKeyFromObject(secret), &corev1.Secret{})
 
 		if mode == tenancyv1alpha1.MultiNamespaceMode {
 			clusterIssuerShown(t, tn)
@@ -285,4 +287,37 @@ func TestCustomResourcesMakeTheSecretsTheyNameWanted(t *testing.T) {
 			return apierrors.IsNotFound(hostClient.Get(context.Background(), tn.HostKey(ns, "unread"), &corev1.Secret{}))
 		}).WithTimeout(quiet).WithPolling(poll).Should(BeTrue(), "a Secret nothing reads stays in the virtual cluster")
 	})
+}
+
+// TestADefinitionStaysWhileTheTenantHasObjectsOfIt: a kind taken out of
+// spec.sync keeps its definition in the virtual cluster as long as objects
+// of it exist there, and loses it after.
+func TestADefinitionStaysWhileTheTenantHasObjectsOfIt(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	issuers := withSync(func(s *tenancyv1alpha1.SyncSpec) {
+		s.ToHost.CustomResources = map[string]tenancyv1alpha1.CustomResourceToHost{"issuers.cert-manager.io": {Enabled: true}}
+	})
+	// In vc-b, where no other test leaves objects of the kind behind.
+	tn := newTenant(t, tenancyv1alpha1.SingleNamespaceMode, issuers, named(vcB))
+	ns := tn.newVirtualNamespace(t)
+	issuer := manifest(t, "apiVersion: cert-manager.io/v1\nkind: Issuer\nmetadata: {name: mine, namespace: "+ns+"}\nspec: {selfSigned: {}}\n")
+	tn.createVirtual(t, issuer)
+	tn.hostObject(t, ns, "mine", manifest(t, "apiVersion: cert-manager.io/v1\nkind: Issuer\n"))
+	tn.StopSyncer()
+
+	definition := func() error {
+		return tn.Virtual.Get(ctx, client.ObjectKey{Name: "issuers.cert-manager.io"}, &apiextensionsv1.CustomResourceDefinition{})
+	}
+	// The kind is off, in a syncer started again; the tenant's Issuer
+	// keeps its definition.
+	newTenant(t, tenancyv1alpha1.SingleNamespaceMode, named(vcB)).StopSyncer()
+	g.Expect(definition()).To(Succeed())
+	g.Expect(tn.Virtual.Get(ctx, client.ObjectKeyFromObject(issuer), issuer)).To(Succeed(), "the tenant's Issuer is still there")
+
+	// Without objects, the next start removes it.
+	g.Expect(tn.Virtual.Delete(ctx, issuer)).To(Succeed())
+	gone(t, tn.Virtual, client.ObjectKeyFromObject(issuer), manifest(t, "apiVersion: cert-manager.io/v1\nkind: Issuer\n"))
+	newTenant(t, tenancyv1alpha1.SingleNamespaceMode, named(vcB)).StopSyncer()
+	g.Eventually(func() bool { return apierrors.IsNotFound(definition()) }).WithTimeout(timeout).WithPolling(poll).Should(BeTrue())
 }

@@ -29,8 +29,8 @@ type definitions map[string]*apiextensionsv1.CustomResourceDefinition
 // installDefinitions puts the definitions the operator handed over into the
 // virtual cluster and waits until each is established: a controller whose
 // kind is not served yet would fail to start. A kind whose definition could
-// not be installed (a tenant's own definition of that name is in the way)
-// is left out, and the others sync. Definitions the syncer installed
+// not be installed (a tenant's own definition of that name is in the way,
+// or the virtual API server refuses it) is left out, and the others sync. Definitions the syncer installed
 // earlier for kinds no longer configured are removed, unless the tenant
 // still has objects of them.
 func installDefinitions(ctx context.Context, c client.Client, cfg syncerconfig.Config) (definitions, error) {
@@ -43,11 +43,15 @@ func installDefinitions(ctx context.Context, c client.Client, cfg syncerconfig.C
 	installed := definitions{}
 	for i := range defs {
 		def := &defs[i]
-		if _, err := applier.Apply(ctx, def, ownedDefinition); apply.IsNotOwned(err) {
+		owned := func(live client.Object) bool { return translate.ShownFrom(live, "", def.Name) }
+		if _, err := applier.Apply(ctx, def, owned); apply.IsNotOwned(err) {
 			log.Error(err, "a CustomResourceDefinition of the virtual cluster's own is in the way: its kind is not synced", "definition", def.Name)
 			continue
 		} else if err != nil {
-			return nil, fmt.Errorf("installing CustomResourceDefinition %s in the virtual cluster: %w", def.Name, err)
+			// The virtual API server may refuse what the host's took (a
+			// version dropped that it still stores): the other kinds sync.
+			log.Error(err, "installing a CustomResourceDefinition in the virtual cluster: its kind is not synced", "definition", def.Name)
+			continue
 		}
 		live, err := waitEstablished(ctx, c, def.Name)
 		if err != nil {
@@ -56,11 +60,12 @@ func installDefinitions(ctx context.Context, c client.Client, cfg syncerconfig.C
 		}
 		installed[def.Name] = live
 	}
-	return installed, removeDefinitions(ctx, c, cfg)
+	if err := removeDefinitions(ctx, c, cfg); err != nil {
+		// Left for the next start: nothing syncs through them meanwhile.
+		log.Error(err, "removing the CustomResourceDefinitions no longer synced")
+	}
+	return installed, nil
 }
-
-// ownedDefinition accepts a virtual definition the syncer installed.
-func ownedDefinition(live client.Object) bool { return translate.Shown(live) }
 
 func waitEstablished(ctx context.Context, c client.Client, name string) (*apiextensionsv1.CustomResourceDefinition, error) {
 	live := &apiextensionsv1.CustomResourceDefinition{}
@@ -94,7 +99,7 @@ func removeDefinitions(ctx context.Context, c client.Client, cfg syncerconfig.Co
 	}
 	for i := range list.Items {
 		def := &list.Items[i]
-		if configured(def.Name) || !def.DeletionTimestamp.IsZero() {
+		if configured(def.Name) || !def.DeletionTimestamp.IsZero() || !translate.ShownFrom(def, "", def.Name) {
 			continue
 		}
 		inUse, err := hasObjects(ctx, c, def)

@@ -37,6 +37,9 @@ type kind[V client.Object] struct {
 	statusInMain bool
 	// after, if set, runs once the copy is in place and read back.
 	after func(ctx context.Context, v, h V) error
+	// recheck syncs a synced object again every resync, for what after
+	// looks at that no watch tells of.
+	recheck bool
 	// watches are further sources of requests, such as the pods that
 	// reference a secret.
 	watches []watch
@@ -140,7 +143,12 @@ func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 	}
 	if r.after != nil {
-		return ctrl.Result{}, r.after(ctx, v, h)
+		if err := r.after(ctx, v, h); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if r.recheck {
+		return ctrl.Result{RequeueAfter: r.resync}, nil
 	}
 	return ctrl.Result{}, nil
 }

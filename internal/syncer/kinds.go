@@ -22,10 +22,12 @@ import (
 	"github.com/nestor-dev/nestor/internal/translate"
 )
 
-// Field indexes of virtual objects by the secrets and configMaps they read.
+// Field indexes of virtual objects by the secrets and configMaps they read,
+// and of custom resources by the Secrets the host writes for them.
 const (
-	indexSecrets    = "nestor.dev/secrets"
-	indexConfigMaps = "nestor.dev/configmaps"
+	indexSecrets     = "nestor.dev/secrets"
+	indexConfigMaps  = "nestor.dev/configmaps"
+	indexHostSecrets = "nestor.dev/host-secrets"
 )
 
 // A controller is one of the syncer's, ready to be set up on a manager.
@@ -55,7 +57,7 @@ func (e *env) controllers() []entry {
 			gvk:     corev1.SchemeGroupVersion.WithKind("Secret"),
 			newObj:  func() *corev1.Secret { return &corev1.Secret{} },
 			copy:    e.tr.Secret,
-			wanted:  notShown(referencedOnly[*corev1.Secret](e, to.Secrets.All, indexSecrets)),
+			wanted:  e.notHosts(referencedOnly[*corev1.Secret](e, to.Secrets.All, indexSecrets)),
 			watches: e.secretReaders(),
 			indexes: e.secretIndexes(),
 		}},
@@ -145,12 +147,17 @@ func referencedOnly[V client.Object](e *env, all bool, index string) func(contex
 	return func(ctx context.Context, v V) (bool, error) { return e.referenced(ctx, index, v) }
 }
 
-// notShown is wanted, except for what the syncer shows from the host: that
-// is the host's, never to be copied back down.
-func notShown[V client.Object](wanted func(context.Context, V) (bool, error)) func(context.Context, V) (bool, error) {
-	return func(ctx context.Context, v V) (bool, error) {
+// notHosts is a secret's wanted, except for a Secret that is the host's:
+// one the syncer shows from the host, or one a synced object names where
+// the host writes (a certificate's), which a copy would fight over with
+// the host's controller.
+func (e *env) notHosts(wanted func(context.Context, *corev1.Secret) (bool, error)) func(context.Context, *corev1.Secret) (bool, error) {
+	return func(ctx context.Context, v *corev1.Secret) (bool, error) {
 		if translate.Shown(v) {
 			return false, nil
+		}
+		if hosts, err := e.hostWritten(ctx, v.Namespace, v.Name); err != nil || hosts {
+			return false, err
 		}
 		if wanted == nil {
 			return true, nil
@@ -228,8 +235,14 @@ func requestsFor(reads func(client.Object) []string) handler.EventHandler {
 // Secrets (an Issuer's CA).
 func (e *env) secretReaders() []watch {
 	w := []watch{{&corev1.Pod{}, requestsFor(podSecrets)}}
-	for _, ix := range e.secretIndexes()[1:] {
-		w = append(w, watch{ix.obj, requestsFor(ix.extract)})
+	if e.cfg.ToHost.Ingresses.Enabled {
+		w = append(w, watch{&networkingv1.Ingress{}, requestsFor(ingressSecrets)})
+	}
+	for _, cr := range e.secretNamingKinds() {
+		w = append(w, watch{newUnstructured(cr.GroupVersionKind()), requestsFor(func(o client.Object) []string {
+			u := o.(*unstructured.Unstructured).Object
+			return append(references.Names(u, cr.References, kindSecret, false), references.Names(u, cr.References, kindSecret, true)...)
+		})})
 	}
 	return w
 }
@@ -240,9 +253,11 @@ func (e *env) secretIndexes() []index {
 		ix = append(ix, index{&networkingv1.Ingress{}, indexSecrets, ingressSecrets})
 	}
 	for _, cr := range e.secretNamingKinds() {
-		ix = append(ix, index{newUnstructured(cr.GroupVersionKind()), indexSecrets, func(o client.Object) []string {
-			return references.Names(o.(*unstructured.Unstructured).Object, cr.References, kindSecret)
-		}})
+		for field, hostWritten := range map[string]bool{indexSecrets: false, indexHostSecrets: true} {
+			ix = append(ix, index{newUnstructured(cr.GroupVersionKind()), field, func(o client.Object) []string {
+				return references.Names(o.(*unstructured.Unstructured).Object, cr.References, kindSecret, hostWritten)
+			}})
+		}
 	}
 	return ix
 }

@@ -97,14 +97,15 @@ func New(ctx context.Context, o Options) (manager.Manager, error) {
 		return nil, fmt.Errorf("creating the virtual cluster's manager: %w", err)
 	}
 
+	hostCache, err := hostCacheOptions(cfg, tr, multi)
+	if err != nil {
+		return nil, err
+	}
 	host, err := cluster.New(o.Host, func(co *cluster.Options) {
 		co.Scheme = scheme
 		co.Client = cached()
-		co.Cache, err = hostCacheOptions(cfg, tr, multi)
+		co.Cache = hostCache
 	})
-	if err != nil {
-		return nil, fmt.Errorf("connecting to the host: %w", err)
-	}
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the host: %w", err)
 	}
