@@ -49,6 +49,8 @@ func toHost(keys ...string) map[string]tenancyv1alpha1.CustomResourceToHost {
 	return out
 }
 
+var extraPatch = tenancyv1alpha1.ReferencePatch{Path: "spec.extra", Reference: tenancyv1alpha1.PatchReference{Kind: "Secret"}}
+
 func TestResolveCustomResources(t *testing.T) {
 	selectors := map[string]string{"clusterissuers.cert-manager.io": "tenants=shared"}
 	tests := []struct {
@@ -97,16 +99,16 @@ func TestResolveCustomResources(t *testing.T) {
 			},
 		},
 		{
-			name: "the spec's patches replace the built-in references",
+			name: "the spec's patches add to the built-in references",
 			sync: tenancyv1alpha1.SyncSpec{ToHost: tenancyv1alpha1.SyncToHost{CustomResources: map[string]tenancyv1alpha1.CustomResourceToHost{
-				"certificates.cert-manager.io": {Enabled: true, Patches: []tenancyv1alpha1.ReferencePatch{}},
+				"certificates.cert-manager.io": {Enabled: true, Patches: []tenancyv1alpha1.ReferencePatch{extraPatch}},
 			}}},
 			host: []*apiextensionsv1.CustomResourceDefinition{certificates},
 			want: ready(ReasonReady, "Syncing certificates.cert-manager.io."),
 			synced: []syncerconfig.CustomResource{{
 				Resource: "certificates.cert-manager.io", Direction: syncerconfig.ToHost,
 				Group: "cert-manager.io", Version: "v1", Kind: "Certificate", Namespaced: true,
-				References: []tenancyv1alpha1.ReferencePatch{},
+				References: append(references.For("certificates.cert-manager.io", nil), extraPatch),
 			}},
 		},
 		{
