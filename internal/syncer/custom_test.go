@@ -112,7 +112,14 @@ func TestCertManagerWalkthrough(t *testing.T) {
 	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
 		g := NewWithT(t)
 		ctx := context.Background()
-		tn := newTenant(t, mode, withSync(seedSync(mode)))
+		// The platform shows tenants only its ClusterIssuers labelled so.
+		tn := newTenant(t, mode, withSync(seedSync(mode)), withConfig(func(c *syncerconfig.Config) {
+			for i := range c.CustomResources {
+				if c.CustomResources[i].Direction == syncerconfig.FromHost {
+					c.CustomResources[i].Selector = "team=platform"
+				}
+			}
+		}))
 		defer func() {
 			if t.Failed() {
 				t.Log(cm.Log())
@@ -223,8 +230,9 @@ spec:
 	})
 }
 
-// clusterIssuerShown checks that a host ClusterIssuer is shown in tn's
-// virtual cluster, read-only, and goes when the host's goes.
+// clusterIssuerShown checks that a host ClusterIssuer the selector picks is
+// shown in tn's virtual cluster, read-only, and goes when the host's goes,
+// and one it leaves out is not shown.
 func clusterIssuerShown(t *testing.T, tn *tenant) {
 	t.Helper()
 	g := NewWithT(t)
@@ -233,6 +241,9 @@ func clusterIssuerShown(t *testing.T, tn *tenant) {
 	h := manifest(t, "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: "+name+", labels: {team: platform}}\nspec: {selfSigned: {}}\n")
 	g.Expect(hostClient.Create(ctx, h)).To(Succeed())
 	t.Cleanup(func() { _ = hostClient.Delete(context.Background(), h) })
+	hidden := manifest(t, "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: "+name+"-hidden}\nspec: {selfSigned: {}}\n")
+	g.Expect(hostClient.Create(ctx, hidden)).To(Succeed())
+	t.Cleanup(func() { _ = hostClient.Delete(context.Background(), hidden) })
 
 	v := manifest(t, "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\n")
 	key := client.ObjectKey{Name: name}
@@ -241,6 +252,11 @@ func clusterIssuerShown(t *testing.T, tn *tenant) {
 		g.Expect(v.GetLabels()).To(HaveKeyWithValue("team", "platform"))
 		g.Expect(condition(v, "Ready")).To(Equal("True"), "the host's status is shown")
 	}).WithTimeout(2 * timeout).WithPolling(poll).Should(Succeed())
+
+	// One the platform's selector leaves out is not shown.
+	g.Consistently(func() bool {
+		return apierrors.IsNotFound(tn.Virtual.Get(ctx, client.ObjectKeyFromObject(hidden), manifest(t, "apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\n")))
+	}).WithTimeout(quiet).WithPolling(poll).Should(BeTrue(), "a ClusterIssuer outside the selector")
 
 	// An edit is undone, a deletion too.
 	g.Expect(unstructured.SetNestedField(v.Object, map[string]any{"secretName": "mine"}, "spec", "ca")).To(Succeed())
