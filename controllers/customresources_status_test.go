@@ -154,7 +154,17 @@ func TestResolveCustomResources(t *testing.T) {
 				"issuers.cert-manager.io": {Enabled: true, Scope: tenancyv1alpha1.ClusterScoped},
 			}}},
 			host: []*apiextensionsv1.CustomResourceDefinition{issuers},
-			want: notReady(ReasonScopeMismatch, "issuers.cert-manager.io is Namespaced on the host, but spec.sync.fromHost.customResources[issuers.cert-manager.io].scope says Cluster: set it to Namespaced."),
+			want: notReady(ReasonScopeMismatch, "issuers.cert-manager.io is namespaced on the host, and namespaced kinds from the host are not synced yet: "+
+				"remove spec.sync.fromHost.customResources[issuers.cert-manager.io], or list it under spec.sync.toHost.customResources."),
+		},
+		{
+			name: "from the host as Namespaced, admitted before the webhook refused it",
+			sync: tenancyv1alpha1.SyncSpec{FromHost: tenancyv1alpha1.SyncFromHost{CustomResources: map[string]tenancyv1alpha1.CustomResourceFromHost{
+				"issuers.cert-manager.io": {Enabled: true, Scope: tenancyv1alpha1.NamespaceScoped},
+			}}},
+			host: []*apiextensionsv1.CustomResourceDefinition{issuers},
+			want: notReady(ReasonScopeMismatch, "issuers.cert-manager.io is namespaced on the host, and namespaced kinds from the host are not synced yet: "+
+				"remove spec.sync.fromHost.customResources[issuers.cert-manager.io], or list it under spec.sync.toHost.customResources."),
 		},
 		{
 			name: "from the host as Namespaced, but cluster-scoped",

@@ -67,8 +67,10 @@ func TestCustomResourcesFollowTheirDefinitions(t *testing.T) {
 		"certificates.cert-manager.io": map[string]any{"enabled": true},
 		widgets.Name:                   map[string]any{"enabled": true},
 	}, "spec", "sync", "toHost", "customResources")).To(Succeed())
+	// Cluster-scoped kinds from the host need multi-namespace mode.
+	g.Expect(unstructured.SetNestedField(manifest.Object, true, "spec", "experimental", "multiNamespaceMode", "enabled")).To(Succeed())
 	g.Expect(unstructured.SetNestedMap(manifest.Object, map[string]any{
-		"issuers.cert-manager.io": map[string]any{"enabled": true, "scope": "Namespaced"},
+		"clusterissuers.cert-manager.io": map[string]any{"enabled": true},
 	}, "spec", "sync", "fromHost", "customResources")).To(Succeed())
 	vc := create(t, manifest)
 	expectNamespacedChildren(t, vc)
@@ -98,11 +100,11 @@ func TestCustomResourcesFollowTheirDefinitions(t *testing.T) {
 			HaveField("Note", ContainSubstring(widgets.Name)))))
 
 		cfg := syncerConfig(g, got)
-		g.Expect(resources(cfg)).To(Equal([]string{"certificates.cert-manager.io", "issuers.cert-manager.io"}))
+		g.Expect(resources(cfg)).To(Equal([]string{"certificates.cert-manager.io", "clusterissuers.cert-manager.io"}))
 		g.Expect(cfg.CustomResources[1]).To(And(
 			HaveField("Direction", syncerconfig.FromHost),
-			HaveField("Selector", fromHostSelectors["issuers.cert-manager.io"]),
-			HaveField("Namespaced", true)))
+			HaveField("Selector", fromHostSelectors["clusterissuers.cert-manager.io"]),
+			HaveField("Namespaced", false)))
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 
 	// Reconciling again tells the user nothing new.
@@ -125,7 +127,7 @@ func TestCustomResourcesFollowTheirDefinitions(t *testing.T) {
 		g.Expect(condition(got, controllers.ConditionReady)).To(HaveField("Status", metav1.ConditionTrue))
 
 		cfg := syncerConfig(g, got)
-		g.Expect(resources(cfg)).To(Equal([]string{"certificates.cert-manager.io", "issuers.cert-manager.io", widgets.Name}))
+		g.Expect(resources(cfg)).To(Equal([]string{"certificates.cert-manager.io", "clusterissuers.cert-manager.io", widgets.Name}))
 		g.Expect(cfg.CustomResources[2]).To(Equal(syncerconfig.CustomResource{
 			Resource: widgets.Name, Direction: syncerconfig.ToHost,
 			Group: widgets.Spec.Group, Version: "v1", Kind: "Widget", Namespaced: true,

@@ -32,7 +32,7 @@ import (
 const syncerImage = "example.com/nestor:test"
 
 // fromHostSelectors are the operator's --from-host-selector.
-var fromHostSelectors = map[string]string{"issuers.cert-manager.io": "tenants=shared"}
+var fromHostSelectors = map[string]string{"clusterissuers.cert-manager.io": "tenants=shared"}
 
 var (
 	cluster *localcluster.Cluster
