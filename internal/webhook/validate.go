@@ -118,7 +118,7 @@ func removedNote(old, vc *tenancyv1alpha1.VirtualCluster) string {
 }
 
 // versionChange allows upgrades of one minor version at a time and no
-// downgrade, as Kubernetes itself supports.
+// downgrade, not even of a patch release.
 func versionChange(old, vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
 	from, err1 := version.ParseSemantic(controlplane.Version(old))
 	to, err2 := version.ParseSemantic(controlplane.Version(vc))
@@ -130,9 +130,10 @@ func versionChange(old, vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
 	case to.Major() != from.Major():
 		return field.ErrorList{field.Forbidden(p, fmt.Sprintf(
 			"cannot move from %s to %s in one step: only upgrades within one major version, one minor at a time, are supported", from, to))}
-	case to.LessThan(from) && to.Minor() != from.Minor():
+	case to.LessThan(from):
 		return field.ErrorList{field.Forbidden(p, fmt.Sprintf(
-			"cannot downgrade from %s to %s: etcd's data may already use the newer version's formats", from, to))}
+			"cannot downgrade from %s to %s: etcd's data may already use the newer version's formats, "+
+				"and a patch release may carry fixes the older one lacks. Stay on %s or upgrade", from, to, from))}
 	case to.Minor() > from.Minor()+1:
 		return field.ErrorList{field.Forbidden(p, fmt.Sprintf(
 			"cannot upgrade from %s to %s in one step: upgrade one minor version at a time (v1.%d first)", from, to, from.Minor()+1))}
@@ -250,13 +251,30 @@ func validateControlPlane(vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
 		}
 	}
 
+	persistPath := cpPath.Child("persistence")
 	if size := cp.Persistence.Size; cp.Persistence.IsEnabled() && size.Sign() <= 0 {
-		errs = append(errs, field.Invalid(cpPath.Child("persistence", "size"), size.String(),
+		errs = append(errs, field.Invalid(persistPath.Child("size"), size.String(),
 			"must be a positive size such as 5Gi when persistence is enabled: it is what each etcd member's volume claims"))
+	} else if _, fits := size.AsInt64(); !fits {
+		errs = append(errs, field.Invalid(persistPath.Child("size"), size.String(),
+			"is larger than a volume claim can hold (under 8Ei): use a size such as 5Gi"))
+	}
+	if class := cp.Persistence.StorageClassName; class != nil && *class != "" {
+		if msgs := validation.IsDNS1123Subdomain(*class); len(msgs) > 0 {
+			errs = append(errs, field.Invalid(persistPath.Child("storageClassName"), *class,
+				"must be the name of a StorageClass (empty for none): "+strings.Join(msgs, "; ")))
+		}
 	}
 
 	resPath := cpPath.Child("resources")
 	for name, r := range map[string]corev1.ResourceRequirements{"etcd": cp.Resources.Etcd, "apiServer": cp.Resources.APIServer, "controllerManager": cp.Resources.ControllerManager, "syncer": cp.Resources.Syncer} {
+		for kind, list := range map[string]corev1.ResourceList{"requests": r.Requests, "limits": r.Limits} {
+			for res, q := range list {
+				if q.Sign() < 0 {
+					errs = append(errs, field.Invalid(resPath.Child(name, kind).Key(string(res)), q.String(), "must not be negative"))
+				}
+			}
+		}
 		for res, req := range r.Requests {
 			if limit, ok := r.Limits[res]; ok && req.Cmp(limit) > 0 {
 				errs = append(errs, field.Invalid(resPath.Child(name, "requests").Key(string(res)), req.String(),
@@ -268,11 +286,20 @@ func validateControlPlane(vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
 	argsPath := cpPath.Child("extraArgs")
 	reserved := controlplane.ManagedFlags()
 	for name, args := range map[string][]string{"etcd": cp.ExtraArgs.Etcd, "apiServer": cp.ExtraArgs.APIServer, "controllerManager": cp.ExtraArgs.ControllerManager} {
+		if len(args) > maxExtraArgs {
+			errs = append(errs, field.TooMany(argsPath.Child(name), len(args), maxExtraArgs))
+		}
 		for i, arg := range args {
 			flag, _, _ := strings.Cut(arg, "=")
-			if slices.Contains(reserved[name], flag) {
+			switch {
+			case len(arg) > maxExtraArgLength:
+				errs = append(errs, field.TooLong(argsPath.Child(name).Index(i), "", maxExtraArgLength))
+			case slices.Contains(reserved[name], flag):
 				errs = append(errs, field.Forbidden(argsPath.Child(name).Index(i),
 					flag+" is set by Nestor to wire the control plane together (certificates, addresses, etcd membership); it cannot be overridden"))
+			case slices.Contains(rewiring[name], flag):
+				errs = append(errs, field.Forbidden(argsPath.Child(name).Index(i),
+					flag+" would point the component at another cluster or configuration than the one Nestor wires up; it cannot be set"))
 			}
 		}
 	}
@@ -291,6 +318,22 @@ func validateControlPlane(vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
 	}
 	sortErrors(errs)
 	return errs
+}
+
+// Bounds of spec.controlPlane.extraArgs: the arguments go into the
+// StatefulSet, which, like every object, must stay well under etcd's 1.5 MB.
+const (
+	maxExtraArgs      = 64
+	maxExtraArgLength = 4096
+)
+
+// rewiring are the flags, per extraArgs field, that Nestor does not set but
+// that would connect a component elsewhere, or replace its configuration
+// whole: another API server, another kubeconfig, another configuration file.
+var rewiring = map[string][]string{
+	"etcd":              {"--config-file"},
+	"apiServer":         {"--etcd-servers-overrides", "--egress-selector-config-file"},
+	"controllerManager": {"--master", "--authorization-kubeconfig"},
 }
 
 func validateNetworking(n tenancyv1alpha1.NetworkingSpec) field.ErrorList {

@@ -252,7 +252,7 @@ func TestVersionChange(t *testing.T) {
 	}{
 		{"v1.37.2", "v1.37.2", ""},
 		{"v1.37.2", "v1.37.9", ""},
-		{"v1.37.2", "v1.37.1", ""}, // a patch back within one minor is safe
+		{"v1.37.2", "v1.37.1", "cannot downgrade"},
 		{"v1.37.2", "v1.38.0", ""},
 		{"v1.37.2", "v1.39.0", "upgrade one minor version at a time (v1.38 first)"},
 		{"v1.37.2", "v1.36.9", "cannot downgrade"},
