@@ -127,23 +127,29 @@ func (r *VirtualClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 // reconcile runs the steps in order; status collects what they found.
 func (r *VirtualClusterReconciler) reconcile(ctx context.Context, vc *tenancyv1alpha1.VirtualCluster, status *tenancyv1alpha1.VirtualClusterStatus) error {
 	// The mode is fixed, and written down, before anything exists on the host.
-	if status.Mode == "" {
+	// The API server records only the spec's mode first, and keeps it
+	// (the CRD's rules): a status write cannot open another mode.
+	recorded := status.Mode
+	if recorded == "" {
 		mode, err := r.recordedMode(ctx, vc)
 		if err != nil {
 			return err
 		}
-		status.Mode = mode
-		status.Phase = tenancyv1alpha1.PhasePending
-		if err := r.writeStatus(ctx, vc, status); err != nil {
-			return err
+		recorded = mode
+		if mode == vc.SpecMode() {
+			status.Mode = mode
+			status.Phase = tenancyv1alpha1.PhasePending
+			if err := r.writeStatus(ctx, vc, status); err != nil {
+				return err
+			}
 		}
 	}
 	// A spec that disagrees with the recorded mode got past the webhook: act
 	// on nothing rather than re-key the tenant's host objects.
-	if specMode := vc.SpecMode(); specMode != status.Mode {
+	if specMode := vc.SpecMode(); specMode != recorded {
 		msg := fmt.Sprintf("spec.experimental.multiNamespaceMode.enabled asks for %s mode, but this virtual cluster was created in %s mode. "+
 			"Host objects are keyed differently in each mode, so nothing was changed. Set the field back to %t, "+
-			"or create a new VirtualCluster and migrate to it.", specMode, status.Mode, status.Mode == tenancyv1alpha1.MultiNamespaceMode)
+			"or create a new VirtualCluster and migrate to it.", specMode, recorded, recorded == tenancyv1alpha1.MultiNamespaceMode)
 		r.Recorder.Eventf(vc, nil, corev1.EventTypeWarning, ReasonModeChangeRejected, "Reconcile", msg)
 		setCondition(status, vc, ConditionReady, metav1.ConditionFalse, ReasonModeChangeRejected, msg)
 		status.Phase = tenancyv1alpha1.PhaseFailed

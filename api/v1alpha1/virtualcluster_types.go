@@ -555,6 +555,11 @@ type SecretKeyReference struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.kubernetesVersion`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// The recorded mode is trusted for what the host objects are laid out for,
+// so a status write may neither change nor drop it, and it is first
+// recorded as the spec says.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.status) || !has(oldSelf.status.mode) || (has(self.status) && has(self.status.mode) && self.status.mode == oldSelf.status.mode)",message="status.mode cannot change or be removed once recorded: the host objects are laid out for that mode"
+// +kubebuilder:validation:XValidation:rule="(has(oldSelf.status) && has(oldSelf.status.mode)) || !has(self.status) || !has(self.status.mode) || self.status.mode == ((has(self.spec.experimental) && has(self.spec.experimental.multiNamespaceMode) && has(self.spec.experimental.multiNamespaceMode.enabled) && self.spec.experimental.multiNamespaceMode.enabled) ? 'MultiNamespace' : 'SingleNamespace')",message="status.mode is first recorded as spec.experimental.multiNamespaceMode.enabled says"
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 52",message="metadata.name must be at most 52 characters: the control-plane StatefulSet and Services are named after it"
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must start with a letter and contain only lower-case letters, digits and '-': the API server's Service is named after it"
 type VirtualCluster struct {

@@ -548,3 +548,30 @@ func findCondition(vc *tenancyv1alpha1.VirtualCluster, t string) *metav1.Conditi
 	}
 	return nil
 }
+
+// TestAStatusWriteCannotOpenTheMode: the recorded mode is trusted, so the
+// API server records it first as the spec says, and never changes or drops
+// it after. No operator runs here: the writes race nothing.
+func TestAStatusWriteCannotOpenTheMode(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	lc, err := localcluster.Start(localcluster.Options{CRDDirectoryPaths: []string{filepath.Join("..", "..", "config", "crd", "bases")}})
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = lc.Stop() })
+	scheme, _ := operator.Scheme()
+	c, err := client.New(lc.Config, client.Options{Scheme: scheme})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	vc := &tenancyv1alpha1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: "tenant"}}
+	g.Expect(c.Create(ctx, vc)).To(Succeed())
+	writeMode := func(mode tenancyv1alpha1.Mode) error {
+		live := &tenancyv1alpha1.VirtualCluster{}
+		g.Expect(c.Get(ctx, client.ObjectKeyFromObject(vc), live)).To(Succeed())
+		live.Status.Mode = mode
+		return c.Status().Update(ctx, live)
+	}
+	g.Expect(writeMode(tenancyv1alpha1.MultiNamespaceMode)).To(MatchError(ContainSubstring("status.mode is first recorded as spec.experimental.multiNamespaceMode.enabled says")))
+	g.Expect(writeMode(tenancyv1alpha1.SingleNamespaceMode)).To(Succeed())
+	g.Expect(writeMode(tenancyv1alpha1.MultiNamespaceMode)).To(MatchError(ContainSubstring("status.mode cannot change or be removed once recorded")))
+	g.Expect(writeMode("")).To(MatchError(ContainSubstring("status.mode cannot change or be removed once recorded")))
+}
