@@ -98,10 +98,22 @@ func (e *env) write(ctx context.Context, kind schema.GroupKind, v, desired clien
 			kind, desired.GetNamespace(), desired.GetName())
 		return false, nil
 	}
+	if refused(err) {
+		// The host's quota, Pod Security, a webhook of its own or its
+		// validation said no: the tenant is told why, and it is tried again.
+		e.recorder.Eventf(v, nil, corev1.EventTypeWarning, ReasonSyncFailed, "Sync",
+			"The host refused this object's copy, %s %s/%s: %s", kind, desired.GetNamespace(), desired.GetName(), err.Error())
+	}
 	if err != nil {
 		return false, fmt.Errorf("syncing %s %s/%s to the host: %w", kind, v.GetNamespace(), v.GetName(), err)
 	}
 	return true, nil
+}
+
+// refused reports whether err is the host's answer to the object itself,
+// which only a change of the object (or of the host's rules) can mend.
+func refused(err error) bool {
+	return apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsRequestEntityTooLargeError(err)
 }
 
 // deleteCopy deletes the host copy of virtual object namespace/name, if

@@ -1021,3 +1021,30 @@ func (tn *tenant) bareKindCopy(t *testing.T, v *networkingv1.Ingress) *networkin
 	NewWithT(t).Expect(hostClient.Get(context.Background(), client.ObjectKeyFromObject(h), h)).To(Succeed())
 	return h
 }
+
+// TestAHostRefusalReachesTheTenant: a copy the host refuses (its quota,
+// here) is a Warning event on the virtual object with the host's words,
+// not only a line in the syncer's log.
+func TestAHostRefusalReachesTheTenant(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	tn := newTenant(t, tenancyv1alpha1.SingleNamespaceMode)
+	quota := &corev1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Name: "no-services", Namespace: tn.VC.Namespace},
+		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourceServices: resource.MustParse("0")}},
+	}
+	g.Expect(hostClient.Create(ctx, quota)).To(Succeed())
+	// No quota controller runs on this host: play it, so that admission
+	// enforces the quota.
+	quota.Status = corev1.ResourceQuotaStatus{Hard: quota.Spec.Hard, Used: corev1.ResourceList{corev1.ResourceServices: resource.MustParse("0")}}
+	g.Expect(hostClient.Status().Update(ctx, quota)).To(Succeed())
+	ns := tn.newVirtualNamespace(t)
+	tn.createVirtual(t, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}},
+	})
+	ev := tn.waitVirtualEvent(t, ns, syncer.ReasonSyncFailed)
+	g.Expect(ev.InvolvedObject.Name).To(Equal("web"))
+	g.Expect(ev.Type).To(Equal(corev1.EventTypeWarning))
+	g.Expect(ev.Message).To(And(ContainSubstring("The host refused"), ContainSubstring("forbidden")))
+}
