@@ -59,10 +59,27 @@ func handDefinitions(t *testing.T, vc *tenancyv1alpha1.VirtualCluster, cfg *sync
 }
 
 // certManager runs one cert-manager controller on the host for the tests
-// that need one, until the test binary ends.
-var certManager = sync.OnceValues(func() (*localcluster.CertManager, error) {
-	return localcluster.StartCertManager(host.Config, localcluster.CertManagerOptions{ClusterResourceNamespace: "kube-system"})
-})
+// that need one, until the test binary ends (stopCertManager).
+var (
+	certManagerOnce    sync.Once
+	certManagerProcess *localcluster.CertManager
+	certManagerErr     error
+)
+
+func certManager() (*localcluster.CertManager, error) {
+	certManagerOnce.Do(func() {
+		certManagerProcess, certManagerErr = localcluster.StartCertManager(host.Config, localcluster.CertManagerOptions{ClusterResourceNamespace: "kube-system"})
+	})
+	return certManagerProcess, certManagerErr
+}
+
+// stopCertManager stops the controller certManager started, if it did.
+func stopCertManager() error {
+	if certManagerProcess == nil {
+		return nil
+	}
+	return certManagerProcess.Stop()
+}
 
 // seedSync is spec.sync of the walkthrough: cert-manager's Certificates
 // and Issuers go to the host, its ClusterIssuers come from it (in

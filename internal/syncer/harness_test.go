@@ -89,6 +89,10 @@ func run(m *testing.M) int {
 	}
 	var clusters []*localcluster.Cluster
 	defer func() {
+		// Before the host it works on.
+		if err := stopCertManager(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping cert-manager:", err)
+		}
 		for _, c := range clusters {
 			if err := c.Stop(); err != nil {
 				fmt.Fprintln(os.Stderr, "stopping a local cluster:", err)
