@@ -68,6 +68,9 @@ func customKinds(sync tenancyv1alpha1.SyncSpec) []customKind {
 type customResources struct {
 	kinds       []syncerconfig.CustomResource
 	definitions []apiextensionsv1.CustomResourceDefinition
+	// versions names each definition at the resourceVersion it was read
+	// at: the same versions encode the same.
+	versions string
 }
 
 // reconcileCustomResources finds the host definition of every custom kind
@@ -142,6 +145,7 @@ func resolveCustomResources(wanted []customKind, found map[string]*apiextensions
 		}
 		res.kinds = append(res.kinds, cr)
 		res.definitions = append(res.definitions, *translate.Definition(crd))
+		res.versions += crd.Name + "@" + crd.ResourceVersion + " "
 		synced = append(synced, k.key)
 	}
 
@@ -253,10 +257,35 @@ func (r *VirtualClusterReconciler) hostDefinition(ctx context.Context, name stri
 }
 
 // definitionCache holds the host definitions VirtualClusters name, by
-// name, each as last read. What it returns is shared: read, never written.
+// name, each as last read, and their encodings for the syncer's
+// configuration: compressing them takes some 10 ms for cert-manager's, on
+// every reconcile otherwise. What it returns is shared: read, never written.
 type definitionCache struct {
-	mu     sync.Mutex
-	byName map[string]*apiextensionsv1.CustomResourceDefinition
+	mu      sync.Mutex
+	byName  map[string]*apiextensionsv1.CustomResourceDefinition
+	encoded map[string][]byte
+}
+
+// maxEncodings bounds the encodings kept: a new set of versions comes only
+// with a changed definition or a VirtualCluster naming other kinds.
+const maxEncodings = 64
+
+// encode is syncerconfig.EncodeDefinitions of res's definitions.
+func (c *definitionCache) encode(res customResources) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if out, ok := c.encoded[res.versions]; ok {
+		return out, nil
+	}
+	out, err := syncerconfig.EncodeDefinitions(res.definitions)
+	if err != nil {
+		return nil, err
+	}
+	if c.encoded == nil || len(c.encoded) >= maxEncodings {
+		c.encoded = map[string][]byte{}
+	}
+	c.encoded[res.versions] = out
+	return out, nil
 }
 
 // at is the kept definition name if it is at resourceVersion.

@@ -186,7 +186,7 @@ func (r *VirtualClusterReconciler) reconcileSyncer(ctx context.Context, st *stat
 	vc := st.vc
 	cfg := syncerconfig.For(vc, st.mode)
 	cfg.CustomResources = st.customResources.kinds
-	defs, err := syncerconfig.EncodeDefinitions(st.customResources.definitions)
+	defs, err := r.definitions.encode(st.customResources)
 	if err != nil {
 		return outcome{}, err
 	}

@@ -37,6 +37,13 @@ func newUnstructured(gvk schema.GroupVersionKind) *unstructured.Unstructured {
 	return u
 }
 
+// newUnstructuredList makes an empty list of gvk's objects.
+func newUnstructuredList(gvk schema.GroupVersionKind) *unstructured.UnstructuredList {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	return list
+}
+
 // customControllers are the table's rows for the custom kinds whose
 // definitions are installed: a ToHost kind syncs as the core kinds do, a
 // FromHost kind is shown from the host; and, when a ToHost kind names
@@ -145,8 +152,7 @@ func (e *env) showHostMade(ctx context.Context, namespace, name string) (bool, e
 // name in a reference the host writes.
 func (e *env) hostWritten(ctx context.Context, namespace, name string) (bool, error) {
 	for _, cr := range e.secretNamingKinds() {
-		list := &unstructured.UnstructuredList{}
-		list.SetGroupVersionKind(cr.GroupVersionKind().GroupVersion().WithKind(cr.Kind + "List"))
+		list := newUnstructuredList(cr.GroupVersionKind())
 		if err := e.virtual.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{indexHostSecrets: name}); err != nil {
 			return false, fmt.Errorf("listing the %s that name Secret %s/%s: %w", cr.Resource, namespace, name, err)
 		}
@@ -164,9 +170,9 @@ func ownedShown(live client.Object) bool { return translate.Shown(live) }
 
 // setupHostMade keeps the Secrets shown from the host in step with it: an
 // edit or a deletion in the virtual cluster is undone, and a shown Secret
-// whose host Secret is gone, or that nothing names any more, goes. It looks
-// again every resync, since nothing watches the host's Secrets that are
-// not copies.
+// that nothing names any more goes. Nothing watches the host's Secrets that
+// are not copies: the objects that name them look again every resync
+// (customKind's recheck), and that follows the host's.
 func (e *env) setupHostMade(mgr manager.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("hostmade-secret").
@@ -178,10 +184,8 @@ func (e *env) setupHostMade(mgr manager.Manager) error {
 		}))
 	}
 	return b.Complete(reconcileFunc(func(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-		if _, err := e.showHostMade(ctx, req.Namespace, req.Name); err != nil {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{RequeueAfter: e.resync}, nil
+		_, err := e.showHostMade(ctx, req.Namespace, req.Name)
+		return ctrl.Result{}, err
 	}))
 }
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -30,9 +30,9 @@ type definitions map[string]*apiextensionsv1.CustomResourceDefinition
 // virtual cluster and waits until each is established: a controller whose
 // kind is not served yet would fail to start. A kind whose definition could
 // not be installed (a tenant's own definition of that name is in the way,
-// or the virtual API server refuses it) is left out, and the others sync. Definitions the syncer installed
-// earlier for kinds no longer configured are removed, unless the tenant
-// still has objects of them.
+// or the virtual API server refuses it) is left out, and the others sync.
+// Definitions the syncer installed earlier for kinds no longer configured
+// are removed, unless the tenant still has objects of them.
 func installDefinitions(ctx context.Context, c client.Client, cfg syncerconfig.Config) (definitions, error) {
 	log := logf.FromContext(ctx).WithName("syncer")
 	defs, err := cfg.DefinitionsOf()
@@ -120,9 +120,7 @@ func removeDefinitions(ctx context.Context, c client.Client, cfg syncerconfig.Co
 
 // hasObjects reports whether any object of def's kind exists.
 func hasObjects(ctx context.Context, c client.Client, def *apiextensionsv1.CustomResourceDefinition) (bool, error) {
-	list := &unstructured.UnstructuredList{}
-	list.SetAPIVersion(def.Spec.Group + "/" + translate.StorageVersion(def))
-	list.SetKind(def.Spec.Names.ListKind)
+	list := newUnstructuredList(schema.GroupVersionKind{Group: def.Spec.Group, Version: translate.StorageVersion(def), Kind: def.Spec.Names.Kind})
 	if err := c.List(ctx, list, client.Limit(1)); err != nil {
 		return false, fmt.Errorf("looking for objects of %s in the virtual cluster: %w", def.Name, err)
 	}

@@ -187,9 +187,7 @@ func (e *env) referenced(ctx context.Context, index string, v client.Object) (bo
 		readers = append(readers, &networkingv1.IngressList{})
 	}
 	for _, cr := range e.secretNamingKinds() {
-		list := &unstructured.UnstructuredList{}
-		list.SetGroupVersionKind(cr.GroupVersionKind().GroupVersion().WithKind(cr.Kind + "List"))
-		readers = append(readers, list)
+		readers = append(readers, newUnstructuredList(cr.GroupVersionKind()))
 	}
 	for _, list := range readers {
 		if err := e.virtual.List(ctx, list, in, reads); err != nil {

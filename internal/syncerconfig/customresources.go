@@ -38,7 +38,7 @@ type CustomResource struct {
 	// Namespaced is the definition's scope.
 	Namespaced bool `json:"namespaced"`
 	// References are the fields of a ToHost kind's objects that name other
-	// objects: the spec's patches, or the built-in ones.
+	// objects: the built-in ones and the spec's patches.
 	References []tenancyv1alpha1.ReferencePatch `json:"references,omitempty"`
 	// Selector, a label selector in its string form, picks the host objects
 	// a FromHost kind shows; empty shows them all. The platform sets it.
