@@ -21,10 +21,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/events"
 	certutil "k8s.io/client-go/util/cert"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -66,18 +68,61 @@ func markRolledOut(t testing.TB, vc *tenancyv1alpha1.VirtualCluster, ready bool)
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 }
 
+// kstatusOf is what Flux and Argo CD make of vc as the API server holds it.
+func kstatusOf(g Gomega, vc *tenancyv1alpha1.VirtualCluster) status.Status {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(tenancyv1alpha1.GroupVersion.WithKind("VirtualCluster"))
+	g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(vc), u)).To(Succeed())
+	res, err := status.Compute(u)
+	g.Expect(err).NotTo(HaveOccurred())
+	return res.Status
+}
+
 func TestReadyFollowsTheWorkloads(t *testing.T) {
 	g := NewWithT(t)
-	vc := create(t, sample(t, "tenancy_v1alpha1_virtualcluster_single.yaml", newNamespace(t)))
+	ctx, cancel := context.WithTimeout(context.Background(), timeout) // ends the watch
+	defer cancel()
+	ns := newNamespace(t)
+	watcher, err := client.NewWithWatch(cluster.Config, client.Options{})
+	g.Expect(err).NotTo(HaveOccurred())
+	w, err := watcher.Watch(ctx, &unstructured.UnstructuredList{Object: map[string]any{
+		"apiVersion": tenancyv1alpha1.GroupVersion.String(), "kind": "VirtualClusterList"}}, client.InNamespace(ns))
+	g.Expect(err).NotTo(HaveOccurred())
+	defer w.Stop()
+	vc := create(t, sample(t, "tenancy_v1alpha1_virtualcluster_single.yaml", ns))
 	expectNamespacedChildren(t, vc)
+
+	// Every status the operator writes on the way reads InProgress: the
+	// control plane never rolls out here until markRolledOut. (The object as
+	// created has no status at all, the API server drops it, and kstatus reads
+	// that as Current: README, "Status".)
+	var statuses int
+	for ev := range w.ResultChan() {
+		u := ev.Object.(*unstructured.Unstructured)
+		if _, ok := u.Object["status"]; !ok {
+			continue
+		}
+		statuses++
+		res, err := status.Compute(u)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(res.Status).To(Equal(status.InProgressStatus), "status #%d: %v", statuses, u.Object["status"])
+		got := &tenancyv1alpha1.VirtualCluster{}
+		g.Expect(runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, got)).To(Succeed())
+		if c := condition(got, controllers.ConditionControlPlaneReady); c != nil && c.Reason == controllers.ReasonRollingOut {
+			break
+		}
+	}
+	g.Expect(statuses).To(BeNumerically(">=", 2), "the first status, then the steps'")
 
 	g.Eventually(func(g Gomega) {
 		got := get(g, vc)
 		g.Expect(condition(got, controllers.ConditionReady)).To(HaveField("Status", metav1.ConditionFalse))
 		g.Expect(condition(got, controllers.ConditionControlPlaneReady)).To(HaveField("Reason", controllers.ReasonRollingOut))
+		g.Expect(condition(got, controllers.ConditionReconciling)).To(HaveField("Status", metav1.ConditionTrue))
 		g.Expect(got.Status.Phase).To(Equal(tenancyv1alpha1.PhaseProvisioning))
 		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
 		g.Expect(got.Status.KubernetesVersion).To(BeEmpty(), "no version is reported before the control plane runs")
+		g.Expect(kstatusOf(g, vc)).To(Equal(status.InProgressStatus))
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 
 	markRolledOut(t, vc, true)
@@ -91,6 +136,9 @@ func TestReadyFollowsTheWorkloads(t *testing.T) {
 		}
 		g.Expect(got.Status.Phase).To(Equal(tenancyv1alpha1.PhaseReady))
 		g.Expect(got.Status.KubernetesVersion).To(Equal(tenancyv1alpha1.DefaultKubernetesVersion))
+		g.Expect(condition(got, controllers.ConditionReconciling)).To(BeNil())
+		g.Expect(condition(got, controllers.ConditionStalled)).To(BeNil())
+		g.Expect(kstatusOf(g, vc)).To(Equal(status.CurrentStatus))
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 
 	markRolledOut(t, vc, false)
@@ -102,6 +150,7 @@ func TestReadyFollowsTheWorkloads(t *testing.T) {
 			HaveField("Message", ContainSubstring("0/1 control-plane replicas are ready"))))
 		g.Expect(condition(got, controllers.ConditionSyncerReady)).To(HaveField("Status", metav1.ConditionFalse))
 		g.Expect(got.Status.Phase).To(Equal(tenancyv1alpha1.PhaseProvisioning))
+		g.Expect(kstatusOf(g, vc)).To(Equal(status.InProgressStatus))
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 }
 
@@ -365,6 +414,8 @@ func TestModeChangeBehindTheWebhooksBackChangesNothing(t *testing.T) {
 				g.Expect(c.Message).To(ContainSubstring("spec.experimental.multiNamespaceMode.enabled"))
 				g.Expect(got.Status.Mode).To(Equal(recorded))
 				g.Expect(got.Status.Phase).To(Equal(tenancyv1alpha1.PhaseFailed))
+				g.Expect(condition(got, controllers.ConditionStalled)).To(HaveField("Reason", controllers.ReasonModeChangeRejected))
+				g.Expect(kstatusOf(g, vc)).To(Equal(status.FailedStatus))
 				var evs eventsv1.EventList
 				g.Expect(k8s.List(ctx, &evs, client.InNamespace(vc.Namespace))).To(Succeed())
 				g.Expect(evs.Items).To(ContainElement(And(
@@ -411,7 +462,8 @@ func TestAnObjectInTheWayIsReportedNotTakenOver(t *testing.T) {
 			HaveField("Reason", controllers.ReasonNameConflict),
 			HaveField("Message", ContainSubstring("Secret "+ns+"/vc-sample already exists and is not managed by this VirtualCluster"))))
 		g.Expect(condition(got, controllers.ConditionReady)).To(HaveField("Reason", controllers.ReasonNameConflict))
-		g.Expect(got.Status.ObservedGeneration).To(BeZero(), "observedGeneration moves only after a fully successful reconcile")
+		g.Expect(condition(got, controllers.ConditionStalled)).To(HaveField("Reason", controllers.ReasonNameConflict))
+		g.Expect(kstatusOf(g, vc)).To(Equal(status.FailedStatus), "a person must move the Secret")
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 
 	got := &corev1.Secret{}
@@ -426,6 +478,8 @@ func TestAnObjectInTheWayIsReportedNotTakenOver(t *testing.T) {
 		got := get(g, vc)
 		g.Expect(condition(got, controllers.ConditionCertificatesReady)).To(HaveField("Status", metav1.ConditionTrue))
 		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+		g.Expect(condition(got, controllers.ConditionStalled)).To(BeNil())
+		g.Expect(kstatusOf(g, vc)).To(Equal(status.InProgressStatus), "the control plane rolls out now")
 	}).WithTimeout(60 * time.Second).WithPolling(poll).Should(Succeed())
 }
 

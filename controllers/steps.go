@@ -180,6 +180,19 @@ func statefulSetRolledOut(sts *appsv1.StatefulSet, want int32) (string, bool) {
 // holds at most 1 MiB, its metadata included.
 const maxSyncerConfig = 900 << 10
 
+// configTooLargeError says the syncer's configuration cannot fit its
+// ConfigMap: only syncing fewer custom resources helps.
+type configTooLargeError struct {
+	size  int
+	kinds []string
+}
+
+func (e *configTooLargeError) Error() string {
+	return fmt.Sprintf("the syncer's configuration takes %d KiB, more than the %d KiB its ConfigMap may hold, "+
+		"with the compressed CustomResourceDefinitions of %s: sync fewer custom resources",
+		e.size>>10, maxSyncerConfig>>10, strings.Join(e.kinds, ", "))
+}
+
 // reconcileSyncer runs the syncer with the configuration rendered from the
 // spec, the recorded mode and the custom resources the host defines.
 func (r *VirtualClusterReconciler) reconcileSyncer(ctx context.Context, st *state) (outcome, error) {
@@ -200,9 +213,7 @@ func (r *VirtualClusterReconciler) reconcileSyncer(ctx context.Context, st *stat
 		for i, cr := range cfg.CustomResources {
 			keys[i] = cr.Resource
 		}
-		return outcome{}, fmt.Errorf("the syncer's configuration takes %d KiB, more than the %d KiB its ConfigMap may hold, "+
-			"with the compressed CustomResourceDefinitions of %s: sync fewer custom resources",
-			len(rendered)>>10, maxSyncerConfig>>10, strings.Join(keys, ", "))
+		return outcome{}, &configTooLargeError{size: len(rendered), kinds: keys}
 	}
 	dep := controlplane.SyncerDeployment(vc, r.SyncerImage)
 	if err := r.applyAll(ctx, vc, controlplane.SyncerConfigMap(vc, rendered)); err != nil {

@@ -50,12 +50,15 @@ const (
 	ReasonReady              = "Ready"
 	ReasonModeChangeRejected = "ModeChangeRejected"
 	ReasonNameConflict       = "NameConflict"
-	ReasonApplyFailed        = "ApplyFailed"
-	ReasonNeedsMultiNS       = "RequiresMultiNamespaceMode"
-	ReasonRollingOut         = "RollingOut"
-	ReasonWaiting            = "Waiting"
-	ReasonNotRequested       = "NotRequested"
-	ReasonDeleting           = "Deleting"
+	// ApplyFailed may pass on a retry (the API server was unreachable, say);
+	// ApplyRefused will not: the host refused the object itself.
+	ReasonApplyFailed  = "ApplyFailed"
+	ReasonApplyRefused = "ApplyRefused"
+	ReasonNeedsMultiNS = "RequiresMultiNamespaceMode"
+	ReasonRollingOut   = "RollingOut"
+	ReasonWaiting      = "Waiting"
+	ReasonNotRequested = "NotRequested"
+	ReasonDeleting     = "Deleting"
 	// A custom resource of spec.sync has no definition on the host, one the
 	// host does not serve yet, or one of another scope than the entry says.
 	ReasonDefinitionMissing        = "CustomResourceDefinitionMissing"
@@ -118,6 +121,7 @@ func (r *VirtualClusterReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 
 	status := vc.Status.DeepCopy()
 	err := r.reconcile(ctx, vc, status)
+	progress(vc, status)
 	if statusErr := r.writeStatus(ctx, vc, status); statusErr != nil {
 		err = errors.Join(err, statusErr)
 	}
@@ -139,6 +143,7 @@ func (r *VirtualClusterReconciler) reconcile(ctx context.Context, vc *tenancyv1a
 		if mode == vc.SpecMode() {
 			status.Mode = mode
 			status.Phase = tenancyv1alpha1.PhasePending
+			progress(vc, status) // Reconciling from the first status on
 			if err := r.writeStatus(ctx, vc, status); err != nil {
 				return err
 			}
@@ -153,6 +158,8 @@ func (r *VirtualClusterReconciler) reconcile(ctx context.Context, vc *tenancyv1a
 		r.Recorder.Eventf(vc, nil, corev1.EventTypeWarning, ReasonModeChangeRejected, "Reconcile", msg)
 		setCondition(status, vc, ConditionReady, metav1.ConditionFalse, ReasonModeChangeRejected, msg)
 		status.Phase = tenancyv1alpha1.PhaseFailed
+		// This generation is judged: Stalled, not still in progress.
+		status.ObservedGeneration = vc.Generation
 		return nil
 	}
 
@@ -183,9 +190,10 @@ func (r *VirtualClusterReconciler) reconcile(ctx context.Context, vc *tenancyv1a
 			return err
 		}
 		if err != nil {
-			reason := ReasonApplyFailed
-			if apply.IsNotOwned(err) {
-				reason = ReasonNameConflict
+			reason := errorReason(err)
+			if stalledReasons[reason] {
+				// Judged, and stuck until a person acts (Stalled).
+				status.ObservedGeneration = vc.Generation
 			}
 			setCondition(status, vc, step.condition, metav1.ConditionFalse, reason, err.Error())
 			setCondition(status, vc, ConditionReady, metav1.ConditionFalse, reason, step.condition+": "+err.Error())
