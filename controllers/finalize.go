@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -20,6 +21,7 @@ import (
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/internal/apply"
+	"github.com/nestor-dev/nestor/internal/controlplane"
 	"github.com/nestor-dev/nestor/internal/naming"
 	"github.com/nestor-dev/nestor/internal/ownership"
 	"github.com/nestor-dev/nestor/internal/syncerconfig"
@@ -35,7 +37,11 @@ func (r *VirtualClusterReconciler) finalize(ctx context.Context, vc *tenancyv1al
 	}
 	status := vc.Status.DeepCopy()
 	status.Phase = tenancyv1alpha1.PhaseDeleting
-	setCondition(status, vc, ConditionReady, metav1.ConditionFalse, ReasonDeleting, "The VirtualCluster is being deleted.")
+	msg := deletionMessage(vc)
+	setCondition(status, vc, ConditionReady, metav1.ConditionFalse, ReasonDeleting, msg)
+	if vc.Status.Phase != tenancyv1alpha1.PhaseDeleting {
+		r.Recorder.Eventf(vc, nil, corev1.EventTypeNormal, ReasonDeleting, "Delete", "%s", msg)
+	}
 	if err := r.writeStatus(ctx, vc, status); client.IgnoreNotFound(errors.Unwrap(err)) != nil {
 		return ctrl.Result{}, err
 	}
@@ -66,6 +72,26 @@ func (r *VirtualClusterReconciler) finalize(ctx context.Context, vc *tenancyv1al
 		return ctrl.Result{}, fmt.Errorf("removing finalizer: %w", err)
 	}
 	return ctrl.Result{}, nil
+}
+
+// deletionMessage tells what goes with vc and what stays (README, "What
+// survives a VirtualCluster's deletion").
+func deletionMessage(vc *tenancyv1alpha1.VirtualCluster) string {
+	p := vc.Spec.ControlPlane.Persistence
+	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
+	var etcd string
+	switch {
+	case !p.IsEnabled():
+		etcd = "etcd's data lived in its pods (persistence is off) and goes with them."
+	case p.RetentionPolicy == tenancyv1alpha1.RetentionRetain:
+		etcd = fmt.Sprintf("etcd's PersistentVolumeClaims %s stay (persistence.retentionPolicy: Retain), for a restore; "+
+			"remove them with: kubectl delete pvc -n %s -l %s=%s,%s=%s", strings.Join(controlplane.EtcdClaimNames(vc), ", "), vc.Namespace,
+			tenancyv1alpha1.LabelVirtualCluster, vc.Name, tenancyv1alpha1.LabelVirtualClusterNamespace, vc.Namespace)
+	default:
+		etcd = "etcd's PersistentVolumeClaims go with StatefulSet " + n.ControlPlane + " (persistence.retentionPolicy: Delete)."
+	}
+	return "The VirtualCluster is being deleted with everything Nestor made for it, the tenant's host copies included " +
+		"(a deleted claim's volume follows its StorageClass's reclaimPolicy). " + etcd
 }
 
 // stopSyncer deletes the syncer's Deployment in the foreground and reports

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
@@ -108,6 +109,40 @@ func TestProgress(t *testing.T) {
 			default:
 				g.Expect(stalled).To(BeNil())
 				g.Expect(reconciling).To(HaveField("Reason", tc.reason))
+			}
+		})
+	}
+}
+
+func TestDeletionMessage(t *testing.T) {
+	vc := func(p tenancyv1alpha1.PersistenceSpec, replicas int32) *tenancyv1alpha1.VirtualCluster {
+		v := &tenancyv1alpha1.VirtualCluster{ObjectMeta: metav1.ObjectMeta{Name: "sample", Namespace: "team"}}
+		v.Spec.ControlPlane.Persistence = p
+		v.Spec.ControlPlane.Replicas = replicas
+		return v
+	}
+	for _, tc := range []struct {
+		name    string
+		vc      *tenancyv1alpha1.VirtualCluster
+		want    []string
+		notWant []string
+	}{
+		{"ephemeral", vc(tenancyv1alpha1.PersistenceSpec{Enabled: ptr.To(false)}, 1),
+			[]string{"persistence is off"}, []string{"stay"}},
+		{"deleted claims", vc(tenancyv1alpha1.PersistenceSpec{RetentionPolicy: tenancyv1alpha1.RetentionDelete}, 1),
+			[]string{"go with StatefulSet sample", "retentionPolicy: Delete", "reclaimPolicy"}, []string{"stay"}},
+		{"retained claims", vc(tenancyv1alpha1.PersistenceSpec{RetentionPolicy: tenancyv1alpha1.RetentionRetain}, 3),
+			[]string{"data-sample-0, data-sample-1, data-sample-2 stay", "retentionPolicy: Retain",
+				"kubectl delete pvc -n team -l nestor.dev/virtualcluster=sample,nestor.dev/virtualcluster-namespace=team"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			msg := deletionMessage(tc.vc)
+			for _, w := range tc.want {
+				g.Expect(msg).To(ContainSubstring(w))
+			}
+			for _, w := range tc.notWant {
+				g.Expect(msg).NotTo(ContainSubstring(w))
 			}
 		})
 	}

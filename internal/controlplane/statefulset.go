@@ -159,7 +159,7 @@ func StatefulSet(vc *tenancyv1alpha1.VirtualCluster, pkiHash string) *appsv1.Sta
 			size = resource.MustParse("5Gi")
 		}
 		sts.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{{
-			ObjectMeta: metav1.ObjectMeta{Name: "data", Labels: ownership.Labels(vc)},
+			ObjectMeta: metav1.ObjectMeta{Name: etcdClaimTemplate, Labels: ownership.Labels(vc)},
 			Spec: corev1.PersistentVolumeClaimSpec{
 				AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 				StorageClassName: cp.Persistence.StorageClassName,
@@ -185,6 +185,21 @@ func StatefulSet(vc *tenancyv1alpha1.VirtualCluster, pkiHash string) *appsv1.Sta
 		})
 	}
 	return sts
+}
+
+// etcdClaimTemplate names etcd's volumeClaimTemplate; each replica's claim
+// is <template>-<StatefulSet>-<ordinal>.
+const etcdClaimTemplate = "data"
+
+// EtcdClaimNames lists the claims of etcd's replicas, as the StatefulSet
+// controller names them.
+func EtcdClaimNames(vc *tenancyv1alpha1.VirtualCluster) []string {
+	sts := naming.ForVirtualCluster(vc.Namespace, vc.Name).ControlPlane
+	names := make([]string, Replicas(vc))
+	for i := range names {
+		names[i] = fmt.Sprintf("%s-%s-%d", etcdClaimTemplate, sts, i)
+	}
+	return names
 }
 
 // The keys of the PKI Secret each container sees: those its flags name.
