@@ -20,9 +20,11 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
@@ -278,6 +280,12 @@ func waitReady(t *testing.T, vc *tenancyv1alpha1.VirtualCluster, timeout time.Du
 			b, _ := yaml.Marshal(got.Status)
 			return string(b)
 		})
+		// What Flux and Argo CD read of it.
+		obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(got)
+		g.Expect(err).NotTo(HaveOccurred())
+		res, err := status.Compute(&unstructured.Unstructured{Object: obj})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(res.Status).To(Equal(status.CurrentStatus), res.Message)
 	}).WithTimeout(timeout).WithPolling(time.Second).Should(Succeed())
 	return got
 }
