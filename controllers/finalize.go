@@ -85,7 +85,7 @@ func deletionMessage(vc *tenancyv1alpha1.VirtualCluster) string {
 		etcd = "etcd's data lived in its pods (persistence is off) and goes with them."
 	case p.RetentionPolicy == tenancyv1alpha1.RetentionRetain:
 		etcd = fmt.Sprintf("etcd's PersistentVolumeClaims %s stay (persistence.retentionPolicy: Retain), for a restore; "+
-			"remove them with: kubectl delete pvc -n %s -l %s=%s,%s=%s", strings.Join(controlplane.EtcdClaimNames(vc), ", "), vc.Namespace,
+			"remove them with: kubectl delete pvc -n %s -l %s=%s,%s=%s", strings.Join(n.EtcdClaims(controlplane.EtcdClaims(vc)), ", "), vc.Namespace,
 			tenancyv1alpha1.LabelVirtualCluster, vc.Name, tenancyv1alpha1.LabelVirtualClusterNamespace, vc.Namespace)
 	default:
 		etcd = "etcd's PersistentVolumeClaims go with StatefulSet " + n.ControlPlane + " (persistence.retentionPolicy: Delete)."

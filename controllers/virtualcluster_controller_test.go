@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/uuid"
@@ -26,6 +27,7 @@ import (
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/controllers"
+	"github.com/nestor-dev/nestor/internal/controlplane"
 	"github.com/nestor-dev/nestor/internal/naming"
 	"github.com/nestor-dev/nestor/internal/syncerconfig"
 	"github.com/nestor-dev/nestor/internal/translate"
@@ -196,13 +198,8 @@ func deleteAndExpectNothingLeft(t *testing.T, vc *tenancyv1alpha1.VirtualCluster
 	ctx := context.Background()
 	g := NewWithT(t)
 	g.Expect(k8s.Delete(ctx, vc)).To(Succeed())
-	selector := client.MatchingLabels{tenancyv1alpha1.LabelVirtualCluster: vc.Name, tenancyv1alpha1.LabelVirtualClusterNamespace: vc.Namespace}
-	lists := []client.ObjectList{
-		&corev1.ServiceAccountList{}, &corev1.SecretList{}, &corev1.ConfigMapList{}, &corev1.ServiceList{},
-		&corev1.ResourceQuotaList{}, &corev1.LimitRangeList{}, &networkingv1.NetworkPolicyList{},
-		&appsv1.StatefulSetList{}, &appsv1.DeploymentList{}, &rbacv1.RoleList{}, &rbacv1.RoleBindingList{},
-		&rbacv1.ClusterRoleList{}, &rbacv1.ClusterRoleBindingList{},
-	}
+	selector := labelledFor(vc)
+	lists := append(namespacedChildLists(), &rbacv1.ClusterRoleList{}, &rbacv1.ClusterRoleBindingList{})
 	g.Eventually(func(g Gomega) {
 		err := k8s.Get(ctx, client.ObjectKeyFromObject(vc), &tenancyv1alpha1.VirtualCluster{})
 		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "VirtualCluster still exists: %v", err)
@@ -222,12 +219,46 @@ func deleteAndExpectNothingLeft(t *testing.T, vc *tenancyv1alpha1.VirtualCluster
 	})
 }
 
+func labelledFor(vc *tenancyv1alpha1.VirtualCluster) client.MatchingLabels {
+	return client.MatchingLabels{tenancyv1alpha1.LabelVirtualCluster: vc.Name, tenancyv1alpha1.LabelVirtualClusterNamespace: vc.Namespace}
+}
+
+// namespacedChildLists are the namespaced kinds the operator makes.
+func namespacedChildLists() []client.ObjectList {
+	return []client.ObjectList{
+		&corev1.ServiceAccountList{}, &corev1.SecretList{}, &corev1.ConfigMapList{}, &corev1.ServiceList{},
+		&corev1.ResourceQuotaList{}, &corev1.LimitRangeList{}, &networkingv1.NetworkPolicyList{},
+		&appsv1.StatefulSetList{}, &appsv1.DeploymentList{}, &rbacv1.RoleList{}, &rbacv1.RoleBindingList{},
+	}
+}
+
+// expectOnlyNamedChildren checks that every object the operator made for
+// vc in its namespace is one naming lists: the webhook refuses a sibling
+// that would share one by those lists.
+func expectOnlyNamedChildren(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) {
+	t.Helper()
+	g := NewWithT(t)
+	named := naming.ForVirtualCluster(vc.Namespace, vc.Name).Namespaced(controlplane.EtcdClaims(vc), vc.SpecMode() == tenancyv1alpha1.MultiNamespaceMode)
+	for _, list := range namespacedChildLists() {
+		g.Expect(k8s.List(context.Background(), list, client.InNamespace(vc.Namespace), labelledFor(vc))).To(Succeed())
+		g.Expect(meta.EachListItem(list, func(o runtime.Object) error {
+			gvk, err := apiutil.GVKForObject(o, k8s.Scheme())
+			g.Expect(err).NotTo(HaveOccurred())
+			name := o.(client.Object).GetName()
+			g.Expect(slices.ContainsFunc(named, func(n naming.Object) bool { return n.Kind == gvk.Kind && n.Name == name })).
+				To(BeTrue(), "%s %s is not among naming's objects %v", gvk.Kind, name, named)
+			return nil
+		})).To(Succeed())
+	}
+}
+
 func TestDeletingLeavesNothingBehind(t *testing.T) {
 	for _, file := range []string{"tenancy_v1alpha1_virtualcluster_single.yaml", "tenancy_v1alpha1_virtualcluster_cert-manager.yaml", "tenancy_v1alpha1_virtualcluster_production.yaml"} {
 		t.Run(file, func(t *testing.T) {
 			g := NewWithT(t)
 			vc := create(t, sample(t, file, newNamespace(t)))
 			expectNamespacedChildren(t, vc)
+			expectOnlyNamedChildren(t, vc)
 			if vc.SpecMode() == tenancyv1alpha1.MultiNamespaceMode {
 				g.Eventually(func(g Gomega) {
 					roles, bindings := clusterRBACFor(g, vc)

@@ -93,6 +93,15 @@ func Replicas(vc *tenancyv1alpha1.VirtualCluster) int32 {
 	return 1
 }
 
+// EtcdClaims is how many claims the StatefulSet's claim template makes:
+// one per replica with persistence on, none without.
+func EtcdClaims(vc *tenancyv1alpha1.VirtualCluster) int32 {
+	if !vc.Spec.ControlPlane.Persistence.IsEnabled() {
+		return 0
+	}
+	return Replicas(vc)
+}
+
 func orDefault(s, def string) string {
 	if s != "" {
 		return s
@@ -159,7 +168,7 @@ func StatefulSet(vc *tenancyv1alpha1.VirtualCluster, pkiHash string) *appsv1.Sta
 			size = resource.MustParse("5Gi")
 		}
 		sts.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{{
-			ObjectMeta: metav1.ObjectMeta{Name: etcdClaimTemplate, Labels: ownership.Labels(vc)},
+			ObjectMeta: metav1.ObjectMeta{Name: naming.EtcdVolume, Labels: ownership.Labels(vc)},
 			Spec: corev1.PersistentVolumeClaimSpec{
 				AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 				StorageClassName: cp.Persistence.StorageClassName,
@@ -180,26 +189,11 @@ func StatefulSet(vc *tenancyv1alpha1.VirtualCluster, pkiHash string) *appsv1.Sta
 		}
 	} else {
 		sts.Spec.Template.Spec.Volumes = append(sts.Spec.Template.Spec.Volumes, corev1.Volume{
-			Name:         "data",
+			Name:         naming.EtcdVolume,
 			VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}},
 		})
 	}
 	return sts
-}
-
-// etcdClaimTemplate names etcd's volumeClaimTemplate; each replica's claim
-// is <template>-<StatefulSet>-<ordinal>.
-const etcdClaimTemplate = "data"
-
-// EtcdClaimNames lists the claims of etcd's replicas, as the StatefulSet
-// controller names them.
-func EtcdClaimNames(vc *tenancyv1alpha1.VirtualCluster) []string {
-	sts := naming.ForVirtualCluster(vc.Namespace, vc.Name).ControlPlane
-	names := make([]string, Replicas(vc))
-	for i := range names {
-		names[i] = fmt.Sprintf("%s-%s-%d", etcdClaimTemplate, sts, i)
-	}
-	return names
 }
 
 // The keys of the PKI Secret each container sees: those its flags name.
@@ -277,7 +271,7 @@ func etcdContainer(vc *tenancyv1alpha1.VirtualCluster, image string) corev1.Cont
 		},
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: "etcd-pki", MountPath: PKIDir, ReadOnly: true},
-			{Name: "data", MountPath: EtcdDataDir},
+			{Name: naming.EtcdVolume, MountPath: EtcdDataDir},
 		},
 		Resources:       vc.Spec.ControlPlane.Resources.Etcd,
 		SecurityContext: restricted(),

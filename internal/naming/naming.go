@@ -2,6 +2,8 @@
 // the host (DESIGN.md §2 and §3).
 package naming
 
+import "fmt"
+
 // MaxLabel is the length limit of a DNS-1123 label, which most names and
 // every label value must respect.
 const MaxLabel = 63
@@ -60,5 +62,69 @@ func ForVirtualCluster(namespace, name string) Children {
 		HeadlessService:        name + "-headless",
 		Syncer:                 name + "-syncer",
 		Policy:                 "vc-" + name,
+	}
+}
+
+// EtcdVolume names etcd's data volume in the control plane's pods, and so
+// the StatefulSet's claim template when persistence is on.
+const EtcdVolume = "data"
+
+// Object is one host object named after a VirtualCluster.
+type Object struct {
+	Kind, Name string
+	// Role says what the object is to its VirtualCluster, for messages.
+	Role string
+}
+
+// Namespaced lists every namespaced object named after the VirtualCluster
+// in its namespace, the policy objects too whether or not its spec asks
+// for them now: what two VirtualClusters of one namespace must not share.
+// claims is how many etcd claims the StatefulSet has: its replicas when
+// persistence is on, none otherwise. In multi-namespace mode the policy
+// objects go into the tenant's host namespaces instead.
+func (c Children) Namespaced(claims int32, multiNamespace bool) []Object {
+	objects := []Object{
+		{"ServiceAccount", c.SyncerServiceAccount, "the syncer's ServiceAccount"},
+		{"ServiceAccount", c.WorkloadServiceAccount, "the ServiceAccount of the tenant's pods"},
+		{"Role", c.RBAC, "the syncer's Role"},
+		{"RoleBinding", c.RBAC, "the syncer's RoleBinding"},
+		{"Secret", c.Certs, "the control plane's PKI"},
+		{"Secret", c.Kubeconfig, "the admin kubeconfig"},
+		{"StatefulSet", c.ControlPlane, "the control plane"},
+		{"Service", c.ControlPlane, "the API server's Service"},
+		{"Service", c.HeadlessService, "the control plane's headless Service"},
+		{"Deployment", c.Syncer, "the syncer"},
+		{"ConfigMap", c.Syncer, "the syncer's configuration"},
+		{"Lease", c.Syncer, "the syncer's leader election"},
+	}
+	if !multiNamespace {
+		objects = append(objects,
+			Object{"ResourceQuota", c.Policy, "the tenant's quota"},
+			Object{"LimitRange", c.Policy, "the tenant's limit range"},
+			Object{"NetworkPolicy", c.Policy, "the tenant's network policy"})
+	}
+	for _, claim := range c.EtcdClaims(claims) {
+		objects = append(objects, Object{"PersistentVolumeClaim", claim, "an etcd member's data"})
+	}
+	return objects
+}
+
+// EtcdClaims names the claims the StatefulSet's claim template gives its
+// first replicas members: <template>-<statefulset>-<ordinal>.
+func (c Children) EtcdClaims(replicas int32) []string {
+	var claims []string
+	for i := range replicas {
+		claims = append(claims, fmt.Sprintf("%s-%s-%d", EtcdVolume, c.ControlPlane, i))
+	}
+	return claims
+}
+
+// ClusterScoped lists the cluster-scoped objects named after the
+// VirtualCluster's namespace and name, made in multi-namespace mode only:
+// what no two VirtualClusters of the cluster may share.
+func (c Children) ClusterScoped() []Object {
+	return []Object{
+		{"ClusterRole", c.ClusterRBAC, "the syncer's ClusterRole"},
+		{"ClusterRoleBinding", c.ClusterRBAC, "the syncer's ClusterRoleBinding"},
 	}
 }

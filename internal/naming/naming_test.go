@@ -1,6 +1,7 @@
 package naming
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,6 +24,55 @@ func TestForVirtualCluster(t *testing.T) {
 	}
 	if got != want {
 		t.Fatalf("ForVirtualCluster:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestObjectsNamedAfterAVirtualCluster(t *testing.T) {
+	n := ForVirtualCluster("team-a", "dev")
+	common := []Object{
+		{"ServiceAccount", "vc-dev", "the syncer's ServiceAccount"},
+		{"ServiceAccount", "vc-workload-dev", "the ServiceAccount of the tenant's pods"},
+		{"Role", "vc-dev", "the syncer's Role"},
+		{"RoleBinding", "vc-dev", "the syncer's RoleBinding"},
+		{"Secret", "dev-certs", "the control plane's PKI"},
+		{"Secret", "vc-dev", "the admin kubeconfig"},
+		{"StatefulSet", "dev", "the control plane"},
+		{"Service", "dev", "the API server's Service"},
+		{"Service", "dev-headless", "the control plane's headless Service"},
+		{"Deployment", "dev-syncer", "the syncer"},
+		{"ConfigMap", "dev-syncer", "the syncer's configuration"},
+		{"Lease", "dev-syncer", "the syncer's leader election"},
+	}
+	policies := []Object{
+		{"ResourceQuota", "vc-dev", "the tenant's quota"},
+		{"LimitRange", "vc-dev", "the tenant's limit range"},
+		{"NetworkPolicy", "vc-dev", "the tenant's network policy"},
+	}
+	claim := func(name string) Object { return Object{"PersistentVolumeClaim", name, "an etcd member's data"} }
+	for _, tc := range []struct {
+		name   string
+		claims int32
+		multi  bool
+		want   []Object
+	}{
+		{"no persistence", 0, false, slices.Concat(common, policies)},
+		{"one member", 1, false, slices.Concat(common, policies, []Object{claim("data-dev-0")})},
+		{"three members", 3, false, slices.Concat(common, policies, []Object{claim("data-dev-0"), claim("data-dev-1"), claim("data-dev-2")})},
+		{"multi-namespace mode: the policies are in the host namespaces", 1, true, slices.Concat(common, []Object{claim("data-dev-0")})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := n.Namespaced(tc.claims, tc.multi); !slices.Equal(got, tc.want) {
+				t.Fatalf("Namespaced(%d, %t):\n got %v\nwant %v", tc.claims, tc.multi, got, tc.want)
+			}
+		})
+	}
+
+	wantCluster := []Object{
+		{"ClusterRole", "nestor-team-a-dev", "the syncer's ClusterRole"},
+		{"ClusterRoleBinding", "nestor-team-a-dev", "the syncer's ClusterRoleBinding"},
+	}
+	if got := n.ClusterScoped(); !slices.Equal(got, wantCluster) {
+		t.Fatalf("ClusterScoped:\n got %v\nwant %v", got, wantCluster)
 	}
 }
 

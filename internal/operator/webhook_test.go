@@ -17,6 +17,7 @@ import (
 	. "github.com/onsi/gomega"
 	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -123,14 +124,14 @@ func TestWebhookCertificatesAreSelfManaged(t *testing.T) {
 	https := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
 		RootCAs: roots, ServerName: operator.WebhookService + ".nestor-system.svc", MinVersion: tls.VersionTLS12,
 	}}}
-	review := func(vc string) *admissionv1.AdmissionResponse {
+	review := func(vc string, user authenticationv1.UserInfo) *admissionv1.AdmissionResponse {
 		body, err := json.Marshal(admissionv1.AdmissionReview{
 			TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
 			Request: &admissionv1.AdmissionRequest{
 				UID:       types.UID("review-" + vc[:8]),
 				Kind:      metav1.GroupVersionKind{Group: "tenancy.nestor.dev", Version: "v1alpha1", Kind: "VirtualCluster"},
 				Resource:  metav1.GroupVersionResource{Group: "tenancy.nestor.dev", Version: "v1alpha1", Resource: "virtualclusters"},
-				Namespace: "team-a", Operation: admissionv1.Create,
+				Namespace: "team-a", Operation: admissionv1.Create, UserInfo: user,
 				Object: runtime.RawExtension{Raw: []byte(vc)},
 			},
 		})
@@ -147,10 +148,17 @@ func TestWebhookCertificatesAreSelfManaged(t *testing.T) {
 	}
 	const vc = `{"apiVersion":"tenancy.nestor.dev/v1alpha1","kind":"VirtualCluster","metadata":{"name":"vc","namespace":"team-a"},
 		"spec":{"controlPlane":{"version":"v1.37.2","replicas":1,"persistence":{"size":"5Gi"}},"networking":{"serviceCIDR":"10.96.0.0/12","clusterDomain":"cluster.local"}%s}}`
-	g.Expect(review(fmt.Sprintf(vc, "")).Allowed).To(BeTrue())
-	denied := review(fmt.Sprintf(vc, `,"sync":{"fromHost":{"nodes":{"enabled":true}}}`))
+	// The webhook asks the API server what the requester holds, with the
+	// operator's own permissions.
+	master := authenticationv1.UserInfo{Username: "admin", Groups: []string{"system:masters"}}
+	g.Expect(review(fmt.Sprintf(vc, ""), master).Allowed).To(BeTrue())
+	denied := review(fmt.Sprintf(vc, `,"sync":{"fromHost":{"nodes":{"enabled":true}}}`), master)
 	g.Expect(denied.Allowed).To(BeFalse())
 	g.Expect(denied.Result.Message).To(ContainSubstring("spec.sync.fromHost.nodes.enabled"))
+	// A request the API server cannot check (it names no user) is refused.
+	unchecked := review(fmt.Sprintf(vc, ""), authenticationv1.UserInfo{})
+	g.Expect(unchecked.Allowed).To(BeFalse())
+	g.Expect(unchecked.Result.Message).To(ContainSubstring("could not check that its requester holds the permissions its syncer would get"))
 }
 
 func schemaKind(kind string) schema.GroupVersionKind {

@@ -33,41 +33,69 @@ type Rules struct {
 	NeedMultiNamespace []string
 }
 
-// resource is one kind the syncer touches.
+// resource is one kind the syncer touches, and the spec field that asks
+// for it.
 type resource struct {
-	group, plural string
+	group, plural, field string
 }
+
+// ModeField is the field whose multi-namespace mode asks for the cluster rules.
+const ModeField = "spec.experimental.multiNamespaceMode.enabled"
 
 // For derives the syncer's rules from spec.sync for the recorded mode.
 func For(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
+	r, _ := derive(sync, mode)
+	return r
+}
+
+// AskedFor names, for each resource For grants a rule on, the spec fields
+// that ask for it, keyed by GroupResource: what a user turns off to do
+// without the rule.
+func AskedFor(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) map[string][]string {
+	_, fields := derive(sync, mode)
+	return fields
+}
+
+// GroupResource keys a resource as <plural>.<group>, <plural> alone for the
+// core group, as RBAC and kubectl spell it.
+func GroupResource(group, plural string) string {
+	if group == "" {
+		return plural
+	}
+	return plural + "." + group
+}
+
+func derive(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) (Rules, map[string][]string) {
 	to, from := sync.ToHost, sync.FromHost
+	toPath, fromPath := "spec.sync.toHost.", "spec.sync.fromHost."
 
 	// Kinds the syncer writes wherever the tenant's host objects live.
 	var synced []resource
-	add := func(on bool, group, plural string) {
+	add := func(on bool, field, group, plural string) {
 		if on {
-			synced = append(synced, resource{group, plural})
+			synced = append(synced, resource{group, plural, field})
 		}
 	}
-	add(to.Pods.IsEnabled(), "", "pods")
-	add(to.Services.IsEnabled(), "", "services")
-	add(to.Endpoints.IsEnabled(), "", "endpoints")
-	add(to.PersistentVolumeClaims.IsEnabled(), "", "persistentvolumeclaims")
-	add(to.ConfigMaps.IsEnabled(), "", "configmaps")
+	add(to.Pods.IsEnabled(), toPath+"pods", "", "pods")
+	add(to.Services.IsEnabled(), toPath+"services", "", "services")
+	add(to.Endpoints.IsEnabled(), toPath+"endpoints", "", "endpoints")
+	add(to.PersistentVolumeClaims.IsEnabled(), toPath+"persistentVolumeClaims", "", "persistentvolumeclaims")
+	add(to.ConfigMaps.IsEnabled(), toPath+"configMaps", "", "configmaps")
+	add(to.Secrets.IsEnabled(), toPath+"secrets", "", "secrets")
 	// A synced pod's service-account token reaches the host as a Secret.
-	add(to.Secrets.IsEnabled() || to.Pods.IsEnabled(), "", "secrets")
-	add(to.Ingresses.IsEnabled(), "networking.k8s.io", "ingresses")
-	add(to.NetworkPolicies.IsEnabled(), "networking.k8s.io", "networkpolicies")
-	add(to.ServiceAccounts.IsEnabled(), "", "serviceaccounts")
-	add(to.PodDisruptionBudgets.IsEnabled(), "policy", "poddisruptionbudgets")
+	add(to.Pods.IsEnabled(), toPath+"pods", "", "secrets")
+	add(to.Ingresses.IsEnabled(), toPath+"ingresses", "networking.k8s.io", "ingresses")
+	add(to.NetworkPolicies.IsEnabled(), toPath+"networkPolicies", "networking.k8s.io", "networkpolicies")
+	add(to.ServiceAccounts.IsEnabled(), toPath+"serviceAccounts", "", "serviceaccounts")
+	add(to.PodDisruptionBudgets.IsEnabled(), toPath+"podDisruptionBudgets", "policy", "poddisruptionbudgets")
 	for _, key := range slices.Sorted(maps.Keys(to.CustomResources)) {
-		add(to.CustomResources[key].Enabled, groupOf(key), pluralOf(key))
+		add(to.CustomResources[key].Enabled, toPath+"customResources["+key+"]", groupOf(key), pluralOf(key))
 	}
 
 	// Kinds the syncer only reads where the tenant's host objects live.
 	var observed []resource
 	if from.Events.IsEnabled() {
-		observed = append(observed, resource{"", "events"})
+		observed = append(observed, resource{"", "events", fromPath + "events"})
 	}
 
 	// Kinds read cluster-wide: they exist only at cluster scope.
@@ -75,44 +103,31 @@ func For(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
 	var clusterFields []string
 	addCluster := func(on bool, field, group, plural string) {
 		if on {
-			clusterRead = append(clusterRead, resource{group, plural})
+			clusterRead = append(clusterRead, resource{group, plural, field})
 			clusterFields = append(clusterFields, field)
 		}
 	}
-	addCluster(from.Nodes.IsEnabled(), "spec.sync.fromHost.nodes", "", "nodes")
-	addCluster(from.StorageClasses.IsEnabled(), "spec.sync.fromHost.storageClasses", "storage.k8s.io", "storageclasses")
-	addCluster(from.IngressClasses.IsEnabled(), "spec.sync.fromHost.ingressClasses", "networking.k8s.io", "ingressclasses")
-	addCluster(from.PriorityClasses.IsEnabled(), "spec.sync.fromHost.priorityClasses", "scheduling.k8s.io", "priorityclasses")
-	addCluster(from.RuntimeClasses.IsEnabled(), "spec.sync.fromHost.runtimeClasses", "node.k8s.io", "runtimeclasses")
+	addCluster(from.Nodes.IsEnabled(), fromPath+"nodes", "", "nodes")
+	addCluster(from.StorageClasses.IsEnabled(), fromPath+"storageClasses", "storage.k8s.io", "storageclasses")
+	addCluster(from.IngressClasses.IsEnabled(), fromPath+"ingressClasses", "networking.k8s.io", "ingressclasses")
+	addCluster(from.PriorityClasses.IsEnabled(), fromPath+"priorityClasses", "scheduling.k8s.io", "priorityclasses")
+	addCluster(from.RuntimeClasses.IsEnabled(), fromPath+"runtimeClasses", "node.k8s.io", "runtimeclasses")
 	for _, key := range slices.Sorted(maps.Keys(from.CustomResources)) {
 		// Namespaced kinds from the host are not synced (the webhook
 		// refuses them): they get no rule.
 		cr := from.CustomResources[key]
 		addCluster(cr.Enabled && cr.Scope != tenancyv1alpha1.NamespaceScoped,
-			"spec.sync.fromHost.customResources["+key+"]", groupOf(key), pluralOf(key))
-	}
-
-	// Leader election of the syncer's replicas, and the events it records
-	// about its Lease.
-	leases := rbacv1.PolicyRule{
-		APIGroups: []string{"coordination.k8s.io"},
-		Resources: []string{"leases"},
-		Verbs:     []string{"get", "create", "update"},
-	}
-	electionEvents := rbacv1.PolicyRule{
-		APIGroups: []string{""},
-		Resources: []string{"events"},
-		Verbs:     []string{"create", "patch"},
+			fromPath+"customResources["+key+"]", groupOf(key), pluralOf(key))
 	}
 
 	var r Rules
 	if mode != tenancyv1alpha1.MultiNamespaceMode {
 		r.Namespaced = append(rulesFor(synced, readWrite), rulesFor(observed, readOnly)...)
-		r.Namespaced = append(r.Namespaced, leases, electionEvents)
+		r.Namespaced = append(r.Namespaced, Housekeeping()...)
 		r.NeedMultiNamespace = clusterFields
-		return r
+		return r, askedFor(synced, observed)
 	}
-	r.Namespaced = []rbacv1.PolicyRule{leases, electionEvents}
+	r.Namespaced = Housekeeping()
 	r.Cluster = []rbacv1.PolicyRule{{
 		APIGroups: []string{""},
 		Resources: []string{"namespaces"},
@@ -128,7 +143,37 @@ func For(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
 	// No rule on customresourcedefinitions in either mode: the operator
 	// reads the definitions and hands them over in the syncer's configuration.
 	r.Cluster = append(r.Cluster, rulesFor(append(observed, clusterRead...), readOnly)...)
-	return r
+	byMode := []resource{{"", "namespaces", ModeField}, {"", "serviceaccounts", ModeField}}
+	return r, askedFor(byMode, synced, observed, clusterRead)
+}
+
+// Housekeeping are the rules the syncer needs for itself, whatever it
+// syncs: leader election of its replicas, and the events it records about
+// its Lease. They go into the Role, in the VirtualCluster's namespace.
+func Housekeeping() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{{
+		APIGroups: []string{"coordination.k8s.io"},
+		Resources: []string{"leases"},
+		Verbs:     []string{"get", "create", "update"},
+	}, {
+		APIGroups: []string{""},
+		Resources: []string{"events"},
+		Verbs:     []string{"create", "patch"},
+	}}
+}
+
+// askedFor collects the fields of resources by GroupResource.
+func askedFor(lists ...[]resource) map[string][]string {
+	fields := map[string][]string{}
+	for _, list := range lists {
+		for _, res := range list {
+			key := GroupResource(res.group, res.plural)
+			if !slices.Contains(fields[key], res.field) {
+				fields[key] = append(fields[key], res.field)
+			}
+		}
+	}
+	return fields
 }
 
 // rulesFor groups resources by API group into one rule per group, groups in

@@ -162,3 +162,51 @@ func TestClusterScopedFeaturesNeedMultiNamespaceMode(t *testing.T) {
 		}
 	}
 }
+
+func TestAskedFor(t *testing.T) {
+	sync := defaults()
+	sync.ToHost.Secrets.Enabled = ptr.To(false)
+	sync.ToHost.CustomResources = map[string]tenancyv1alpha1.CustomResourceToHost{"certificates.cert-manager.io": {Enabled: true}}
+	sync.FromHost.Nodes.Enabled = true
+	for _, tc := range []struct {
+		mode tenancyv1alpha1.Mode
+		want map[string][]string
+	}{
+		{tenancyv1alpha1.SingleNamespaceMode, map[string][]string{
+			"pods": {"spec.sync.toHost.pods"}, "services": {"spec.sync.toHost.services"}, "endpoints": {"spec.sync.toHost.endpoints"},
+			"persistentvolumeclaims": {"spec.sync.toHost.persistentVolumeClaims"}, "configmaps": {"spec.sync.toHost.configMaps"},
+			// Secrets are off, but pods' tokens still travel as Secrets.
+			"secrets":                      {"spec.sync.toHost.pods"},
+			"certificates.cert-manager.io": {"spec.sync.toHost.customResources[certificates.cert-manager.io]"},
+			"events":                       {"spec.sync.fromHost.events"},
+			// Nodes get no rule in this mode, so nothing asks for one.
+		}},
+		{tenancyv1alpha1.MultiNamespaceMode, map[string][]string{
+			"namespaces":      {ModeField},
+			"serviceaccounts": {ModeField},
+			"pods":            {"spec.sync.toHost.pods"}, "services": {"spec.sync.toHost.services"}, "endpoints": {"spec.sync.toHost.endpoints"},
+			"persistentvolumeclaims": {"spec.sync.toHost.persistentVolumeClaims"}, "configmaps": {"spec.sync.toHost.configMaps"},
+			"secrets":                      {"spec.sync.toHost.pods"},
+			"certificates.cert-manager.io": {"spec.sync.toHost.customResources[certificates.cert-manager.io]"},
+			"events":                       {"spec.sync.fromHost.events"},
+			"nodes":                        {"spec.sync.fromHost.nodes"},
+		}},
+	} {
+		t.Run(string(tc.mode), func(t *testing.T) {
+			if got := AskedFor(sync, tc.mode); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("AskedFor:\n got %v\nwant %v", got, tc.want)
+			}
+			// Every resource with a rule but the housekeeping ones is asked for by some field.
+			for _, rule := range slices.Concat(For(sync, tc.mode).Namespaced, For(sync, tc.mode).Cluster) {
+				if slices.ContainsFunc(Housekeeping(), func(h rbacv1.PolicyRule) bool { return reflect.DeepEqual(h, rule) }) {
+					continue
+				}
+				for _, res := range rule.Resources {
+					if key := GroupResource(rule.APIGroups[0], res); tc.want[key] == nil {
+						t.Errorf("nothing asks for %s", key)
+					}
+				}
+			}
+		})
+	}
+}

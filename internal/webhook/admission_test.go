@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -77,7 +78,9 @@ func run(m *testing.M) int {
 	cluster, err = localcluster.Start(localcluster.Options{
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook")}},
-		Controllers:           localcluster.GarbageCollection,
+		// The aggregation controller fills the built-in edit role, which
+		// the escalation tests bind users to.
+		Controllers: append(slices.Clone(localcluster.GarbageCollection), "clusterrole-aggregation-controller"),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -124,7 +127,41 @@ func run(m *testing.M) int {
 			return 1
 		}
 	}
+	if err := installEditorRole(root); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	return m.Run()
+}
+
+// installEditorRole installs the role config/rbac aggregates into the
+// built-in admin and edit roles, and waits until edit holds it: a
+// namespace's editors may create VirtualClusters in it, as deployed.
+func installEditorRole(root string) error {
+	b, err := os.ReadFile(filepath.Join(root, "config", "rbac", "virtualcluster_editor_role.yaml"))
+	if err != nil {
+		return err
+	}
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.UnmarshalStrict(b, role); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if err := k8s.Create(ctx, role); err != nil {
+		return fmt.Errorf("installing %s: %w", role.Name, err)
+	}
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		edit := &rbacv1.ClusterRole{}
+		if err := k8s.Get(ctx, client.ObjectKey{Name: "edit"}, edit); err != nil {
+			return err
+		}
+		if slices.ContainsFunc(edit.Rules, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, "virtualclusters") }) {
+			return nil
+		}
+		if time.Since(start) > time.Minute {
+			return fmt.Errorf("the edit role did not aggregate %s", role.Name)
+		}
+	}
 }
 
 func zapLevel() int8 {
@@ -138,7 +175,12 @@ const fieldManager = "kubectl"
 
 func newNamespace(t *testing.T) string {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "wh-" + rand.String(6)}}
+	return createNamespace(t, "wh-"+rand.String(6))
+}
+
+func createNamespace(t *testing.T, name string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	NewWithT(t).Expect(k8s.Create(context.Background(), ns)).To(Succeed())
 	return ns.Name
 }
@@ -152,9 +194,13 @@ func manifest(t *testing.T, namespace, text string) *unstructured.Unstructured {
 	return u
 }
 
-// apply sends u as `kubectl apply --server-side` does.
-func apply(u *unstructured.Unstructured) error {
-	return k8s.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(u.DeepCopy()), client.FieldOwner(fieldManager))
+// apply sends u as `kubectl apply --server-side` does, as an administrator.
+func apply(u *unstructured.Unstructured, opts ...client.ApplyOption) error {
+	return applyWith(k8s, u, opts...)
+}
+
+func applyWith(c client.Client, u *unstructured.Unstructured, opts ...client.ApplyOption) error {
+	return c.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(u.DeepCopy()), append(opts, client.FieldOwner(fieldManager))...)
 }
 
 func get(t *testing.T, namespace, name string) *tenancyv1alpha1.VirtualCluster {
@@ -445,8 +491,7 @@ func TestRiskySettingsAreWarnedAbout(t *testing.T) {
 	second := manifest(t, ns, vcYAML("second", "  {}\n"))
 	g.Eventually(func(g Gomega) {
 		warned.take()
-		g.Expect(k8s.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(second.DeepCopy()),
-			client.FieldOwner(fieldManager), client.DryRunAll)).To(Succeed())
+		g.Expect(apply(second, client.DryRunAll)).To(Succeed())
 		g.Expect(warned.take()).To(ContainElement(ContainSubstring("namespace " + ns + " already holds VirtualCluster first")))
 	}).WithTimeout(10 * time.Second).Should(Succeed())
 	g.Expect(apply(second)).To(Succeed())

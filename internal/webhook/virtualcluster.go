@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
@@ -21,8 +20,12 @@ import (
 // Validator admits VirtualClusters. It is registered for create and update
 // of the main resource only: status updates and deletions never reach it.
 type Validator struct {
-	// Reader finds the other VirtualClusters of a namespace, for a warning.
+	// Reader lists the VirtualClusters of the cluster, whose names a new
+	// one must not collide with.
 	Reader client.Reader
+	// Reviewer creates the SubjectAccessReviews that ask whether the
+	// requesting user holds what the syncer would get.
+	Reviewer client.Writer
 }
 
 var _ admission.Validator[*tenancyv1alpha1.VirtualCluster] = &Validator{}
@@ -30,7 +33,7 @@ var _ admission.Validator[*tenancyv1alpha1.VirtualCluster] = &Validator{}
 // Setup registers the webhook with the manager's webhook server.
 func Setup(mgr ctrl.Manager) error {
 	return ctrl.NewWebhookManagedBy(mgr, &tenancyv1alpha1.VirtualCluster{}).
-		WithValidator(&Validator{Reader: mgr.GetClient()}).
+		WithValidator(&Validator{Reader: mgr.GetClient(), Reviewer: mgr.GetClient()}).
 		Complete()
 }
 
@@ -40,12 +43,21 @@ func (v *Validator) ValidateCreate(ctx context.Context, vc *tenancyv1alpha1.Virt
 	if len(errs) > 0 {
 		return nil, invalid(vc, errs) // no advice on an object that is not admitted
 	}
-	// The warning is advice: failing to look is no reason to refuse.
-	shared, err := v.sharing(ctx, vc)
-	if err != nil {
-		logf.FromContext(ctx).Error(err, "looking for VirtualClusters that share the namespace")
+	// The operator's cache holds every VirtualCluster. Two created at the
+	// same instant may both pass; the second's children then report
+	// NameConflict.
+	var all tenancyv1alpha1.VirtualClusterList
+	if err := v.Reader.List(ctx, &all); err != nil {
+		return nil, apierrors.NewInternalError(fmt.Errorf("VirtualCluster %s/%s is refused: listing the VirtualClusters "+
+			"whose host objects it must not share names with failed; try again: %w", vc.Namespace, vc.Name, err))
 	}
-	if len(shared) > 0 {
+	if errs := collisions(vc, all.Items); len(errs) > 0 {
+		return nil, invalid(vc, errs)
+	}
+	if err := v.authorize(ctx, nil, vc); err != nil {
+		return nil, err
+	}
+	if shared := sharing(vc, all.Items); len(shared) > 0 {
 		warns = append(warns, fmt.Sprintf("namespace %s already holds VirtualCluster %s: the syncers of VirtualClusters that share a namespace "+
 			"can read each other's Secrets, certificates included; give each tenant a namespace of its own", vc.Namespace, strings.Join(shared, ", ")))
 	}
@@ -54,13 +66,16 @@ func (v *Validator) ValidateCreate(ctx context.Context, vc *tenancyv1alpha1.Virt
 
 // ValidateUpdate admits a change. A change that leaves the spec as it was
 // (labels, annotations, finalizers) is always admitted.
-func (v *Validator) ValidateUpdate(_ context.Context, old, vc *tenancyv1alpha1.VirtualCluster) (admission.Warnings, error) {
+func (v *Validator) ValidateUpdate(ctx context.Context, old, vc *tenancyv1alpha1.VirtualCluster) (admission.Warnings, error) {
 	if equality.Semantic.DeepEqual(old.Spec, vc.Spec) {
 		return nil, nil
 	}
 	errs, warns := ValidateUpdate(old, vc)
 	if len(errs) > 0 {
 		return nil, invalid(vc, errs)
+	}
+	if err := v.authorize(ctx, old, vc); err != nil {
+		return nil, err
 	}
 	return warns, nil
 }
@@ -70,19 +85,15 @@ func (v *Validator) ValidateDelete(context.Context, *tenancyv1alpha1.VirtualClus
 	return nil, nil
 }
 
-// sharing lists the other VirtualClusters of vc's namespace.
-func (v *Validator) sharing(ctx context.Context, vc *tenancyv1alpha1.VirtualCluster) ([]string, error) {
-	var list tenancyv1alpha1.VirtualClusterList
-	if err := v.Reader.List(ctx, &list, client.InNamespace(vc.Namespace)); err != nil {
-		return nil, fmt.Errorf("listing the VirtualClusters of namespace %s: %w", vc.Namespace, err)
-	}
+// sharing lists the other VirtualClusters of vc's namespace among all.
+func sharing(vc *tenancyv1alpha1.VirtualCluster, all []tenancyv1alpha1.VirtualCluster) []string {
 	var names []string
-	for _, other := range list.Items {
-		if other.Name != vc.Name {
+	for _, other := range all {
+		if other.Namespace == vc.Namespace && other.Name != vc.Name {
 			names = append(names, other.Name)
 		}
 	}
-	return names, nil
+	return names
 }
 
 func invalid(vc *tenancyv1alpha1.VirtualCluster, errs field.ErrorList) error {

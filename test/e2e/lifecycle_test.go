@@ -186,8 +186,7 @@ func deleteVirtualCluster(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) {
 	byLabel := client.MatchingLabels{tenancyv1alpha1.LabelVirtualCluster: vc.Name, tenancyv1alpha1.LabelVirtualClusterNamespace: vc.Namespace}
 	retained := map[string]bool{}
 	if vc.Spec.ControlPlane.Persistence.RetentionPolicy == tenancyv1alpha1.RetentionRetain {
-		for i := range vc.Spec.ControlPlane.Replicas {
-			name := fmt.Sprintf("data-%s-%d", naming.ForVirtualCluster(vc.Namespace, vc.Name).ControlPlane, i)
+		for _, name := range naming.ForVirtualCluster(vc.Namespace, vc.Name).EtcdClaims(vc.Spec.ControlPlane.Replicas) {
 			retained["PersistentVolumeClaim "+vc.Namespace+"/"+name] = true
 			pvc := &corev1.PersistentVolumeClaim{}
 			g.Expect(host.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: name}, pvc)).To(Succeed(), "retained claim")
