@@ -23,6 +23,9 @@ import (
 type Validator struct {
 	// Reader finds the other VirtualClusters of a namespace, for a warning.
 	Reader client.Reader
+	// Namespaces reads a VirtualCluster's namespace, uncached: the
+	// manager caches only the namespaces Nestor made.
+	Namespaces client.Reader
 }
 
 var _ admission.Validator[*tenancyv1alpha1.VirtualCluster] = &Validator{}
@@ -30,13 +33,14 @@ var _ admission.Validator[*tenancyv1alpha1.VirtualCluster] = &Validator{}
 // Setup registers the webhook with the manager's webhook server.
 func Setup(mgr ctrl.Manager) error {
 	return ctrl.NewWebhookManagedBy(mgr, &tenancyv1alpha1.VirtualCluster{}).
-		WithValidator(&Validator{Reader: mgr.GetClient()}).
+		WithValidator(&Validator{Reader: mgr.GetClient(), Namespaces: mgr.GetAPIReader()}).
 		Complete()
 }
 
 // ValidateCreate admits a new VirtualCluster.
 func (v *Validator) ValidateCreate(ctx context.Context, vc *tenancyv1alpha1.VirtualCluster) (admission.Warnings, error) {
 	errs, warns := ValidateCreate(vc)
+	errs, warns = v.podSecurity(ctx, nil, vc, errs, warns)
 	if len(errs) > 0 {
 		return nil, invalid(vc, errs) // no advice on an object that is not admitted
 	}
@@ -54,11 +58,12 @@ func (v *Validator) ValidateCreate(ctx context.Context, vc *tenancyv1alpha1.Virt
 
 // ValidateUpdate admits a change. A change that leaves the spec as it was
 // (labels, annotations, finalizers) is always admitted.
-func (v *Validator) ValidateUpdate(_ context.Context, old, vc *tenancyv1alpha1.VirtualCluster) (admission.Warnings, error) {
+func (v *Validator) ValidateUpdate(ctx context.Context, old, vc *tenancyv1alpha1.VirtualCluster) (admission.Warnings, error) {
 	if equality.Semantic.DeepEqual(old.Spec, vc.Spec) {
 		return nil, nil
 	}
 	errs, warns := ValidateUpdate(old, vc)
+	errs, warns = v.podSecurity(ctx, old, vc, errs, warns)
 	if len(errs) > 0 {
 		return nil, invalid(vc, errs)
 	}
