@@ -63,6 +63,7 @@ type VirtualClusterSpec struct {
 	Networking NetworkingSpec `json:"networking,omitempty"`
 
 	// Policies are host-side guard rails for the tenant's host namespace(s).
+	// +kubebuilder:default={}
 	// +optional
 	Policies PoliciesSpec `json:"policies,omitempty"`
 }
@@ -450,6 +451,45 @@ type PoliciesSpec struct {
 	LimitRange LimitRangePolicy `json:"limitRange,omitempty"`
 	// +optional
 	NetworkPolicy NetworkPolicyPolicy `json:"networkPolicy,omitempty"`
+	// PodSecurity holds the tenant's pods to a level of the Pod Security
+	// Standards on the host.
+	// +kubebuilder:default={}
+	// +optional
+	PodSecurity PodSecurityPolicy `json:"podSecurity,omitempty"`
+}
+
+// PodSecurityLevel is a level of the Kubernetes Pod Security Standards.
+// +kubebuilder:validation:Enum=privileged;baseline;restricted
+type PodSecurityLevel string
+
+const (
+	// PodSecurityPrivileged restricts nothing: privileged containers, host
+	// namespaces, host paths and capabilities reach the host's nodes.
+	PodSecurityPrivileged PodSecurityLevel = "privileged"
+	// PodSecurityBaseline forbids what escapes the container: privileged
+	// containers, host namespaces, ports and paths, added capabilities.
+	PodSecurityBaseline PodSecurityLevel = "baseline"
+	// PodSecurityRestricted adds the hardening of the Pod Security
+	// Standards to baseline: non-root, no privilege escalation, all
+	// capabilities dropped, a seccomp profile, and only volume kinds that
+	// reach nothing of the node (no hostPath, nor network volumes declared
+	// in the pod).
+	PodSecurityRestricted PodSecurityLevel = "restricted"
+)
+
+// PodSecurityPolicy picks the level of the Pod Security Standards the
+// tenant's pods are held to on the host.
+type PodSecurityPolicy struct {
+	// Level the tenant's pods must meet. The syncer copies no pod that
+	// violates it and tells the tenant why in a SyncFailed event; in
+	// multi-namespace mode the host namespaces are labelled to enforce it.
+	// The stricter of this and the pod-security.kubernetes.io/enforce label
+	// of the VirtualCluster's namespace applies. privileged is allowed only
+	// in a namespace the platform labelled
+	// pod-security.kubernetes.io/enforce: privileged.
+	// +kubebuilder:default=baseline
+	// +optional
+	Level PodSecurityLevel `json:"level,omitempty"`
 }
 
 // ResourceQuotaPolicy caps what the tenant's workloads may use on the host.

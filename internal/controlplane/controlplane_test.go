@@ -15,6 +15,7 @@ import (
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/internal/pki"
+	"github.com/nestor-dev/nestor/internal/podsecurity"
 )
 
 // vc returns a VirtualCluster with the schema's defaults filled in.
@@ -261,5 +262,21 @@ func TestSyncerDeployment(t *testing.T) {
 	dep = SyncerDeployment(vc(func(v *tenancyv1alpha1.VirtualCluster) { v.Spec.ControlPlane.Images.Syncer = "mine:1" }), "ghcr.io/nestor-dev/nestor:v1")
 	if dep.Spec.Template.Spec.Containers[0].Image != "mine:1" {
 		t.Fatal("syncer image override ignored")
+	}
+}
+
+// The operator's own pods pass the restricted Pod Security Standard, so
+// that a platform may label a VirtualCluster's namespace restricted.
+func TestTheOperatorsPodsPassRestricted(t *testing.T) {
+	restricted := podsecurity.Requested(tenancyv1alpha1.PodSecurityRestricted)
+	withoutPersistence := vc(func(v *tenancyv1alpha1.VirtualCluster) { v.Spec.ControlPlane.Persistence.Enabled = ptr.To(false) })
+	for name, tmpl := range map[string]corev1.PodTemplateSpec{
+		"control plane":                     StatefulSet(vc(), "hash").Spec.Template,
+		"control plane without persistence": StatefulSet(withoutPersistence, "hash").Spec.Template,
+		"syncer":                            SyncerDeployment(vc(), "ghcr.io/nestor-dev/nestor:v1").Spec.Template,
+	} {
+		if violations := restricted.Check(&tmpl.ObjectMeta, &tmpl.Spec); violations != "" {
+			t.Errorf("%s: %s", name, violations)
+		}
 	}
 }

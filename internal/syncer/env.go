@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/internal/apply"
 	"github.com/nestor-dev/nestor/internal/ownership"
+	"github.com/nestor-dev/nestor/internal/podsecurity"
 	"github.com/nestor-dev/nestor/internal/syncerconfig"
 	"github.com/nestor-dev/nestor/internal/translate"
 )
@@ -64,10 +64,10 @@ type env struct {
 	// resync is how long a sync that waits on someone else waits.
 	resync time.Duration
 
-	// podSecurity holds the Pod Security labels of the VirtualCluster's
-	// namespace, once read.
+	// podSecurity is the Pod Security policy the tenant's pods are held
+	// to, once worked out.
 	podSecurityMu sync.Mutex
-	podSecurity   map[string]string
+	podSecurity   *podsecurity.Policy
 }
 
 // owns is the OwnedFunc of the host copy of a virtual object.
@@ -159,10 +159,12 @@ func (e *env) ensureNamespace(ctx context.Context, ns string) error {
 		return err
 	}
 	hostNs := e.tr.Names.HostNamespace(ns)
-	labels, err := e.podSecurityLabels(ctx)
+	ps, err := e.podSecurityPolicy(ctx)
 	if err != nil {
 		return err
 	}
+	// The host enforces the level too, on whatever writes pods there.
+	labels := ps.NamespaceLabels()
 	maps.Copy(labels, ownership.Labels(e.vc))
 	labels[tenancyv1alpha1.LabelVirtualNamespace] = ns
 	desired := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
@@ -185,36 +187,31 @@ func (e *env) ensureNamespace(ctx context.Context, ns string) error {
 	return nil
 }
 
-// podSecurityLabels are the Pod Security Standard labels of the
-// VirtualCluster's namespace: the tenant's pods are held to them in every
-// host namespace, as they are there in single-namespace mode.
-func (e *env) podSecurityLabels(ctx context.Context) (map[string]string, error) {
-	// Read once per start: every object's sync asks, and the platform sets
-	// these labels when it creates the namespace.
+// podSecurityPolicy is the level of the Pod Security Standards the
+// tenant's pods are held to (docs/pod-security.md). In multi-namespace mode
+// it is the stricter of spec.policies.podSecurity.level and the enforce
+// label of the VirtualCluster's namespace. In single-namespace mode the
+// syncer may not read that namespace, and need not: the pods land there,
+// where the host's own admission holds them to its labels.
+func (e *env) podSecurityPolicy(ctx context.Context) (podsecurity.Policy, error) {
+	// Worked out once per start: every pod's and host namespace's sync
+	// asks, the platform sets the label when it creates the namespace, and
+	// a change of the level restarts the syncer.
 	e.podSecurityMu.Lock()
 	defer e.podSecurityMu.Unlock()
-	if e.podSecurity == nil {
-		labels, err := e.readPodSecurityLabels(ctx)
-		if err != nil {
-			return nil, err
+	if e.podSecurity != nil {
+		return *e.podSecurity, nil
+	}
+	p := podsecurity.Requested(e.cfg.PodSecurity.Level)
+	if e.tr.Names.MultiNamespace() {
+		own := &corev1.Namespace{}
+		if err := e.hostReader.Get(ctx, client.ObjectKey{Name: e.cfg.HostNamespace}, own); err != nil {
+			return podsecurity.Policy{}, fmt.Errorf("reading the Pod Security labels of namespace %s: %w", e.cfg.HostNamespace, err)
 		}
-		e.podSecurity = labels
+		p = podsecurity.Effective(e.cfg.PodSecurity.Level, own.Name, own.Labels)
 	}
-	return maps.Clone(e.podSecurity), nil
-}
-
-func (e *env) readPodSecurityLabels(ctx context.Context) (map[string]string, error) {
-	own := &corev1.Namespace{}
-	if err := e.hostReader.Get(ctx, client.ObjectKey{Name: e.cfg.HostNamespace}, own); err != nil {
-		return nil, fmt.Errorf("reading the Pod Security labels of namespace %s: %w", e.cfg.HostNamespace, err)
-	}
-	out := map[string]string{}
-	for k, v := range own.Labels {
-		if strings.HasPrefix(k, "pod-security.kubernetes.io/") {
-			out[k] = v
-		}
-	}
-	return out, nil
+	e.podSecurity = &p
+	return p, nil
 }
 
 // ownsWorkloadServiceAccount accepts the workload ServiceAccount the

@@ -314,8 +314,7 @@ func newTenant(t *testing.T, mode tenancyv1alpha1.Mode, opts ...tenantOption) *t
 	if o.config != nil {
 		o.config(&cfg)
 	}
-	hostConfig := rest.CopyConfig(host.Config)
-	hostConfig.Impersonate = rest.ImpersonationConfig{UserName: serviceAccountUser(vc.Namespace, naming.ForVirtualCluster(vc.Namespace, vc.Name).SyncerServiceAccount)}
+	hostConfig := asSyncer(vc)
 	virtual := virtuals[o.name]
 	virtualConfig := rest.CopyConfig(virtual.Config)
 	if o.writes != nil {
@@ -359,6 +358,13 @@ func defaultSync() tenancyv1alpha1.SyncSpec {
 		},
 		FromHost: tenancyv1alpha1.SyncFromHost{Events: on},
 	}
+}
+
+// asSyncer is the host's configuration as vc's syncer: its ServiceAccount.
+func asSyncer(vc *tenancyv1alpha1.VirtualCluster) *rest.Config {
+	c := rest.CopyConfig(host.Config)
+	c.Impersonate = rest.ImpersonationConfig{UserName: serviceAccountUser(vc.Namespace, naming.ForVirtualCluster(vc.Namespace, vc.Name).SyncerServiceAccount)}
+	return c
 }
 
 func serviceAccountUser(namespace, name string) string {

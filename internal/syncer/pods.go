@@ -93,7 +93,20 @@ func (r *podReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if v.Annotations[annotationPlaced] != "" {
 		send = r.applier.Update
 	}
-	synced, syncErr := r.write(ctx, kindPod, v, r.tr.Pod(v), send)
+	desired := r.tr.Pod(v)
+	admitted, err := r.admitted(ctx, v, desired, ours)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	// A pod its level refuses gets no host copy; a refused change leaves
+	// the copy as it was, still followed. Only a change of the pod, or of
+	// the level (which restarts the syncer), can mend it.
+	synced, syncErr := ours, error(nil)
+	if admitted {
+		synced, syncErr = r.write(ctx, kindPod, v, desired, send)
+	} else if !ours {
+		return ctrl.Result{}, nil
+	}
 	if apierrors.IsNotFound(syncErr) {
 		return ctrl.Result{Requeue: true}, nil
 	}
@@ -113,6 +126,29 @@ func (r *podReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	// The kubelet waits for the token's Secret before it starts the pod.
 	refresh, err := r.token(ctx, v)
 	return ctrl.Result{RequeueAfter: refresh}, err
+}
+
+// admitted reports whether h, the host copy of virtual pod v, meets the
+// Pod Security level the tenant's pods are held to. A pod that does not
+// gets a SyncFailed Warning event that lists what it violates, in the words
+// of the host's PodSecurity admission, and where the level comes from.
+// copied says v has a host copy already, which stays as it is.
+func (r *podReconciler) admitted(ctx context.Context, v, h *corev1.Pod, copied bool) (bool, error) {
+	p, err := r.podSecurityPolicy(ctx)
+	if err != nil {
+		return false, err
+	}
+	violations := p.Check(&h.ObjectMeta, &h.Spec)
+	if violations == "" {
+		return true, nil
+	}
+	what := "Not copied to the host"
+	if copied {
+		what = "The host copy is not updated"
+	}
+	r.recorder.Eventf(v, nil, corev1.EventTypeWarning, ReasonSyncFailed, "Sync",
+		"%s: this pod %s. The level %s is set by %s; change the pod to meet it.", what, violations, p.Level, p.From)
+	return false, nil
 }
 
 // replaceStale deletes old, the host copy of an earlier virtual pod of v's

@@ -34,6 +34,10 @@ type Config struct {
 	// ToHost and FromHost are spec.sync as the operator accepted it.
 	ToHost   tenancyv1alpha1.SyncToHost   `json:"toHost"`
 	FromHost tenancyv1alpha1.SyncFromHost `json:"fromHost"`
+	// PodSecurity is spec.policies.podSecurity: the level the syncer holds
+	// the tenant's pods to, with the namespace's enforce label
+	// (docs/pod-security.md).
+	PodSecurity tenancyv1alpha1.PodSecurityPolicy `json:"podSecurity"`
 	// CustomResources are the custom kinds of ToHost and FromHost whose
 	// definitions the host has, resolved by the operator.
 	CustomResources []CustomResource `json:"customResources,omitempty"`
@@ -61,6 +65,7 @@ func For(vc *tenancyv1alpha1.VirtualCluster, mode tenancyv1alpha1.Mode) Config {
 		ClusterDomain:          vc.Spec.Networking.ClusterDomain,
 		ToHost:                 vc.Spec.Sync.ToHost,
 		FromHost:               vc.Spec.Sync.FromHost,
+		PodSecurity:            vc.Spec.Policies.PodSecurity,
 	}
 }
 
@@ -89,6 +94,12 @@ func Parse(data []byte) (Config, error) {
 	default:
 		return Config{}, fmt.Errorf("parsing syncer configuration: mode %q is neither %s nor %s",
 			c.Mode, tenancyv1alpha1.SingleNamespaceMode, tenancyv1alpha1.MultiNamespaceMode)
+	}
+	switch c.PodSecurity.Level {
+	case "", tenancyv1alpha1.PodSecurityPrivileged, tenancyv1alpha1.PodSecurityBaseline, tenancyv1alpha1.PodSecurityRestricted:
+	default:
+		return Config{}, fmt.Errorf("parsing syncer configuration: podSecurity.level %q is none of %s, %s, %s", c.PodSecurity.Level,
+			tenancyv1alpha1.PodSecurityPrivileged, tenancyv1alpha1.PodSecurityBaseline, tenancyv1alpha1.PodSecurityRestricted)
 	}
 	return c, nil
 }

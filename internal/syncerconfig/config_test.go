@@ -21,11 +21,13 @@ func TestRoundTrip(t *testing.T) {
 				CustomResources: map[string]tenancyv1alpha1.CustomResourceToHost{"certificates.cert-manager.io": {Enabled: true}},
 			}},
 			Networking: tenancyv1alpha1.NetworkingSpec{ServiceCIDR: "10.96.0.0/12", ClusterDomain: "cluster.local"},
+			Policies:   tenancyv1alpha1.PoliciesSpec{PodSecurity: tenancyv1alpha1.PodSecurityPolicy{Level: tenancyv1alpha1.PodSecurityRestricted}},
 		},
 	}
 	// The recorded mode wins over the spec's.
 	cfg := For(vc, tenancyv1alpha1.SingleNamespaceMode)
-	if cfg.Mode != tenancyv1alpha1.SingleNamespaceMode || cfg.WorkloadServiceAccount != "vc-workload-vc" || cfg.HostNamespace != "team-a" {
+	if cfg.Mode != tenancyv1alpha1.SingleNamespaceMode || cfg.WorkloadServiceAccount != "vc-workload-vc" || cfg.HostNamespace != "team-a" ||
+		cfg.PodSecurity.Level != tenancyv1alpha1.PodSecurityRestricted {
 		t.Fatalf("config = %+v", cfg)
 	}
 	out, err := cfg.Marshal()
@@ -48,6 +50,7 @@ func TestParseRejects(t *testing.T) {
 		"bad mode":        "virtualCluster: {name: vc, namespace: a}\nhostNamespace: a\nmode: Both\n",
 		"no host ns":      "virtualCluster: {name: vc, namespace: a}\nmode: SingleNamespace\n",
 		"not yaml at all": "{{",
+		"unknown level":   "virtualCluster: {name: vc, namespace: a}\nhostNamespace: a\nmode: SingleNamespace\npodSecurity: {level: root}\n",
 	} {
 		if _, err := Parse([]byte(in)); err == nil || !strings.Contains(err.Error(), "syncer configuration") {
 			t.Errorf("%s: Parse = %v, want an error that says what it parsed", name, err)

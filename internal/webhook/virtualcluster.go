@@ -26,6 +26,9 @@ type Validator struct {
 	// Reviewer creates the SubjectAccessReviews that ask whether the
 	// requesting user holds what the syncer would get.
 	Reviewer client.Writer
+	// Namespaces reads a VirtualCluster's namespace, uncached: the
+	// manager caches only the namespaces Nestor made.
+	Namespaces client.Reader
 }
 
 var _ admission.Validator[*tenancyv1alpha1.VirtualCluster] = &Validator{}
@@ -33,13 +36,14 @@ var _ admission.Validator[*tenancyv1alpha1.VirtualCluster] = &Validator{}
 // Setup registers the webhook with the manager's webhook server.
 func Setup(mgr ctrl.Manager) error {
 	return ctrl.NewWebhookManagedBy(mgr, &tenancyv1alpha1.VirtualCluster{}).
-		WithValidator(&Validator{Reader: mgr.GetClient(), Reviewer: mgr.GetClient()}).
+		WithValidator(&Validator{Reader: mgr.GetClient(), Reviewer: mgr.GetClient(), Namespaces: mgr.GetAPIReader()}).
 		Complete()
 }
 
 // ValidateCreate admits a new VirtualCluster.
 func (v *Validator) ValidateCreate(ctx context.Context, vc *tenancyv1alpha1.VirtualCluster) (admission.Warnings, error) {
 	errs, warns := ValidateCreate(vc)
+	errs, warns = v.podSecurity(ctx, nil, vc, errs, warns)
 	if len(errs) > 0 {
 		return nil, invalid(vc, errs) // no advice on an object that is not admitted
 	}
@@ -71,6 +75,7 @@ func (v *Validator) ValidateUpdate(ctx context.Context, old, vc *tenancyv1alpha1
 		return nil, nil
 	}
 	errs, warns := ValidateUpdate(old, vc)
+	errs, warns = v.podSecurity(ctx, old, vc, errs, warns)
 	if len(errs) > 0 {
 		return nil, invalid(vc, errs)
 	}
