@@ -11,6 +11,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
@@ -27,8 +28,12 @@ type Validator struct {
 
 var _ admission.Validator[*tenancyv1alpha1.VirtualCluster] = &Validator{}
 
-// Setup registers the webhook with the manager's webhook server.
+// Setup registers the webhooks with the manager's webhook server: the
+// VirtualClusters', and the syncers' writes of namespaces and RoleBindings.
 func Setup(mgr ctrl.Manager) error {
+	mgr.GetWebhookServer().Register(SyncerWritesPath, &ctrlwebhook.Admission{Handler: &SyncerWrites{
+		Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Decoder: admission.NewDecoder(mgr.GetScheme()),
+	}})
 	return ctrl.NewWebhookManagedBy(mgr, &tenancyv1alpha1.VirtualCluster{}).
 		WithValidator(&Validator{Reader: mgr.GetClient()}).
 		Complete()
