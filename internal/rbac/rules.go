@@ -119,10 +119,12 @@ func For(vc *tenancyv1alpha1.VirtualCluster, mode tenancyv1alpha1.Mode) Rules {
 		Verbs:     []string{"create", "patch"},
 	}
 
+	// What the synced kinds need wherever the tenant's host objects live.
+	where := append(rulesFor(synced, readWrite), rulesFor(observed, readOnly)...)
+
 	var r Rules
 	if mode != tenancyv1alpha1.MultiNamespaceMode {
-		r.Namespaced = append(rulesFor(synced, readWrite), rulesFor(observed, readOnly)...)
-		r.Namespaced = append(r.Namespaced, leases, electionEvents)
+		r.Namespaced = append(where, leases, electionEvents)
 		r.NeedMultiNamespace = clusterFields
 		return r
 	}
@@ -143,8 +145,7 @@ func For(vc *tenancyv1alpha1.VirtualCluster, mode tenancyv1alpha1.Mode) Rules {
 	// reads the definitions and hands them over in the syncer's configuration.
 	r.Cluster = append(r.Cluster, rulesFor(clusterRead, readOnly)...)
 
-	r.PerNamespace = append(rulesFor(synced, readWrite), rulesFor(observed, readOnly)...)
-	r.PerNamespace = append(r.PerNamespace,
+	r.PerNamespace = append(where,
 		// Each host namespace gets the ServiceAccount the tenant's pods run as.
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get", "list", "watch", "create", "patch"}},
 		// The syncer's cache of each host namespace watches its RoleBinding there.
