@@ -841,6 +841,41 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 
 // A new configuration takes effect without a restart of the process, and
 // nothing synced before is lost.
+// A syncer started anew over host namespaces of an earlier run grants
+// itself its rules there again before it watches them, with nothing to
+// write there: a namespace whose RoleBinding is gone (an earlier release
+// made none, or someone removed it) is watched again, and a copy whose
+// virtual object went while no syncer ran is removed.
+func TestARestartedSyncerWatchesItsHostNamespacesAgain(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	tn := newTenant(t, tenancyv1alpha1.MultiNamespaceMode)
+	ns := tn.newVirtualNamespace(t)
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}},
+	}
+	tn.createVirtual(t, svc)
+	key := tn.HostKey(ns, "web")
+	tn.hostObject(t, ns, "web", &corev1.Service{})
+
+	tn.StopSyncer()
+	g.Expect(tn.Virtual.Delete(ctx, svc)).To(Succeed())
+	grant := &rbacv1.RoleBinding{}
+	grantKey := client.ObjectKey{Namespace: key.Namespace, Name: naming.ForVirtualCluster(tn.VC.Namespace, tn.VC.Name).NamespaceRBAC}
+	g.Expect(hostClient.Get(ctx, grantKey, grant)).To(Succeed())
+	g.Expect(hostClient.Delete(ctx, grant)).To(Succeed())
+	startSyncer(t, syncer.Options{
+		Config: tn.Config, Host: syncerHostConfig(tn.VC), Virtual: virtuals[tn.VC.Name].Config,
+		MetricsBindAddress: "0", HealthProbeBindAddress: "0",
+	})
+
+	gone(t, hostClient, key, &corev1.Service{})
+	again := &rbacv1.RoleBinding{}
+	g.Expect(hostClient.Get(ctx, grantKey, again)).To(Succeed())
+	g.Expect(again.UID).NotTo(Equal(grant.UID))
+}
+
 func TestConfigurationChangeTakesEffect(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
