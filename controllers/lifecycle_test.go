@@ -401,7 +401,7 @@ func TestModeChangeBehindTheWebhooksBackChangesNothing(t *testing.T) {
 				got := get(g, vc)
 				g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
 				roles, _ := clusterRBACFor(g, vc)
-				g.Expect(len(roles)).To(Equal(map[bool]int{true: 1, false: 0}[recorded == tenancyv1alpha1.MultiNamespaceMode]))
+				g.Expect(len(roles)).To(Equal(map[bool]int{true: 2, false: 0}[recorded == tenancyv1alpha1.MultiNamespaceMode]))
 			}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 			before := snapshot(g, vc)
 

@@ -42,19 +42,20 @@ func ownedBy(vc *tenancyv1alpha1.VirtualCluster, obj client.Object) apply.OwnedF
 }
 
 // reconcileRBAC gives the syncer its identity and exactly the rules spec.sync
-// needs; cluster-scoped rules exist only in multi-namespace mode.
+// needs; cluster-scoped rules exist only in multi-namespace mode, where the
+// ClusterRole the syncer binds in each host namespace holds the synced
+// kinds. What the mode does not want is removed.
 func (r *VirtualClusterReconciler) reconcileRBAC(ctx context.Context, st *state) (outcome, error) {
 	vc := st.vc
-	rules := rbac.For(vc.Spec.Sync, st.mode)
-	objs := []client.Object{
-		rbac.SyncerServiceAccount(vc), rbac.WorkloadServiceAccount(vc),
-		rbac.Role(vc, rules), rbac.RoleBinding(vc),
-	}
-	if st.mode == tenancyv1alpha1.MultiNamespaceMode {
-		objs = append(objs, rbac.ClusterRole(vc, rules), rbac.ClusterRoleBinding(vc))
-	}
-	if err := r.applyAll(ctx, vc, objs...); err != nil {
+	rules := rbac.For(vc, st.mode)
+	desired, unwanted := rbac.Objects(vc, rules, st.mode)
+	if err := r.applyAll(ctx, vc, desired...); err != nil {
 		return outcome{}, err
+	}
+	for _, obj := range unwanted {
+		if _, err := r.Applier.Delete(ctx, obj, ownedBy(vc, obj)); err != nil {
+			return outcome{}, err
+		}
 	}
 	if len(rules.NeedMultiNamespace) > 0 {
 		return notReady(ReasonNeedsMultiNS, fmt.Sprintf(

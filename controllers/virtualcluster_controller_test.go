@@ -80,11 +80,12 @@ func expectNamespacedChildren(t testing.TB, vc *tenancyv1alpha1.VirtualCluster) 
 // both by label and by name, so neither an unlabelled nor a misnamed one hides.
 func clusterRBACFor(g Gomega, vc *tenancyv1alpha1.VirtualCluster) (roles []rbacv1.ClusterRole, bindings []rbacv1.ClusterRoleBinding) {
 	ctx := context.Background()
-	name := naming.ForVirtualCluster(vc.Namespace, vc.Name).ClusterRBAC
+	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
+	name := n.ClusterRBAC
 	var rl rbacv1.ClusterRoleList
 	g.Expect(k8s.List(ctx, &rl)).To(Succeed())
 	for _, r := range rl.Items {
-		if r.Name == name || r.Labels[tenancyv1alpha1.LabelVirtualClusterNamespace] == vc.Namespace {
+		if r.Name == name || r.Name == n.NamespaceRBAC || r.Labels[tenancyv1alpha1.LabelVirtualClusterNamespace] == vc.Namespace {
 			roles = append(roles, r)
 		}
 	}
@@ -161,34 +162,84 @@ func TestSingleNamespaceSampleBecomesItsChildren(t *testing.T) {
 	g.Expect(svc.Spec.Ports[0].TargetPort.String()).To(Equal("https"))
 }
 
-func TestMultiNamespaceSampleGetsExactlyOneClusterRole(t *testing.T) {
+func TestMultiNamespaceSampleGetsTwoClusterRolesOneBoundClusterWide(t *testing.T) {
 	g := NewWithT(t)
 	vc := create(t, sample(t, "tenancy_v1alpha1_virtualcluster_cert-manager.yaml", newNamespace(t)))
 	expectNamespacedChildren(t, vc)
 
-	name := naming.ForVirtualCluster(vc.Namespace, vc.Name).ClusterRBAC
-	var roles []rbacv1.ClusterRole
+	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
+	roles := map[string]rbacv1.ClusterRole{}
 	g.Eventually(func(g Gomega) {
-		var bindings []rbacv1.ClusterRoleBinding
-		roles, bindings = clusterRBACFor(g, vc)
-		g.Expect(roles).To(HaveLen(1))
+		found, bindings := clusterRBACFor(g, vc)
+		g.Expect(found).To(HaveLen(2))
+		for _, r := range found {
+			roles[r.Name] = r
+		}
+		g.Expect(roles).To(HaveKey(n.ClusterRBAC))
+		g.Expect(roles).To(HaveKey(n.NamespaceRBAC))
+		// Only the cluster one is bound cluster-wide; the syncer binds the
+		// other in each host namespace it makes.
 		g.Expect(bindings).To(HaveLen(1))
-		g.Expect(bindings[0].RoleRef).To(Equal(rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name}))
+		g.Expect(bindings[0].RoleRef).To(Equal(rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: n.ClusterRBAC}))
 		g.Expect(bindings[0].Subjects).To(ConsistOf(rbacv1.Subject{Kind: "ServiceAccount", Name: "vc-my-vcluster", Namespace: vc.Namespace}))
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 
-	g.Expect(roles[0].Name).To(Equal(name))
-	g.Expect(roles[0].Rules).To(ContainElements(
-		rbacv1.PolicyRule{APIGroups: []string{"cert-manager.io"}, Resources: []string{"certificates", "issuers"},
-			Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	rw := []string{"get", "list", "watch", "create", "update", "patch", "delete"}
+	g.Expect(roles[n.ClusterRBAC].Rules).To(ContainElements(
 		rbacv1.PolicyRule{APIGroups: []string{"cert-manager.io"}, Resources: []string{"clusterissuers"},
 			Verbs: []string{"get", "list", "watch"}},
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"namespaces"},
-			Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+			Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
+		rbacv1.PolicyRule{APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"},
+			Verbs: []string{"bind"}, ResourceNames: []string{n.NamespaceRBAC}},
 	))
+	for _, rule := range roles[n.ClusterRBAC].Rules {
+		g.Expect(rule.Resources).NotTo(ContainElements("secrets", "pods", "certificates"), "granted cluster-wide: %+v", rule)
+	}
+	g.Expect(roles[n.NamespaceRBAC].Rules).To(ContainElements(
+		rbacv1.PolicyRule{APIGroups: []string{"cert-manager.io"}, Resources: []string{"certificates", "issuers"}, Verbs: rw},
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps", "endpoints", "persistentvolumeclaims", "pods", "secrets", "services"}, Verbs: rw},
+	))
+	g.Expect(roles[n.NamespaceRBAC].Labels).To(HaveKeyWithValue(tenancyv1alpha1.LabelVirtualCluster, vc.Name))
 	g.Eventually(func(g Gomega) {
 		g.Expect(get(g, vc).Status.Mode).To(Equal(tenancyv1alpha1.MultiNamespaceMode))
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+}
+
+// TestClusterRBACTheModeDoesNotWantIsRemoved: a single-namespace
+// VirtualCluster has no cluster-scoped RBAC, even one labelled as its own.
+func TestClusterRBACTheModeDoesNotWantIsRemoved(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	vc := create(t, sample(t, "tenancy_v1alpha1_virtualcluster_single.yaml", newNamespace(t)))
+	expectNamespacedChildren(t, vc)
+	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
+	labels := map[string]string{
+		tenancyv1alpha1.LabelManagedBy:               tenancyv1alpha1.ManagedByValue,
+		tenancyv1alpha1.LabelVirtualCluster:          vc.Name,
+		tenancyv1alpha1.LabelVirtualClusterNamespace: vc.Namespace,
+	}
+	left := []client.Object{
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: n.NamespaceRBAC, Labels: labels}},
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: n.ClusterRBAC, Labels: labels},
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: n.ClusterRBAC}},
+	}
+	for _, obj := range left {
+		g.Expect(k8s.Create(ctx, obj)).To(Succeed())
+	}
+	g.Eventually(func(g Gomega) {
+		roles, bindings := clusterRBACFor(g, vc)
+		g.Expect(roles).To(BeEmpty())
+		g.Expect(bindings).To(BeEmpty())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+
+	// One not labelled as its own is not its to remove.
+	theirs := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: n.NamespaceRBAC}}
+	g.Expect(k8s.Create(ctx, theirs)).To(Succeed())
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), theirs) })
+	g.Consistently(func() error {
+		return k8s.Get(ctx, client.ObjectKeyFromObject(theirs), &rbacv1.ClusterRole{})
+	}).WithTimeout(time.Second).Should(Succeed())
 }
 
 // deleteAndExpectNothingLeft deletes vc and waits until neither it nor any
@@ -261,8 +312,9 @@ func TestDeletingLeavesNothingBehind(t *testing.T) {
 			expectOnlyNamedChildren(t, vc)
 			if vc.SpecMode() == tenancyv1alpha1.MultiNamespaceMode {
 				g.Eventually(func(g Gomega) {
+					// The cluster ClusterRole and the one bound in host namespaces.
 					roles, bindings := clusterRBACFor(g, vc)
-					g.Expect(roles).To(HaveLen(1))
+					g.Expect(roles).To(HaveLen(2))
 					g.Expect(bindings).To(HaveLen(1))
 				}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 				// A host namespace the syncer would have made for the tenant.

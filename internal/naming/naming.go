@@ -34,6 +34,12 @@ type Children struct {
 	// (multi-namespace mode only). It is cluster-scoped, so it carries the
 	// host namespace too.
 	ClusterRBAC string
+	// NamespaceRBAC names the ClusterRole the syncer binds in each of its
+	// host namespaces, and those RoleBindings (multi-namespace mode only).
+	// It is ClusterRBAC with a suffix after a colon, a character no
+	// ClusterRBAC holds: it can never name another VirtualCluster's
+	// ClusterRole, and it is as unique as ClusterRBAC, hashed where that is.
+	NamespaceRBAC string
 	// Certs is the Secret holding the control plane's PKI.
 	Certs string
 	// Kubeconfig is the Secret holding the admin kubeconfig.
@@ -48,14 +54,19 @@ type Children struct {
 	Policy string
 }
 
+// namespaceRBACSuffix follows ClusterRBAC in NamespaceRBAC.
+const namespaceRBACSuffix = ":host-namespace"
+
 // ForVirtualCluster returns the names of the children of VirtualCluster name
 // in host namespace namespace.
 func ForVirtualCluster(namespace, name string) Children {
+	clusterRBAC := Shorten("nestor-"+namespace+"-"+name, MaxLabel)
 	return Children{
 		SyncerServiceAccount:   "vc-" + name,
 		WorkloadServiceAccount: "vc-workload-" + name,
 		RBAC:                   "vc-" + name,
-		ClusterRBAC:            Shorten("nestor-"+namespace+"-"+name, MaxLabel),
+		ClusterRBAC:            clusterRBAC,
+		NamespaceRBAC:          clusterRBAC + namespaceRBACSuffix,
 		Certs:                  name + "-certs",
 		Kubeconfig:             "vc-" + name,
 		ControlPlane:           name,
@@ -126,5 +137,6 @@ func (c Children) ClusterScoped() []Object {
 	return []Object{
 		{"ClusterRole", c.ClusterRBAC, "the syncer's ClusterRole"},
 		{"ClusterRoleBinding", c.ClusterRBAC, "the syncer's ClusterRoleBinding"},
+		{"ClusterRole", c.NamespaceRBAC, "the ClusterRole the syncer binds in each host namespace"},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/validation/path"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -15,6 +16,7 @@ func TestForVirtualCluster(t *testing.T) {
 		WorkloadServiceAccount: "vc-workload-my-vcluster",
 		RBAC:                   "vc-my-vcluster",
 		ClusterRBAC:            "nestor-team-a-my-vcluster",
+		NamespaceRBAC:          "nestor-team-a-my-vcluster:host-namespace",
 		Certs:                  "my-vcluster-certs",
 		Kubeconfig:             "vc-my-vcluster",
 		ControlPlane:           "my-vcluster",
@@ -70,9 +72,34 @@ func TestObjectsNamedAfterAVirtualCluster(t *testing.T) {
 	wantCluster := []Object{
 		{"ClusterRole", "nestor-team-a-dev", "the syncer's ClusterRole"},
 		{"ClusterRoleBinding", "nestor-team-a-dev", "the syncer's ClusterRoleBinding"},
+		{"ClusterRole", "nestor-team-a-dev:host-namespace", "the ClusterRole the syncer binds in each host namespace"},
 	}
 	if got := n.ClusterScoped(); !slices.Equal(got, wantCluster) {
 		t.Fatalf("ClusterScoped:\n got %v\nwant %v", got, wantCluster)
+	}
+}
+
+func TestNamespaceRBACFollowsClusterRBAC(t *testing.T) {
+	long := strings.Repeat("n", 50)
+	cases := []struct {
+		name, ns, vc string
+		want         string
+	}{
+		{"fits", "team-a", "my-vcluster", "nestor-team-a-my-vcluster:host-namespace"},
+		// ClusterRBAC "nestor-<50 n>-my-vcluster" is 69 characters: hashed,
+		// and the suffix follows the hash (digits computed apart, with sha256sum).
+		{"hashed", long, "my-vcluster", "nestor-" + strings.Repeat("n", 45) + "-0fd747691d:host-namespace"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ForVirtualCluster(tc.ns, tc.vc)
+			if c.NamespaceRBAC != tc.want {
+				t.Fatalf("NamespaceRBAC = %q, want %q", c.NamespaceRBAC, tc.want)
+			}
+			if c.NamespaceRBAC != c.ClusterRBAC+":host-namespace" {
+				t.Fatalf("NamespaceRBAC %q does not follow ClusterRBAC %q", c.NamespaceRBAC, c.ClusterRBAC)
+			}
+		})
 	}
 }
 
@@ -168,6 +195,9 @@ func FuzzChildNames(f *testing.F) {
 				t.Fatalf("%s name %q for %s/%s is invalid: %v", kind, check.name, ns1, name1, errs)
 			}
 		}
+		if errs := path.IsValidPathSegmentName(c.NamespaceRBAC); len(errs) > 0 || len(c.NamespaceRBAC) > validation.DNS1123SubdomainMaxLength {
+			t.Fatalf("NamespaceRBAC %q for %s/%s is no valid ClusterRole name: %v", c.NamespaceRBAC, ns1, name1, errs)
+		}
 		if ns1 == ns2 && name1 == name2 {
 			return
 		}
@@ -175,6 +205,12 @@ func FuzzChildNames(f *testing.F) {
 			// Short names may coincide ("a-b"/"c" and "a"/"b-c"); the apply
 			// path refuses to adopt the other's object. Hashed ones must not.
 			t.Fatalf("%s/%s and %s/%s share ClusterRole %q", ns1, name1, ns2, name2, c.ClusterRBAC)
+		}
+		// The ClusterRole a syncer may bind in its host namespaces is never
+		// another's cluster-wide one, and is shared only where ClusterRBAC is.
+		c2 := ForVirtualCluster(ns2, name2)
+		if c.NamespaceRBAC == c2.ClusterRBAC || (c.NamespaceRBAC == c2.NamespaceRBAC) != (c.ClusterRBAC == c2.ClusterRBAC) {
+			t.Fatalf("%s/%s's NamespaceRBAC %q against %s/%s's %+v", ns1, name1, c.NamespaceRBAC, ns2, name2, c2)
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -111,7 +112,10 @@ func TestWebhookCertificatesAreSelfManaged(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
 		g.Expect(admin.Get(ctx, client.ObjectKey{Name: operator.WebhookConfiguration}, vwc)).To(Succeed())
-		g.Expect(vwc.Webhooks[0].ClientConfig.CABundle).To(Equal(secret.Data["ca.crt"]))
+		g.Expect(vwc.Webhooks).NotTo(BeEmpty())
+		for _, w := range vwc.Webhooks {
+			g.Expect(w.ClientConfig.CABundle).To(Equal(secret.Data["ca.crt"]), "webhook %s", w.Name)
+		}
 	}).WithTimeout(30 * time.Second).Should(Succeed())
 	g.Eventually(func() error { return ready(nil) }).WithTimeout(60*time.Second).Should(Succeed(), "ready once the webhook serves")
 
@@ -119,8 +123,13 @@ func TestWebhookCertificatesAreSelfManaged(t *testing.T) {
 	// configuration names, trusting the injected CA for the Service's name.
 	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
 	g.Expect(admin.Get(ctx, client.ObjectKey{Name: operator.WebhookConfiguration}, vwc)).To(Succeed())
+	i := slices.IndexFunc(vwc.Webhooks, func(w admissionregistrationv1.ValidatingWebhook) bool {
+		return w.Name == "vvirtualcluster.tenancy.nestor.dev"
+	})
+	g.Expect(i).NotTo(BeNumerically("<", 0), "the VirtualCluster webhook is configured")
+	vcWebhook := vwc.Webhooks[i]
 	roots := x509.NewCertPool()
-	g.Expect(roots.AppendCertsFromPEM(vwc.Webhooks[0].ClientConfig.CABundle)).To(BeTrue())
+	g.Expect(roots.AppendCertsFromPEM(vcWebhook.ClientConfig.CABundle)).To(BeTrue())
 	https := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
 		RootCAs: roots, ServerName: operator.WebhookService + ".nestor-system.svc", MinVersion: tls.VersionTLS12,
 	}}}
@@ -136,7 +145,7 @@ func TestWebhookCertificatesAreSelfManaged(t *testing.T) {
 			},
 		})
 		g.Expect(err).NotTo(HaveOccurred())
-		url := fmt.Sprintf("https://127.0.0.1:%d%s", port, *vwc.Webhooks[0].ClientConfig.Service.Path)
+		url := fmt.Sprintf("https://127.0.0.1:%d%s", port, *vcWebhook.ClientConfig.Service.Path)
 		resp, err := https.Post(url, "application/json", bytes.NewReader(body))
 		g.Expect(err).NotTo(HaveOccurred(), "the webhook's certificate must verify against the injected CA for its Service name")
 		defer resp.Body.Close()

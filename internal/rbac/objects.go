@@ -3,7 +3,9 @@ package rbac
 import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/internal/naming"
@@ -61,4 +63,37 @@ func ClusterRoleBinding(vc *tenancyv1alpha1.VirtualCluster) *rbacv1.ClusterRoleB
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: n.ClusterRBAC},
 		Subjects:   syncerSubject(vc),
 	}
+}
+
+// NamespaceClusterRole holds the rules the syncer is granted in each of its
+// host namespaces (multi-namespace mode only). Nothing binds it
+// cluster-wide: the syncer binds it by NamespaceRoleBinding in each host
+// namespace it makes.
+func NamespaceClusterRole(vc *tenancyv1alpha1.VirtualCluster, rules Rules) *rbacv1.ClusterRole {
+	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
+	return &rbacv1.ClusterRole{ObjectMeta: ownership.ClusterMeta(vc, n.NamespaceRBAC), Rules: rules.PerNamespace}
+}
+
+// NamespaceRoleBinding grants NamespaceClusterRole to the syncer in host
+// namespace namespace, labelled with labels. The syncer makes it as it makes
+// the namespace; the admission webhook admits no other from the syncer.
+func NamespaceRoleBinding(vc *tenancyv1alpha1.VirtualCluster, namespace string, labels map[string]string) *rbacv1.RoleBinding {
+	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
+	return &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: n.NamespaceRBAC, Namespace: namespace, Labels: labels},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: n.NamespaceRBAC},
+		Subjects:   syncerSubject(vc),
+	}
+}
+
+// Objects are the syncer's identity and RBAC in mode, with rules: desired
+// is what must exist, unwanted what must not (the cluster-scoped children,
+// in single-namespace mode).
+func Objects(vc *tenancyv1alpha1.VirtualCluster, rules Rules, mode tenancyv1alpha1.Mode) (desired, unwanted []client.Object) {
+	desired = []client.Object{SyncerServiceAccount(vc), WorkloadServiceAccount(vc), Role(vc, rules), RoleBinding(vc)}
+	cluster := []client.Object{ClusterRole(vc, rules), ClusterRoleBinding(vc), NamespaceClusterRole(vc, rules)}
+	if mode == tenancyv1alpha1.MultiNamespaceMode {
+		return append(desired, cluster...), nil
+	}
+	return desired, cluster
 }

@@ -1,9 +1,12 @@
 // Package rbac derives the syncer's host permissions from spec.sync and
 // builds its ServiceAccounts, Role, RoleBinding and, in multi-namespace mode
-// only, its ClusterRole and ClusterRoleBinding.
+// only, its ClusterRole and ClusterRoleBinding, and the ClusterRole it binds
+// in each host namespace it makes.
 //
 // Every rule is there because a synced kind needs it; turning a kind off
-// removes its rule.
+// removes its rule. Nothing grants a synced kind cluster-wide: in
+// multi-namespace mode the syncer holds those rules only in its own host
+// namespaces (README, "What the syncer may do on the host").
 package rbac
 
 import (
@@ -14,6 +17,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/naming"
 )
 
 var (
@@ -25,8 +29,17 @@ var (
 type Rules struct {
 	// Namespaced rules go into the Role in the VirtualCluster's namespace.
 	Namespaced []rbacv1.PolicyRule
-	// Cluster rules go into the ClusterRole; always empty in single-namespace mode.
+	// Cluster rules go into the ClusterRole, bound cluster-wide: only what
+	// exists at cluster scope, and what the syncer needs to grant itself
+	// PerNamespace in a host namespace it makes. Always empty in
+	// single-namespace mode.
 	Cluster []rbacv1.PolicyRule
+	// PerNamespace rules go into a second ClusterRole, which the syncer binds
+	// by a RoleBinding in each host namespace as it makes the namespace,
+	// and which is never bound cluster-wide: the synced kinds, the events
+	// about them, and the tenant pods' ServiceAccount. Always empty in
+	// single-namespace mode.
+	PerNamespace []rbacv1.PolicyRule
 	// NeedMultiNamespace lists the spec fields that ask for something only
 	// cluster-level access can serve, in single-namespace mode: nothing is
 	// granted for them.
@@ -42,17 +55,18 @@ type resource struct {
 // ModeField is the field whose multi-namespace mode asks for the cluster rules.
 const ModeField = "spec.experimental.multiNamespaceMode.enabled"
 
-// For derives the syncer's rules from spec.sync for the recorded mode.
-func For(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
-	r, _ := derive(sync, mode)
+// For derives the rules of vc's syncer from its spec.sync for the recorded
+// mode.
+func For(vc *tenancyv1alpha1.VirtualCluster, mode tenancyv1alpha1.Mode) Rules {
+	r, _ := derive(vc, mode)
 	return r
 }
 
 // AskedFor names, for each resource For grants a rule on, the spec fields
 // that ask for it, keyed by GroupResource: what a user turns off to do
 // without the rule.
-func AskedFor(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) map[string][]string {
-	_, fields := derive(sync, mode)
+func AskedFor(vc *tenancyv1alpha1.VirtualCluster, mode tenancyv1alpha1.Mode) map[string][]string {
+	_, fields := derive(vc, mode)
 	return fields
 }
 
@@ -65,8 +79,8 @@ func GroupResource(group, plural string) string {
 	return plural + "." + group
 }
 
-func derive(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) (Rules, map[string][]string) {
-	to, from := sync.ToHost, sync.FromHost
+func derive(vc *tenancyv1alpha1.VirtualCluster, mode tenancyv1alpha1.Mode) (Rules, map[string][]string) {
+	to, from := vc.Spec.Sync.ToHost, vc.Spec.Sync.FromHost
 	toPath, fromPath := "spec.sync.toHost.", "spec.sync.fromHost."
 
 	// Kinds the syncer writes wherever the tenant's host objects live.
@@ -120,30 +134,42 @@ func derive(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) (Rules, ma
 			fromPath+"customResources["+key+"]", groupOf(key), pluralOf(key))
 	}
 
+	// What the synced kinds need wherever the tenant's host objects live.
+	where := append(rulesFor(synced, readWrite), rulesFor(observed, readOnly)...)
+
 	var r Rules
 	if mode != tenancyv1alpha1.MultiNamespaceMode {
-		r.Namespaced = append(rulesFor(synced, readWrite), rulesFor(observed, readOnly)...)
-		r.Namespaced = append(r.Namespaced, Housekeeping()...)
+		r.Namespaced = append(where, Housekeeping()...)
 		r.NeedMultiNamespace = clusterFields
 		return r, askedFor(synced, observed)
 	}
 	r.Namespaced = Housekeeping()
-	r.Cluster = []rbacv1.PolicyRule{{
-		APIGroups: []string{""},
-		Resources: []string{"namespaces"},
-		Verbs:     readWrite,
-	}}
-	// Each host namespace gets the ServiceAccount the tenant's pods run as.
-	r.Cluster = append(r.Cluster, rbacv1.PolicyRule{
-		APIGroups: []string{""},
-		Resources: []string{"serviceaccounts"},
-		Verbs:     []string{"get", "list", "watch", "create", "patch"},
-	})
-	r.Cluster = append(r.Cluster, rulesFor(synced, readWrite)...)
+	r.Cluster = []rbacv1.PolicyRule{
+		// The apply path reads, creates and patches (internal/apply); a host
+		// namespace whose virtual namespace is gone is deleted. The
+		// admission webhook holds the syncer to its own namespaces (README).
+		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
+		// Its RoleBinding in a new host namespace is made before it holds
+		// anything there, so these are cluster-wide; the webhook admits only
+		// one in its own namespace, of its own ClusterRole, for itself.
+		{APIGroups: []string{rbacv1.GroupName}, Resources: []string{"rolebindings"}, Verbs: []string{"get", "create", "patch"}},
+		{APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"}, Verbs: []string{"bind"},
+			ResourceNames: []string{naming.ForVirtualCluster(vc.Namespace, vc.Name).NamespaceRBAC}},
+	}
 	// No rule on customresourcedefinitions in either mode: the operator
 	// reads the definitions and hands them over in the syncer's configuration.
-	r.Cluster = append(r.Cluster, rulesFor(append(observed, clusterRead...), readOnly)...)
-	byMode := []resource{{"", "namespaces", ModeField}, {"", "serviceaccounts", ModeField}}
+	r.Cluster = append(r.Cluster, rulesFor(clusterRead, readOnly)...)
+
+	r.PerNamespace = append(where,
+		// Each host namespace gets the ServiceAccount the tenant's pods run as.
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get", "list", "watch", "create", "patch"}},
+		// The syncer's cache of each host namespace watches its RoleBinding there.
+		rbacv1.PolicyRule{APIGroups: []string{rbacv1.GroupName}, Resources: []string{"rolebindings"}, Verbs: []string{"list", "watch"}},
+	)
+	byMode := []resource{
+		{"", "namespaces", ModeField}, {"", "serviceaccounts", ModeField},
+		{rbacv1.GroupName, "rolebindings", ModeField}, {rbacv1.GroupName, "clusterroles", ModeField},
+	}
 	return r, askedFor(byMode, synced, observed, clusterRead)
 }
 

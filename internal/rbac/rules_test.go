@@ -18,6 +18,22 @@ var (
 	electionEvents = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}}
 )
 
+// forSync is For for a VirtualCluster team-a/my-vcluster with spec.sync sync.
+func forSync(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
+	vc := &tenancyv1alpha1.VirtualCluster{}
+	vc.Namespace, vc.Name, vc.Spec.Sync = "team-a", "my-vcluster", sync
+	return For(vc, mode)
+}
+
+// multiCluster are the cluster rules every multi-namespace syncer has, for
+// team-a/my-vcluster.
+var multiCluster = []rbacv1.PolicyRule{
+	{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
+	{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"rolebindings"}, Verbs: []string{"get", "create", "patch"}},
+	{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"}, Verbs: []string{"bind"},
+		ResourceNames: []string{"nestor-team-a-my-vcluster:host-namespace"}},
+}
+
 // defaults is spec.sync as the schema defaults it.
 func defaults() tenancyv1alpha1.SyncSpec {
 	on := tenancyv1alpha1.EnabledByDefault{Enabled: ptr.To(true)}
@@ -32,7 +48,7 @@ func defaults() tenancyv1alpha1.SyncSpec {
 }
 
 func TestDefaultsInSingleNamespaceMode(t *testing.T) {
-	got := For(defaults(), tenancyv1alpha1.SingleNamespaceMode)
+	got := forSync(defaults(), tenancyv1alpha1.SingleNamespaceMode)
 	want := Rules{Namespaced: []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"configmaps", "endpoints", "persistentvolumeclaims", "pods", "secrets", "services"}, Verbs: rw},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: ro},
@@ -44,14 +60,15 @@ func TestDefaultsInSingleNamespaceMode(t *testing.T) {
 }
 
 func TestDefaultsInMultiNamespaceMode(t *testing.T) {
-	got := For(defaults(), tenancyv1alpha1.MultiNamespaceMode)
+	got := forSync(defaults(), tenancyv1alpha1.MultiNamespaceMode)
 	want := Rules{
 		Namespaced: []rbacv1.PolicyRule{leases, electionEvents},
-		Cluster: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: rw},
-			{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get", "list", "watch", "create", "patch"}},
+		Cluster:    multiCluster,
+		PerNamespace: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"configmaps", "endpoints", "persistentvolumeclaims", "pods", "secrets", "services"}, Verbs: rw},
 			{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: ro},
+			{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get", "list", "watch", "create", "patch"}},
+			{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"rolebindings"}, Verbs: []string{"list", "watch"}},
 		},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -73,25 +90,29 @@ func added(a, b []rbacv1.PolicyRule) []rbacv1.PolicyRule {
 func TestACustomResourceAddsExactlyItsRule(t *testing.T) {
 	with := defaults()
 	with.ToHost.CustomResources = map[string]tenancyv1alpha1.CustomResourceToHost{"certificates.cert-manager.io": {Enabled: true}}
-	base, got := For(defaults(), tenancyv1alpha1.SingleNamespaceMode), For(with, tenancyv1alpha1.SingleNamespaceMode)
+	base, got := forSync(defaults(), tenancyv1alpha1.SingleNamespaceMode), forSync(with, tenancyv1alpha1.SingleNamespaceMode)
 	want := []rbacv1.PolicyRule{{APIGroups: []string{"cert-manager.io"}, Resources: []string{"certificates"}, Verbs: rw}}
 	if diff := added(base.Namespaced, got.Namespaced); !reflect.DeepEqual(diff, want) {
 		t.Fatalf("single-namespace mode added %+v, want %+v", diff, want)
 	}
-	if len(added(got.Namespaced, base.Namespaced)) != 0 || len(got.Cluster) != 0 {
+	if len(added(got.Namespaced, base.Namespaced)) != 0 || len(got.Cluster) != 0 || len(got.PerNamespace) != 0 {
 		t.Fatalf("single-namespace mode removed rules or added cluster rules: %+v", got)
 	}
 
-	// In multi-namespace mode the rule is cluster-wide, and still the only
-	// one: the operator hands the syncer the definition, which it never reads.
-	base, got = For(defaults(), tenancyv1alpha1.MultiNamespaceMode), For(with, tenancyv1alpha1.MultiNamespaceMode)
-	if diff := added(base.Cluster, got.Cluster); !reflect.DeepEqual(diff, want) {
+	// In multi-namespace mode the rule is granted in each host namespace,
+	// and still the only one: the operator hands the syncer the definition,
+	// which it never reads.
+	base, got = forSync(defaults(), tenancyv1alpha1.MultiNamespaceMode), forSync(with, tenancyv1alpha1.MultiNamespaceMode)
+	if diff := added(base.PerNamespace, got.PerNamespace); !reflect.DeepEqual(diff, want) {
 		t.Fatalf("multi-namespace mode added %+v, want %+v", diff, want)
+	}
+	if !reflect.DeepEqual(got.Cluster, base.Cluster) {
+		t.Fatalf("a namespaced custom resource changed the cluster rules: %+v", got.Cluster)
 	}
 
 	// A disabled entry grants nothing.
 	with.ToHost.CustomResources["certificates.cert-manager.io"] = tenancyv1alpha1.CustomResourceToHost{Enabled: false}
-	if got := For(with, tenancyv1alpha1.MultiNamespaceMode); !reflect.DeepEqual(got, base) {
+	if got := forSync(with, tenancyv1alpha1.MultiNamespaceMode); !reflect.DeepEqual(got, base) {
 		t.Fatalf("a disabled custom resource changed the rules: %+v", got)
 	}
 }
@@ -102,7 +123,7 @@ func TestTurningAKindOffRemovesItsRule(t *testing.T) {
 	sync.ToHost.Pods.Enabled = ptr.To(false)
 	sync.ToHost.ConfigMaps.Enabled = ptr.To(false)
 	sync.FromHost.Events.Enabled = ptr.To(false)
-	got := For(sync, tenancyv1alpha1.SingleNamespaceMode)
+	got := forSync(sync, tenancyv1alpha1.SingleNamespaceMode)
 	want := []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"endpoints", "persistentvolumeclaims", "services"}, Verbs: rw},
 		leases, electionEvents,
@@ -113,7 +134,7 @@ func TestTurningAKindOffRemovesItsRule(t *testing.T) {
 
 	// Pods alone still need secrets: their service-account tokens travel as Secrets.
 	sync.ToHost.Pods.Enabled = ptr.To(true)
-	got = For(sync, tenancyv1alpha1.SingleNamespaceMode)
+	got = forSync(sync, tenancyv1alpha1.SingleNamespaceMode)
 	if !slices.Contains(got.Namespaced[0].Resources, "secrets") {
 		t.Fatalf("pods without secrets sync must still grant secrets: %+v", got.Namespaced)
 	}
@@ -128,7 +149,7 @@ func TestClusterScopedFeaturesNeedMultiNamespaceMode(t *testing.T) {
 		"widgets.example.com":            {Enabled: true, Scope: tenancyv1alpha1.NamespaceScoped},
 	}
 
-	single := For(sync, tenancyv1alpha1.SingleNamespaceMode)
+	single := forSync(sync, tenancyv1alpha1.SingleNamespaceMode)
 	if len(single.Cluster) != 0 {
 		t.Fatalf("single-namespace mode got cluster rules: %+v", single.Cluster)
 	}
@@ -137,18 +158,18 @@ func TestClusterScopedFeaturesNeedMultiNamespaceMode(t *testing.T) {
 		t.Fatalf("NeedMultiNamespace = %v, want %v", single.NeedMultiNamespace, wantFields)
 	}
 	// A namespaced kind from the host is not synced, and gets no rule.
-	for _, rules := range [][]rbacv1.PolicyRule{single.Namespaced, For(sync, tenancyv1alpha1.MultiNamespaceMode).Namespaced, For(sync, tenancyv1alpha1.MultiNamespaceMode).Cluster} {
+	multi := forSync(sync, tenancyv1alpha1.MultiNamespaceMode)
+	for _, rules := range [][]rbacv1.PolicyRule{single.Namespaced, multi.Namespaced, multi.Cluster, multi.PerNamespace} {
 		if slices.ContainsFunc(rules, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, "widgets") }) {
 			t.Fatalf("namespaced fromHost custom resource granted: %+v", rules)
 		}
 	}
 
-	multi := For(sync, tenancyv1alpha1.MultiNamespaceMode)
 	if len(multi.NeedMultiNamespace) != 0 {
 		t.Fatalf("multi-namespace mode serves everything, got %v", multi.NeedMultiNamespace)
 	}
 	for _, want := range []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"events", "nodes"}, Verbs: ro},
+		{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: ro},
 		{APIGroups: []string{"storage.k8s.io"}, Resources: []string{"storageclasses"}, Verbs: ro},
 		{APIGroups: []string{"cert-manager.io"}, Resources: []string{"clusterissuers"}, Verbs: ro},
 	} {
@@ -156,7 +177,7 @@ func TestClusterScopedFeaturesNeedMultiNamespaceMode(t *testing.T) {
 			t.Errorf("missing cluster rule %+v in %+v", want, multi.Cluster)
 		}
 	}
-	for _, rule := range slices.Concat(multi.Cluster, multi.Namespaced) {
+	for _, rule := range slices.Concat(multi.Cluster, multi.Namespaced, multi.PerNamespace) {
 		if slices.Contains(rule.APIGroups, "apiextensions.k8s.io") {
 			t.Errorf("the syncer may not read definitions, the operator hands them over: %+v", rule)
 		}
@@ -182,9 +203,11 @@ func TestAskedFor(t *testing.T) {
 			// Nodes get no rule in this mode, so nothing asks for one.
 		}},
 		{tenancyv1alpha1.MultiNamespaceMode, map[string][]string{
-			"namespaces":      {ModeField},
-			"serviceaccounts": {ModeField},
-			"pods":            {"spec.sync.toHost.pods"}, "services": {"spec.sync.toHost.services"}, "endpoints": {"spec.sync.toHost.endpoints"},
+			"namespaces":                             {ModeField},
+			"serviceaccounts":                        {ModeField},
+			"rolebindings.rbac.authorization.k8s.io": {ModeField},
+			"clusterroles.rbac.authorization.k8s.io": {ModeField},
+			"pods":                                   {"spec.sync.toHost.pods"}, "services": {"spec.sync.toHost.services"}, "endpoints": {"spec.sync.toHost.endpoints"},
 			"persistentvolumeclaims": {"spec.sync.toHost.persistentVolumeClaims"}, "configmaps": {"spec.sync.toHost.configMaps"},
 			"secrets":                      {"spec.sync.toHost.pods"},
 			"certificates.cert-manager.io": {"spec.sync.toHost.customResources[certificates.cert-manager.io]"},
@@ -193,11 +216,14 @@ func TestAskedFor(t *testing.T) {
 		}},
 	} {
 		t.Run(string(tc.mode), func(t *testing.T) {
-			if got := AskedFor(sync, tc.mode); !reflect.DeepEqual(got, tc.want) {
+			vc := &tenancyv1alpha1.VirtualCluster{}
+			vc.Namespace, vc.Name, vc.Spec.Sync = "team-a", "my-vcluster", sync
+			if got := AskedFor(vc, tc.mode); !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("AskedFor:\n got %v\nwant %v", got, tc.want)
 			}
 			// Every resource with a rule but the housekeeping ones is asked for by some field.
-			for _, rule := range slices.Concat(For(sync, tc.mode).Namespaced, For(sync, tc.mode).Cluster) {
+			rules := For(vc, tc.mode)
+			for _, rule := range slices.Concat(rules.Namespaced, rules.Cluster, rules.PerNamespace) {
 				if slices.ContainsFunc(Housekeeping(), func(h rbacv1.PolicyRule) bool { return reflect.DeepEqual(h, rule) }) {
 					continue
 				}
@@ -206,6 +232,62 @@ func TestAskedFor(t *testing.T) {
 						t.Errorf("nothing asks for %s", key)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestNoSyncedKindIsGrantedClusterWide: whatever spec.sync turns on, the
+// cluster rules of a multi-namespace syncer are the fixed ones and reads of
+// cluster-scoped kinds; every synced kind is granted per host namespace.
+func TestNoSyncedKindIsGrantedClusterWide(t *testing.T) {
+	on := tenancyv1alpha1.DisabledByDefault{Enabled: true}
+	cases := []struct {
+		name string
+		sync func(*tenancyv1alpha1.SyncSpec)
+	}{
+		{"defaults", func(*tenancyv1alpha1.SyncSpec) {}},
+		{"everything to the host", func(s *tenancyv1alpha1.SyncSpec) {
+			s.ToHost.Secrets.All, s.ToHost.ConfigMaps.All = true, true
+			s.ToHost.Ingresses, s.ToHost.NetworkPolicies, s.ToHost.ServiceAccounts, s.ToHost.PodDisruptionBudgets = on, on, on, on
+			s.ToHost.CustomResources = map[string]tenancyv1alpha1.CustomResourceToHost{"certificates.cert-manager.io": {Enabled: true}}
+		}},
+		{"nothing to the host", func(s *tenancyv1alpha1.SyncSpec) {
+			off := tenancyv1alpha1.EnabledByDefault{Enabled: ptr.To(false)}
+			s.ToHost.Pods, s.ToHost.Services, s.ToHost.Endpoints, s.ToHost.PersistentVolumeClaims = off, off, off, off
+			s.ToHost.ConfigMaps.Enabled, s.ToHost.Secrets.Enabled, s.FromHost.Events = ptr.To(false), ptr.To(false), off
+		}},
+		{"cluster-scoped kinds from the host", func(s *tenancyv1alpha1.SyncSpec) {
+			s.FromHost.StorageClasses.Enabled = true
+			s.FromHost.CustomResources = map[string]tenancyv1alpha1.CustomResourceFromHost{
+				"clusterissuers.cert-manager.io": {Enabled: true, Scope: tenancyv1alpha1.ClusterScoped},
+			}
+		}},
+	}
+	clusterScoped := []string{"namespaces", "rolebindings", "clusterroles", "storageclasses", "clusterissuers"}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sync := defaults()
+			tc.sync(&sync)
+			got := forSync(sync, tenancyv1alpha1.MultiNamespaceMode)
+			if !reflect.DeepEqual(got.Cluster[:len(multiCluster)], multiCluster) {
+				t.Fatalf("cluster rules %+v do not start with %+v", got.Cluster, multiCluster)
+			}
+			for _, rule := range got.Cluster {
+				for _, res := range rule.Resources {
+					if !slices.Contains(clusterScoped, res) {
+						t.Errorf("cluster rule grants %s cluster-wide: %+v", res, rule)
+					}
+				}
+			}
+			for _, rule := range got.Cluster[len(multiCluster):] {
+				if !reflect.DeepEqual(rule.Verbs, ro) {
+					t.Errorf("cluster-scoped kinds are only read: %+v", rule)
+				}
+			}
+			// The per-namespace rules always let the syncer set up a namespace.
+			if !slices.ContainsFunc(got.PerNamespace, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, "serviceaccounts") }) {
+				t.Errorf("no rule for the workload ServiceAccount in %+v", got.PerNamespace)
 			}
 		})
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/nestor-dev/nestor/internal/apply"
 	"github.com/nestor-dev/nestor/internal/ownership"
 	"github.com/nestor-dev/nestor/internal/podsecurity"
+	"github.com/nestor-dev/nestor/internal/rbac"
 	"github.com/nestor-dev/nestor/internal/syncerconfig"
 	"github.com/nestor-dev/nestor/internal/translate"
 )
@@ -50,7 +51,10 @@ type env struct {
 	host          client.Client // reads from the label-selected host cache
 	hostReader    client.Reader // uncached, to confirm an absence on the host
 	hostCache     cache.Cache
-	applier       *apply.Applier // writes to the host
+	// hostNamespaces is hostCache in multi-namespace mode, nil in
+	// single-namespace mode.
+	hostNamespaces *namespacesCache
+	applier        *apply.Applier // writes to the host
 	// virtualApplier writes what the syncer shows from the host.
 	virtualApplier *apply.Applier
 	// definitions are the custom kinds' definitions installed in the
@@ -141,7 +145,9 @@ func (e *env) gone(ctx context.Context, key types.NamespacedName, obj client.Obj
 var errNamespaceGone = errors.New("the virtual namespace is being deleted")
 
 // ensureNamespace creates, in multi-namespace mode, the host namespace of
-// virtual namespace ns and the ServiceAccount its pods run as.
+// virtual namespace ns, the RoleBinding that grants the syncer its rules
+// there, and the ServiceAccount its pods run as; then the host cache
+// watches the namespace.
 func (e *env) ensureNamespace(ctx context.Context, ns string) error {
 	if !e.tr.Names.MultiNamespace() {
 		return nil
@@ -175,16 +181,23 @@ func (e *env) ensureNamespace(ctx context.Context, ns string) error {
 	if _, err := e.applier.Apply(ctx, desired, e.ownsNamespace(ns)); err != nil {
 		return fmt.Errorf("creating host namespace %s for virtual namespace %s: %w", hostNs, ns, err)
 	}
-	// Labelled as the syncer's, so its cache sees it; with no origin, it is
-	// no virtual object's copy.
+	// The syncer's rules there come first: it may write nothing else in
+	// the namespace before. Labelled as the syncer's, so its cache sees it;
+	// with no origin, it is no virtual object's copy.
+	grant := rbac.NamespaceRoleBinding(e.vc, hostNs, e.tr.SelectorLabels())
+	if _, err := e.applier.Apply(ctx, grant, e.madeForItself(grant.Name)); err != nil {
+		return fmt.Errorf("granting the syncer its rules in host namespace %s: %w", hostNs, err)
+	}
 	sa := &corev1.ServiceAccount{
 		ObjectMeta:                   metav1.ObjectMeta{Name: e.cfg.WorkloadServiceAccount, Namespace: hostNs, Labels: e.tr.SelectorLabels()},
 		AutomountServiceAccountToken: ptr.To(false),
 	}
-	if _, err := e.applier.Apply(ctx, sa, e.ownsWorkloadServiceAccount); err != nil {
+	if _, err := e.applier.Apply(ctx, sa, e.madeForItself(sa.Name)); err != nil {
 		return fmt.Errorf("creating the workload ServiceAccount in %s: %w", hostNs, err)
 	}
-	return nil
+	// The ServiceAccount went through the grant: the namespace's informers
+	// can list.
+	return e.hostNamespaces.watch(hostNs)
 }
 
 // podSecurityPolicy is the level of the Pod Security Standards the
@@ -214,16 +227,19 @@ func (e *env) podSecurityPolicy(ctx context.Context) (podsecurity.Policy, error)
 	return p, nil
 }
 
-// ownsWorkloadServiceAccount accepts the workload ServiceAccount the
-// syncer made in a host namespace of its own.
-func (e *env) ownsWorkloadServiceAccount(live client.Object) bool {
-	for k, v := range e.tr.SelectorLabels() {
-		if live.GetLabels()[k] != v {
-			return false
+// madeForItself accepts the object named name that the syncer made for
+// itself in a host namespace of its own: its grant, the workload
+// ServiceAccount.
+func (e *env) madeForItself(name string) apply.OwnedFunc {
+	return func(live client.Object) bool {
+		for k, v := range e.tr.SelectorLabels() {
+			if live.GetLabels()[k] != v {
+				return false
+			}
 		}
+		_, isCopy := e.tr.OriginOf(live)
+		return !isCopy && live.GetName() == name
 	}
-	_, isCopy := e.tr.OriginOf(live)
-	return !isCopy && live.GetName() == e.cfg.WorkloadServiceAccount
 }
 
 // ownsNamespace accepts the host namespace of virtual namespace ns.

@@ -291,14 +291,8 @@ func newTenant(t *testing.T, mode tenancyv1alpha1.Mode, opts ...tenantOption) *t
 	g.Expect(hostClient.Create(ctx, vc)).To(Succeed(), "creating VirtualCluster %s/%s on the host", vc.Namespace, vc.Name)
 	t.Cleanup(func() { _ = hostClient.Delete(context.Background(), vc) })
 
-	rules := rbac.For(vc.Spec.Sync, mode)
-	objs := []client.Object{
-		rbac.SyncerServiceAccount(vc), rbac.WorkloadServiceAccount(vc),
-		rbac.Role(vc, rules), rbac.RoleBinding(vc),
-	}
-	if mode == tenancyv1alpha1.MultiNamespaceMode {
-		objs = append(objs, rbac.ClusterRole(vc, rules), rbac.ClusterRoleBinding(vc))
-	}
+	rules := rbac.For(vc, mode)
+	objs, _ := rbac.Objects(vc, rules, mode)
 	for _, obj := range objs {
 		// Their owner, the VirtualCluster, does not exist on the host: the
 		// garbage collector would delete them.
@@ -314,7 +308,7 @@ func newTenant(t *testing.T, mode tenancyv1alpha1.Mode, opts ...tenantOption) *t
 	if o.config != nil {
 		o.config(&cfg)
 	}
-	hostConfig := asSyncer(vc)
+	hostConfig := syncerHostConfig(vc)
 	virtual := virtuals[o.name]
 	virtualConfig := rest.CopyConfig(virtual.Config)
 	if o.writes != nil {
@@ -360,10 +354,18 @@ func defaultSync() tenancyv1alpha1.SyncSpec {
 	}
 }
 
-// asSyncer is the host's configuration as vc's syncer: its ServiceAccount.
-func asSyncer(vc *tenancyv1alpha1.VirtualCluster) *rest.Config {
-	c := rest.CopyConfig(host.Config)
-	c.Impersonate = rest.ImpersonationConfig{UserName: serviceAccountUser(vc.Namespace, naming.ForVirtualCluster(vc.Namespace, vc.Name).SyncerServiceAccount)}
+// syncerHostConfig reaches the host as vc's syncer, its ServiceAccount.
+func syncerHostConfig(vc *tenancyv1alpha1.VirtualCluster) *rest.Config {
+	cfg := rest.CopyConfig(host.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: serviceAccountUser(vc.Namespace, naming.ForVirtualCluster(vc.Namespace, vc.Name).SyncerServiceAccount)}
+	return cfg
+}
+
+// asSyncer is a host client that acts as the tenant's syncer.
+func (tn *tenant) asSyncer(t *testing.T) client.Client {
+	t.Helper()
+	c, err := client.New(syncerHostConfig(tn.VC), client.Options{Scheme: scheme})
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
 	return c
 }
 

@@ -152,11 +152,9 @@ func TestHostNamespacesEnforceTheLevel(t *testing.T) {
 
 	// The host itself refuses a pod below the level, even from the
 	// syncer's own identity.
-	asTheSyncer, err := client.New(asSyncer(tn.VC), client.Options{Scheme: scheme})
-	g.Expect(err).NotTo(HaveOccurred())
 	direct := privileged(podUsing(h.Namespace, "direct", "", ""))
 	direct.Spec.ServiceAccountName = tn.Config.WorkloadServiceAccount
-	err = asTheSyncer.Create(ctx, direct)
+	err := tn.asSyncer(t).Create(ctx, direct)
 	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "%v", err)
 	g.Expect(err.Error()).To(And(ContainSubstring(`violates PodSecurity "restricted:latest"`),
 		ContainSubstring(`privileged (container "main" must not set securityContext.privileged=true)`)))

@@ -105,6 +105,9 @@ func New(ctx context.Context, o Options) (manager.Manager, error) {
 		co.Scheme = scheme
 		co.Client = cached()
 		co.Cache = hostCache
+		if multi {
+			co.NewCache = newNamespacesCache
+		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the host: %w", err)
@@ -135,6 +138,9 @@ func New(ctx context.Context, o Options) (manager.Manager, error) {
 		resync:         time.Minute,
 	}
 	e.vc.Name, e.vc.Namespace, e.vc.UID = cfg.VirtualCluster.Name, cfg.HostNamespace, cfg.VirtualCluster.UID
+	if multi {
+		e.hostNamespaces = host.GetCache().(*namespacesCache)
+	}
 	if err := e.setup(mgr); err != nil {
 		return nil, err
 	}
@@ -151,9 +157,11 @@ func withRate(cfg *rest.Config) *rest.Config {
 	return cfg
 }
 
-// hostCacheOptions select this virtual cluster's copies, in its own
-// namespace only in single-namespace mode, where the syncer may not read
-// anything cluster-wide.
+// hostCacheOptions select this virtual cluster's copies: in its own
+// namespace in single-namespace mode, where the syncer may not read
+// anything cluster-wide; in each of its host namespaces in multi-namespace
+// mode, where the syncer may read the synced kinds nowhere else
+// (newNamespacesCache).
 func hostCacheOptions(cfg syncerconfig.Config, tr translate.Context, multi bool) (cache.Options, error) {
 	co := cache.Options{
 		DefaultLabelSelector: labels.SelectorFromSet(tr.SelectorLabels()),

@@ -519,13 +519,48 @@ func TestLeastPrivilege(t *testing.T) {
 	})
 	t.Run("multi", func(t *testing.T) {
 		g := NewWithT(t)
+		ctx := context.Background()
 		tn := newTenant(t, tenancyv1alpha1.MultiNamespaceMode)
+		names := naming.ForVirtualCluster(tn.VC.Namespace, tn.VC.Name)
 		g.Expect(tn.Rules.Cluster).NotTo(BeEmpty())
-		// Cluster-wide, it has what its kinds need and no more.
-		g.Expect(tn.can(t, authorizationv1.ResourceAttributes{Verb: "list", Resource: "pods"})).To(BeTrue(), "list pods cluster-wide")
+		// Cluster-wide, it reads no synced kind: it holds those in its own
+		// host namespaces alone.
+		for _, res := range []string{"pods", "secrets", "configmaps", "services", "endpoints", "persistentvolumeclaims", "events", "serviceaccounts"} {
+			g.Expect(tn.can(t, authorizationv1.ResourceAttributes{Verb: "list", Resource: res})).To(BeFalse(), "list %s cluster-wide", res)
+			g.Expect(tn.can(t, authorizationv1.ResourceAttributes{Verb: "get", Resource: res, Namespace: "kube-system"})).To(BeFalse(), "get %s in kube-system", res)
+		}
 		g.Expect(tn.can(t, authorizationv1.ResourceAttributes{Verb: "list", Resource: "nodes"})).To(BeFalse(), "list nodes")
 		g.Expect(tn.can(t, authorizationv1.ResourceAttributes{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "clusterroles"})).To(BeFalse(), "create clusterroles")
 		g.Expect(tn.can(t, authorizationv1.ResourceAttributes{Verb: "list", Group: "apps", Resource: "deployments"})).To(BeFalse(), "list deployments")
+		// It may bind its per-namespace ClusterRole, and no other.
+		g.Expect(tn.can(t, authorizationv1.ResourceAttributes{Verb: "bind", Group: "rbac.authorization.k8s.io", Resource: "clusterroles", Name: names.NamespaceRBAC})).To(BeTrue(), "bind %s", names.NamespaceRBAC)
+		for _, role := range []string{names.ClusterRBAC, "cluster-admin", "admin"} {
+			g.Expect(tn.can(t, authorizationv1.ResourceAttributes{Verb: "bind", Group: "rbac.authorization.k8s.io", Resource: "clusterroles", Name: role})).To(BeFalse(), "bind %s", role)
+		}
+
+		// A Secret in a namespace not its own is out of its reach, read by
+		// name or listed.
+		other := newHostNamespace(t)
+		hidden := secret(other, "db", map[string]string{"password": "hunter2"})
+		g.Expect(hostClient.Create(ctx, hidden)).To(Succeed())
+		syncerClient := tn.asSyncer(t)
+		g.Expect(syncerClient.Get(ctx, client.ObjectKeyFromObject(hidden), &corev1.Secret{})).To(Satisfy(apierrors.IsForbidden))
+		g.Expect(syncerClient.List(ctx, &corev1.SecretList{}, client.InNamespace(other))).To(Satisfy(apierrors.IsForbidden))
+		g.Expect(syncerClient.List(ctx, &corev1.SecretList{})).To(Satisfy(apierrors.IsForbidden))
+
+		// In a host namespace of its own it may, through the RoleBinding it
+		// made there: a pod makes the round trip.
+		ns := tn.newVirtualNamespace(t)
+		tn.createVirtual(t, podUsing(ns, "p", "", ""))
+		tn.hostObject(t, ns, "p", &corev1.Pod{})
+		bindHostPod(t, tn.HostKey(ns, "p"), "node-1")
+		waitBound(t, tn, ns, "p")
+		hostNs := tn.Names.HostNamespace(ns)
+		g.Expect(syncerClient.List(ctx, &corev1.SecretList{}, client.InNamespace(hostNs))).To(Succeed())
+		grant := &rbacv1.RoleBinding{}
+		g.Expect(hostClient.Get(ctx, client.ObjectKey{Namespace: hostNs, Name: names.NamespaceRBAC}, grant)).To(Succeed())
+		g.Expect(grant.RoleRef).To(Equal(rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: names.NamespaceRBAC}))
+		g.Expect(grant.Subjects).To(ConsistOf(rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: names.SyncerServiceAccount, Namespace: tn.VC.Namespace}))
 	})
 }
 
@@ -806,6 +841,41 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 
 // A new configuration takes effect without a restart of the process, and
 // nothing synced before is lost.
+// A syncer started anew over host namespaces of an earlier run grants
+// itself its rules there again before it watches them, with nothing to
+// write there: a namespace whose RoleBinding is gone (an earlier release
+// made none, or someone removed it) is watched again, and a copy whose
+// virtual object went while no syncer ran is removed.
+func TestARestartedSyncerWatchesItsHostNamespacesAgain(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	tn := newTenant(t, tenancyv1alpha1.MultiNamespaceMode)
+	ns := tn.newVirtualNamespace(t)
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}},
+	}
+	tn.createVirtual(t, svc)
+	key := tn.HostKey(ns, "web")
+	tn.hostObject(t, ns, "web", &corev1.Service{})
+
+	tn.StopSyncer()
+	g.Expect(tn.Virtual.Delete(ctx, svc)).To(Succeed())
+	grant := &rbacv1.RoleBinding{}
+	grantKey := client.ObjectKey{Namespace: key.Namespace, Name: naming.ForVirtualCluster(tn.VC.Namespace, tn.VC.Name).NamespaceRBAC}
+	g.Expect(hostClient.Get(ctx, grantKey, grant)).To(Succeed())
+	g.Expect(hostClient.Delete(ctx, grant)).To(Succeed())
+	startSyncer(t, syncer.Options{
+		Config: tn.Config, Host: syncerHostConfig(tn.VC), Virtual: virtuals[tn.VC.Name].Config,
+		MetricsBindAddress: "0", HealthProbeBindAddress: "0",
+	})
+
+	gone(t, hostClient, key, &corev1.Service{})
+	again := &rbacv1.RoleBinding{}
+	g.Expect(hostClient.Get(ctx, grantKey, again)).To(Succeed())
+	g.Expect(again.UID).NotTo(Equal(grant.UID))
+}
+
 func TestConfigurationChangeTakesEffect(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()

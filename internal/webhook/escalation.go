@@ -42,13 +42,16 @@ type scope struct {
 	rules     []rbacv1.PolicyRule
 }
 
-// grants lists where the syncer of a VirtualCluster in namespace is
-// granted which rules for sync in mode, all but its housekeeping.
-func grants(namespace string, sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) []scope {
-	r := rbac.For(sync, mode)
+// grants lists where the syncer of vc is granted which rules in mode, all
+// but its housekeeping.
+func grants(vc *tenancyv1alpha1.VirtualCluster, mode tenancyv1alpha1.Mode) []scope {
+	r := rbac.For(vc, mode)
 	return []scope{
-		{namespace: namespace, rules: withoutHousekeeping(r.Namespaced)},
+		{namespace: vc.Namespace, rules: withoutHousekeeping(r.Namespaced)},
 		{namespace: "", rules: r.Cluster},
+		// Host namespaces are made as the tenant asks, under any name the
+		// syncer picks: what it holds in each it could hold in all.
+		{namespace: "", rules: r.PerNamespace},
 	}
 }
 
@@ -155,9 +158,9 @@ func grantedMode(old, vc *tenancyv1alpha1.VirtualCluster) tenancyv1alpha1.Mode {
 // wanted lists the permissions that admitting vc gives its syncer in mode
 // and old did not (old is nil on creation).
 func wanted(old, vc *tenancyv1alpha1.VirtualCluster, mode tenancyv1alpha1.Mode) []permission {
-	perms := expand(grants(vc.Namespace, vc.Spec.Sync, mode))
+	perms := expand(grants(vc, mode))
 	if old != nil {
-		perms = without(perms, expand(grants(old.Namespace, old.Spec.Sync, mode)))
+		perms = without(perms, expand(grants(old, mode)))
 	}
 	return perms
 }
@@ -165,7 +168,7 @@ func wanted(old, vc *tenancyv1alpha1.VirtualCluster, mode tenancyv1alpha1.Mode) 
 // askedFor lists the spec fields that ask for the missing permissions, in
 // the order of the permissions.
 func askedFor(vc *tenancyv1alpha1.VirtualCluster, mode tenancyv1alpha1.Mode, missing []permission) []string {
-	fields := rbac.AskedFor(vc.Spec.Sync, mode)
+	fields := rbac.AskedFor(vc, mode)
 	var out []string
 	for _, p := range missing {
 		var by []string

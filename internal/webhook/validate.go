@@ -1,6 +1,8 @@
-// Package webhook is the VirtualCluster admission webhook: it rejects what
-// the schema cannot, above all a change of the namespace mode after
-// creation, with errors that name the field and say what to do.
+// Package webhook is the admission webhooks: the VirtualClusters' rejects
+// what the schema cannot, above all a change of the namespace mode after
+// creation, with errors that name the field and say what to do; the
+// syncers' holds each syncer's writes of namespaces and RoleBindings to its
+// own host namespaces (syncer.go).
 package webhook
 
 import (
@@ -506,7 +508,8 @@ func warnings(vc *tenancyv1alpha1.VirtualCluster) []string {
 		w = append(w, "spec.controlPlane.persistence.retentionPolicy is Retain: etcd's volumes stay behind when the VirtualCluster is deleted, until you delete them")
 	}
 	if vc.SpecMode() == tenancyv1alpha1.MultiNamespaceMode {
-		w = append(w, "multi-namespace mode gives the syncer read and write access to the synced kinds in every namespace of the host cluster")
+		w = append(w, "multi-namespace mode gives the syncer the right to create namespaces and RoleBindings anywhere on the host; "+
+			"Nestor's admission webhook holds it to its own host namespaces")
 	}
 	if vc.Spec.Sync.ToHost.Secrets.All {
 		w = append(w, "spec.sync.toHost.secrets.all is true: every Secret of the virtual cluster is copied to the host, referenced or not")

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
@@ -33,8 +34,12 @@ type Validator struct {
 
 var _ admission.Validator[*tenancyv1alpha1.VirtualCluster] = &Validator{}
 
-// Setup registers the webhook with the manager's webhook server.
+// Setup registers the webhooks with the manager's webhook server: the
+// VirtualClusters', and the syncers' writes of namespaces and RoleBindings.
 func Setup(mgr ctrl.Manager) error {
+	mgr.GetWebhookServer().Register(SyncerWritesPath, &ctrlwebhook.Admission{Handler: &SyncerWrites{
+		Reader: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Decoder: admission.NewDecoder(mgr.GetScheme()),
+	}})
 	return ctrl.NewWebhookManagedBy(mgr, &tenancyv1alpha1.VirtualCluster{}).
 		WithValidator(&Validator{Reader: mgr.GetClient(), Reviewer: mgr.GetClient(), Namespaces: mgr.GetAPIReader()}).
 		Complete()

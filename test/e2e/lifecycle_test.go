@@ -235,6 +235,8 @@ func deleteVirtualCluster(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) {
 		{&corev1.ServiceAccount{}, client.ObjectKey{Namespace: vc.Namespace, Name: n.WorkloadServiceAccount}},
 		{&rbacv1.Role{}, client.ObjectKey{Namespace: vc.Namespace, Name: n.RBAC}},
 		{&rbacv1.ClusterRole{}, client.ObjectKey{Name: n.ClusterRBAC}},
+		{&rbacv1.ClusterRole{}, client.ObjectKey{Name: n.NamespaceRBAC}},
+		{&rbacv1.RoleBinding{}, client.ObjectKey{Namespace: tr.HostNamespace(demoNamespace), Name: n.NamespaceRBAC}},
 		{&rbacv1.ClusterRoleBinding{}, client.ObjectKey{Name: n.ClusterRBAC}},
 		{&corev1.Service{}, client.ObjectKey{Namespace: vc.Namespace, Name: n.ControlPlane}},
 		{&corev1.Service{}, tr.HostKey(demoNamespace, "web")},

@@ -107,15 +107,33 @@ func nested(t *testing.T, obj map[string]any, path ...string) any {
 func TestDefaultDeploysTheWebhookWithSelfManagedCertificates(t *testing.T) {
 	m := build(t, "config/default")
 	cfg := find(t, m, "ValidatingWebhookConfiguration", operator.WebhookConfiguration)
-	hook := nested(t, cfg, "webhooks").([]any)[0].(map[string]any)
-	for k, want := range map[string]any{"failurePolicy": "Fail", "sideEffects": "None", "timeoutSeconds": int64(10)} {
-		if got := hook[k]; fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("webhook %s = %v, want %v", k, got, want)
+	hooks := map[string]map[string]any{}
+	for _, h := range nested(t, cfg, "webhooks").([]any) {
+		hooks[fmt.Sprint(h.(map[string]any)["name"])] = h.(map[string]any)
+	}
+	for name, hook := range hooks {
+		for k, want := range map[string]any{"failurePolicy": "Fail", "sideEffects": "None", "timeoutSeconds": int64(10)} {
+			if got := hook[k]; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("webhook %s: %s = %v, want %v", name, k, got, want)
+			}
+		}
+		svcRef := nested(t, hook, "clientConfig", "service").(map[string]any)
+		if svcRef["name"] != operator.WebhookService || svcRef["namespace"] != "nestor-system" {
+			t.Errorf("webhook %s calls %v", name, svcRef)
 		}
 	}
-	svcRef := nested(t, hook, "clientConfig", "service").(map[string]any)
-	if svcRef["name"] != operator.WebhookService || svcRef["namespace"] != "nestor-system" {
-		t.Errorf("the webhook calls %v", svcRef)
+	// Only a syncer's requests reach the webhook of the syncers' writes:
+	// no other namespace write depends on Nestor.
+	syncerHook, ok := hooks["vsyncer.tenancy.nestor.dev"]
+	if !ok {
+		t.Fatalf("no webhook for the syncers' writes in %v", hooks)
+	}
+	if conds := fmt.Sprint(syncerHook["matchConditions"]); !strings.Contains(conds, "request.userInfo.username.matches('^system:serviceaccount:[^:]+:vc-[^:]+$')") {
+		t.Errorf("matchConditions = %s: only syncers' requests may reach the webhook of the syncers' writes", conds)
+	}
+	hook, ok := hooks["vvirtualcluster.tenancy.nestor.dev"]
+	if !ok {
+		t.Fatalf("no VirtualCluster webhook in %v", hooks)
 	}
 	ops := fmt.Sprint(nested(t, hook, "rules").([]any)[0].(map[string]any)["operations"])
 	if ops != "[CREATE UPDATE]" {
