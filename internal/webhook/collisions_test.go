@@ -37,6 +37,7 @@ func TestCollisions(t *testing.T) {
 			`ClusterRole nestor-team-a-dev cluster-wide, the syncer's ClusterRole of this VirtualCluster, is already the syncer's ClusterRole of VirtualCluster team/a-dev ` +
 				`(cluster-scoped names join the namespace and the name with "-"); choose another name for this VirtualCluster`,
 			"ClusterRoleBinding nestor-team-a-dev cluster-wide",
+			"ClusterRole nestor-team-a-dev:host-namespace cluster-wide, the ClusterRole the syncer binds in each host namespace",
 		}},
 		{"a single-namespace VirtualCluster has no ClusterRole", vc(named("team-a", "dev")), []*tenancyv1alpha1.VirtualCluster{vc(named("team", "a-dev"), multi)}, nil},
 		{"nor has one beside it", vc(named("team-a", "dev"), multi), []*tenancyv1alpha1.VirtualCluster{vc(named("team", "a-dev"))}, nil},
