@@ -93,14 +93,14 @@ func For(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
 	}
 
 	// Leader election of the syncer's replicas, and the events it records
-	// about its Lease.
+	// about its Lease (core events) and its VirtualCluster (events.k8s.io).
 	leases := rbacv1.PolicyRule{
 		APIGroups: []string{"coordination.k8s.io"},
 		Resources: []string{"leases"},
 		Verbs:     []string{"get", "create", "update"},
 	}
-	electionEvents := rbacv1.PolicyRule{
-		APIGroups: []string{""},
+	recordEvents := rbacv1.PolicyRule{
+		APIGroups: []string{"", "events.k8s.io"},
 		Resources: []string{"events"},
 		Verbs:     []string{"create", "patch"},
 	}
@@ -108,11 +108,11 @@ func For(sync tenancyv1alpha1.SyncSpec, mode tenancyv1alpha1.Mode) Rules {
 	var r Rules
 	if mode != tenancyv1alpha1.MultiNamespaceMode {
 		r.Namespaced = append(rulesFor(synced, readWrite), rulesFor(observed, readOnly)...)
-		r.Namespaced = append(r.Namespaced, leases, electionEvents)
+		r.Namespaced = append(r.Namespaced, leases, recordEvents)
 		r.NeedMultiNamespace = clusterFields
 		return r
 	}
-	r.Namespaced = []rbacv1.PolicyRule{leases, electionEvents}
+	r.Namespaced = []rbacv1.PolicyRule{leases, recordEvents}
 	r.Cluster = []rbacv1.PolicyRule{{
 		APIGroups: []string{""},
 		Resources: []string{"namespaces"},

@@ -90,19 +90,22 @@ func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		if gone, err := r.gone(ctx, req.NamespacedName, r.newObj()); err != nil || !gone {
 			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, r.deleteCopy(ctx, r.gvk.GroupKind(), r.newObj(), req.Namespace, req.Name)
+		return ctrl.Result{}, r.deleteCopy(ctx, orphaned, r.gvk.GroupKind(), r.newObj(), req.Namespace, req.Name)
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	wanted := v.GetDeletionTimestamp().IsZero()
-	if wanted && r.wanted != nil {
-		if wanted, err = r.wanted(ctx, v); err != nil {
+	if !v.GetDeletionTimestamp().IsZero() {
+		return ctrl.Result{}, r.deleteCopy(ctx, requested, r.gvk.GroupKind(), r.newObj(), req.Namespace, req.Name)
+	}
+	if r.wanted != nil {
+		wanted, err := r.wanted(ctx, v)
+		if err != nil {
 			return ctrl.Result{}, err
 		}
-	}
-	if !wanted {
-		return ctrl.Result{}, r.deleteCopy(ctx, r.gvk.GroupKind(), r.newObj(), req.Namespace, req.Name)
+		if !wanted {
+			return ctrl.Result{}, r.deleteCopy(ctx, orphaned, r.gvk.GroupKind(), r.newObj(), req.Namespace, req.Name)
+		}
 	}
 
 	var desired V

@@ -34,6 +34,7 @@ func (e *env) setupNamespaces(mgr ctrl.Manager) error {
 
 func (r *namespaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	v := &corev1.Namespace{}
+	why := requested
 	if err := r.virtual.Get(ctx, req.NamespacedName, v); client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, err
 	} else if err == nil && v.DeletionTimestamp.IsZero() {
@@ -43,10 +44,20 @@ func (r *namespaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		if gone, err := r.gone(ctx, req.NamespacedName, &corev1.Namespace{}); err != nil || !gone {
 			return ctrl.Result{}, err
 		}
+		why = orphaned
 	}
-	// The virtual namespace is gone or going: so is everything in it.
+	// The virtual namespace is gone or going: so is everything in it, but
+	// not what was made for another virtual cluster, which no virtual
+	// object stands for here. Its host namespace stays while it holds any.
+	hostNs := r.tr.Names.HostNamespace(req.Name)
+	if n, _, err := r.countForeign(ctx, hostNs); err != nil {
+		return ctrl.Result{}, err
+	} else if n > 0 {
+		r.reportForeign(ctx)
+		return ctrl.Result{}, nil
+	}
 	h := &corev1.Namespace{}
-	h.Name = r.tr.Names.HostNamespace(req.Name)
-	_, err := r.applier.Delete(ctx, h, r.ownsNamespace(req.Name))
+	h.Name = hostNs
+	_, err := r.applier.Delete(ctx, h, r.narrow(ctx, why, r.ownsNamespace(req.Name)))
 	return ctrl.Result{}, err
 }
