@@ -6,12 +6,14 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
@@ -19,7 +21,7 @@ import (
 )
 
 // What the syncer never deletes on the host: the copies made for a virtual
-// cluster that came back empty.
+// cluster that came back empty, and a Service it is re-creating.
 
 func TestAReplacedVirtualClusterDeletesNothingOnTheHost(t *testing.T) {
 	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
@@ -123,6 +125,117 @@ func TestADeletionWhileTheSyncerIsDownStillRemovesTheCopy(t *testing.T) {
 	})
 }
 
+func TestAServiceReCreatedWithTheHostClusterIPIsNeverLost(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		tn := newTenant(t, mode)
+		ns := tn.newVirtualNamespace(t)
+
+		t.Run("the fault clears", func(t *testing.T) {
+			lift := refuseReCreatedServices(t, tn, ns)
+			hostUID := refusedReCreation(t, tn, ns, "web")
+			lift()
+			expectRestored(t, tn, ns, "web", hostUID)
+		})
+		t.Run("the syncer restarts meanwhile", func(t *testing.T) {
+			lift := refuseReCreatedServices(t, tn, ns)
+			hostUID := refusedReCreation(t, tn, ns, "api")
+			tn.StopSyncer()
+			lift()
+			tn.runSyncer(t, virtuals[tn.VC.Name])
+			expectRestored(t, tn, ns, "api", hostUID)
+		})
+	})
+}
+
+// refuseReCreatedServices makes the tenant's virtual cluster refuse the
+// Services the syncer creates in namespace ns, as a webhook might, until
+// the function it returns is called.
+func refuseReCreatedServices(t *testing.T, tn *tenant, ns string) func() {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
+	name := "refuse-syncer-services-" + ns
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"services"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{
+				Expression: fmt.Sprintf("!has(object.metadata.managedFields) || !object.metadata.managedFields.exists(f, f.manager == '%s')", syncer.FieldOwner),
+				Message:    "the test refuses the Services the syncer creates",
+			}},
+		},
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{corev1.LabelMetadataName: ns},
+			}},
+		},
+	}
+	g.Expect(tn.Virtual.Create(ctx, policy)).To(Succeed())
+	g.Expect(tn.Virtual.Create(ctx, binding)).To(Succeed())
+	lift := func() {
+		g.Expect(client.IgnoreNotFound(tn.Virtual.Delete(ctx, binding))).To(Succeed())
+		g.Expect(client.IgnoreNotFound(tn.Virtual.Delete(ctx, policy))).To(Succeed())
+	}
+	t.Cleanup(lift)
+	// In force once the API server has loaded it.
+	g.Eventually(func() error {
+		probe := webService(ns, "probe")
+		return tn.Virtual.Create(ctx, probe, client.FieldOwner(syncer.FieldOwner), client.DryRunAll)
+	}).WithTimeout(timeout).WithPolling(poll).Should(HaveOccurred(), "the policy refusing the syncer's Services")
+	return lift
+}
+
+// refusedReCreation creates Service name in ns and waits until the syncer,
+// re-creating it with its host copy's cluster IP, has been refused. It
+// returns the UID of the host copy.
+func refusedReCreation(t *testing.T, tn *tenant, ns, name string) types.UID {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := context.Background()
+	tn.createVirtual(t, webService(ns, name))
+	h := &corev1.Service{}
+	tn.hostObject(t, ns, name, h)
+	tn.waitHostEvent(t, syncer.ReasonServiceNotRestored, ns+"/"+name)
+	// Gone from the virtual cluster, and recorded on its host copy.
+	g.Expect(apierrors.IsNotFound(tn.Virtual.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &corev1.Service{}))).To(BeTrue())
+	live := &corev1.Service{}
+	g.Expect(hostClient.Get(ctx, client.ObjectKeyFromObject(h), live)).To(Succeed())
+	g.Expect(live.UID).To(Equal(h.UID))
+	g.Expect(live.Annotations).To(HaveKey("nestor.dev/restore-virtual-service"))
+	return h.UID
+}
+
+// expectRestored waits until virtual Service ns/name is back, as it was
+// with its host copy's cluster IP, and its host copy, never deleted (it
+// has the same UID), no longer records it.
+func expectRestored(t *testing.T, tn *tenant, ns, name string, hostUID types.UID) {
+	t.Helper()
+	ctx := context.Background()
+	want := webService(ns, name)
+	NewWithT(t).Eventually(func(g Gomega) {
+		h, v := &corev1.Service{}, &corev1.Service{}
+		g.Expect(hostClient.Get(ctx, tn.HostKey(ns, name), h)).To(Succeed())
+		g.Expect(h.UID).To(Equal(hostUID))
+		g.Expect(tn.Virtual.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, v)).To(Succeed())
+		g.Expect(v.Spec.ClusterIP).To(Equal(h.Spec.ClusterIP))
+		g.Expect(v.Spec.Selector).To(Equal(want.Spec.Selector))
+		g.Expect(v.Labels).To(Equal(want.Labels))
+		g.Expect(h.Annotations).NotTo(HaveKey("nestor.dev/restore-virtual-service"))
+		g.Expect(h.Annotations).To(HaveKeyWithValue(tenancyv1alpha1.AnnotationVirtualUID, string(v.UID)))
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed(), "virtual Service %s/%s restored", ns, name)
+}
+
 // waitClusterIPShown waits until virtual Service ns/name shows its host
 // copy's cluster IP, re-created with it.
 func waitClusterIPShown(t *testing.T, tn *tenant, ns, name string) {
@@ -132,6 +245,7 @@ func waitClusterIPShown(t *testing.T, tn *tenant, ns, name string) {
 		g.Expect(hostClient.Get(context.Background(), tn.HostKey(ns, name), h)).To(Succeed())
 		g.Expect(tn.Virtual.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, v)).To(Succeed())
 		g.Expect(v.Spec.ClusterIP).To(Equal(h.Spec.ClusterIP))
+		g.Expect(h.Annotations).NotTo(HaveKey("nestor.dev/restore-virtual-service"))
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed(), "virtual Service %s/%s with its host cluster IP", ns, name)
 }
 
