@@ -25,6 +25,12 @@ const (
 	// from; in multi-namespace mode it marks the host namespace of each
 	// virtual one.
 	LabelVirtualNamespace = "nestor.dev/virtual-namespace"
+	// LabelVirtualClusterUID is on everything the syncer makes on the host:
+	// the UID of the kube-system namespace of the virtual cluster it was made
+	// for. A virtual cluster whose etcd came back empty or was replaced has
+	// another, and what an earlier one made is never deleted for being absent
+	// from it. A label, not an annotation, so a selector finds them.
+	LabelVirtualClusterUID = "nestor.dev/virtual-cluster-uid"
 
 	// Annotations on every object the syncer copies to the host: where it
 	// comes from in the virtual cluster. The reverse lookup reads them and

@@ -175,14 +175,15 @@ func derive(vc *tenancyv1alpha1.VirtualCluster, mode tenancyv1alpha1.Mode) (Rule
 
 // Housekeeping are the rules the syncer needs for itself, whatever it
 // syncs: leader election of its replicas, and the events it records about
-// its Lease. They go into the Role, in the VirtualCluster's namespace.
+// its Lease (core events) and its VirtualCluster (events.k8s.io). They go
+// into the Role, in the VirtualCluster's namespace.
 func Housekeeping() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{{
 		APIGroups: []string{"coordination.k8s.io"},
 		Resources: []string{"leases"},
 		Verbs:     []string{"get", "create", "update"},
 	}, {
-		APIGroups: []string{""},
+		APIGroups: []string{"", "events.k8s.io"},
 		Resources: []string{"events"},
 		Verbs:     []string{"create", "patch"},
 	}}

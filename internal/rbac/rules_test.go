@@ -14,8 +14,8 @@ import (
 var rw = []string{"get", "list", "watch", "create", "update", "patch", "delete"}
 var ro = []string{"get", "list", "watch"}
 var (
-	leases         = rbacv1.PolicyRule{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}}
-	electionEvents = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}}
+	leases       = rbacv1.PolicyRule{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}}
+	recordEvents = rbacv1.PolicyRule{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}}
 )
 
 // forSync is For for a VirtualCluster team-a/my-vcluster with spec.sync sync.
@@ -52,7 +52,7 @@ func TestDefaultsInSingleNamespaceMode(t *testing.T) {
 	want := Rules{Namespaced: []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"configmaps", "endpoints", "persistentvolumeclaims", "pods", "secrets", "services"}, Verbs: rw},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: ro},
-		leases, electionEvents,
+		leases, recordEvents,
 	}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("rules:\n got %+v\nwant %+v", got, want)
@@ -62,7 +62,7 @@ func TestDefaultsInSingleNamespaceMode(t *testing.T) {
 func TestDefaultsInMultiNamespaceMode(t *testing.T) {
 	got := forSync(defaults(), tenancyv1alpha1.MultiNamespaceMode)
 	want := Rules{
-		Namespaced: []rbacv1.PolicyRule{leases, electionEvents},
+		Namespaced: []rbacv1.PolicyRule{leases, recordEvents},
 		Cluster:    multiCluster,
 		PerNamespace: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"configmaps", "endpoints", "persistentvolumeclaims", "pods", "secrets", "services"}, Verbs: rw},
@@ -126,7 +126,7 @@ func TestTurningAKindOffRemovesItsRule(t *testing.T) {
 	got := forSync(sync, tenancyv1alpha1.SingleNamespaceMode)
 	want := []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"endpoints", "persistentvolumeclaims", "services"}, Verbs: rw},
-		leases, electionEvents,
+		leases, recordEvents,
 	}
 	if !reflect.DeepEqual(got.Namespaced, want) {
 		t.Fatalf("rules:\n got %+v\nwant %+v", got.Namespaced, want)

@@ -60,7 +60,9 @@ type env struct {
 	// definitions are the custom kinds' definitions installed in the
 	// virtual cluster, by <plural>.<group>: only these kinds sync.
 	definitions definitions
-	recorder    events.EventRecorder
+	// recorder records events on virtual objects, hostRecorder on the
+	// VirtualCluster.
+	recorder, hostRecorder events.EventRecorder
 	// watched makes an empty host object of each kind a controller
 	// watches on the host, by the kind its origin records (watchHost).
 	// Filled while the controllers are set up, read-only once they run.
@@ -72,6 +74,11 @@ type env struct {
 	// to, once worked out.
 	podSecurityMu sync.Mutex
 	podSecurity   *podsecurity.Policy
+
+	// foreignReported is set once the copies made for another virtual
+	// cluster have been reported (reportForeign).
+	foreignMu       sync.Mutex
+	foreignReported bool
 }
 
 // owns is the OwnedFunc of the host copy of a virtual object.
@@ -121,12 +128,13 @@ func refused(err error) bool {
 }
 
 // deleteCopy deletes the host copy of virtual object namespace/name, if
-// there is one and it is that object's.
-func (e *env) deleteCopy(ctx context.Context, kind schema.GroupKind, h client.Object, namespace, name string, opts ...client.DeleteOption) error {
+// there is one, it is that object's, and why lets it go (see deletion).
+func (e *env) deleteCopy(ctx context.Context, why deletion, kind schema.GroupKind, h client.Object, namespace, name string, opts ...client.DeleteOption) error {
 	key := e.tr.HostKey(kind, namespace, name)
 	h.SetNamespace(key.Namespace)
 	h.SetName(key.Name)
-	_, err := e.applier.Delete(ctx, h, func(live client.Object) bool { return e.tr.Owns(kind, namespace, name, live) }, opts...)
+	owned := func(live client.Object) bool { return e.tr.Owns(kind, namespace, name, live) }
+	_, err := e.applier.Delete(ctx, h, e.narrow(ctx, why, owned), opts...)
 	return err
 }
 
@@ -173,6 +181,7 @@ func (e *env) ensureNamespace(ctx context.Context, ns string) error {
 	labels := ps.NamespaceLabels()
 	maps.Copy(labels, ownership.Labels(e.vc))
 	labels[tenancyv1alpha1.LabelVirtualNamespace] = ns
+	labels[tenancyv1alpha1.LabelVirtualClusterUID] = string(e.tr.Identity)
 	desired := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 		Name:        hostNs,
 		Labels:      labels,
@@ -188,8 +197,10 @@ func (e *env) ensureNamespace(ctx context.Context, ns string) error {
 	if _, err := e.applier.Apply(ctx, grant, e.madeForItself(grant.Name)); err != nil {
 		return fmt.Errorf("granting the syncer its rules in host namespace %s: %w", hostNs, err)
 	}
+	saLabels := e.tr.SelectorLabels()
+	saLabels[tenancyv1alpha1.LabelVirtualClusterUID] = string(e.tr.Identity)
 	sa := &corev1.ServiceAccount{
-		ObjectMeta:                   metav1.ObjectMeta{Name: e.cfg.WorkloadServiceAccount, Namespace: hostNs, Labels: e.tr.SelectorLabels()},
+		ObjectMeta:                   metav1.ObjectMeta{Name: e.cfg.WorkloadServiceAccount, Namespace: hostNs, Labels: saLabels},
 		AutomountServiceAccountToken: ptr.To(false),
 	}
 	if _, err := e.applier.Apply(ctx, sa, e.madeForItself(sa.Name)); err != nil {

@@ -18,6 +18,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -100,22 +101,10 @@ func run(m *testing.M) int {
 		}
 	}()
 	start := func(controllers []string, serviceCIDR string, crds ...string) (*localcluster.Cluster, client.Client, error) {
-		c, err := localcluster.Start(localcluster.Options{
-			Controllers:       controllers,
-			CRDDirectoryPaths: crds,
-			APIServerArgs: map[string]string{
-				// envtest turns the ServiceAccount admission plugin off; a
-				// real cluster, host or virtual, runs it: it checks a pod's
-				// ServiceAccount and adds the kube-api-access volume.
-				"disable-admission-plugins": "",
-				"service-cluster-ip-range":  serviceCIDR,
-			},
-		})
-		if err != nil {
-			return nil, nil, err
+		c, cl, err := startCluster(controllers, serviceCIDR, crds...)
+		if c != nil {
+			clusters = append(clusters, c)
 		}
-		clusters = append(clusters, c)
-		cl, err := client.New(c.Config, client.Options{Scheme: scheme})
 		return c, cl, err
 	}
 
@@ -133,9 +122,6 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "host:", err)
 		return 1
 	}
-	// A virtual cluster needs each namespace's default ServiceAccount (pods
-	// are rejected without it) and kube-root-ca.crt (kube-api-access reads it).
-	virtualControllers := []string{"serviceaccount-controller", "root-ca-certificate-publisher-controller", "namespace-controller", "garbage-collector-controller"}
 	for _, name := range []string{vcA, vcB} {
 		c, cl, err := start(virtualControllers, virtualServiceCIDR)
 		if err != nil {
@@ -145,6 +131,49 @@ func run(m *testing.M) int {
 		virtuals[name] = &virtualCluster{Cluster: c, client: cl}
 	}
 	return m.Run()
+}
+
+// virtualControllers run beside a virtual cluster's API server: it needs
+// each namespace's default ServiceAccount (pods are rejected without it)
+// and kube-root-ca.crt (kube-api-access reads it).
+var virtualControllers = []string{"serviceaccount-controller", "root-ca-certificate-publisher-controller", "namespace-controller", "garbage-collector-controller"}
+
+// startCluster starts a local cluster with controllers and service range
+// serviceCIDR, and returns its administrator.
+func startCluster(controllers []string, serviceCIDR string, crds ...string) (*localcluster.Cluster, client.Client, error) {
+	c, err := localcluster.Start(localcluster.Options{
+		Controllers:       controllers,
+		CRDDirectoryPaths: crds,
+		APIServerArgs: map[string]string{
+			// envtest turns the ServiceAccount admission plugin off; a
+			// real cluster, host or virtual, runs it: it checks a pod's
+			// ServiceAccount and adds the kube-api-access volume.
+			"disable-admission-plugins": "",
+			"service-cluster-ip-range":  serviceCIDR,
+		},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := client.New(c.Config, client.Options{Scheme: scheme})
+	return c, cl, err
+}
+
+// newVirtualCluster starts a virtual control plane of its own, with an
+// empty etcd, for one test: what a virtual cluster whose data was lost
+// comes back as. It stops when the test ends.
+func newVirtualCluster(t *testing.T) *virtualCluster {
+	t.Helper()
+	c, cl, err := startCluster(virtualControllers, virtualServiceCIDR)
+	if c != nil {
+		t.Cleanup(func() {
+			if err := c.Stop(); err != nil {
+				t.Errorf("stopping a virtual cluster: %v", err)
+			}
+		})
+	}
+	NewWithT(t).Expect(err).NotTo(HaveOccurred(), "starting a virtual cluster")
+	return &virtualCluster{Cluster: c, client: cl}
 }
 
 func zapLevel() int8 {
@@ -173,6 +202,11 @@ type tenant struct {
 	ConfigFile string
 	// StopSyncer stops the syncer before the test ends, when it runs via New.
 	StopSyncer func()
+
+	// host reaches the host as the syncer's ServiceAccount; opts are the
+	// tenant's options, for the syncers runSyncer starts.
+	host *rest.Config
+	opts tenantOptions
 }
 
 type tenantOptions struct {
@@ -309,36 +343,44 @@ func newTenant(t *testing.T, mode tenancyv1alpha1.Mode, opts ...tenantOption) *t
 		o.config(&cfg)
 	}
 	hostConfig := syncerHostConfig(vc)
-	virtual := virtuals[o.name]
-	virtualConfig := rest.CopyConfig(virtual.Config)
 	if o.writes != nil {
 		hostConfig.Wrap(o.writes.wrap)
-		virtualConfig.Wrap(o.writes.wrap)
 	}
-	var configFile string
-	var stop func()
-	if o.viaRun {
-		configFile = runFromFiles(t, cfg, hostConfig, virtual.Kubeconfig)
-	} else {
-		stop = startSyncer(t, syncer.Options{
-			Config:                 cfg,
-			Host:                   hostConfig,
-			Virtual:                virtualConfig,
-			LeaderElection:         o.elect,
-			MetricsBindAddress:     "0",
-			HealthProbeBindAddress: "0",
-		})
+	tn := &tenant{
+		VC:     vc,
+		Mode:   mode,
+		Names:  naming.NewTranslator(vc.Namespace, vc.Name, mode == tenancyv1alpha1.MultiNamespaceMode),
+		Config: cfg,
+		Rules:  rules,
+		host:   hostConfig,
+		opts:   o,
 	}
-	return &tenant{
-		ConfigFile: configFile,
-		StopSyncer: stop,
-		VC:         vc,
-		Mode:       mode,
-		Names:      naming.NewTranslator(vc.Namespace, vc.Name, mode == tenancyv1alpha1.MultiNamespaceMode),
-		Config:     cfg,
-		Rules:      rules,
-		Virtual:    virtual.client,
+	tn.runSyncer(t, virtuals[o.name])
+	return tn
+}
+
+// runSyncer starts a syncer of the tenant on virtual cluster virtual, which
+// becomes the tenant's: the one its helpers reach. A syncer started before
+// is to be stopped first (StopSyncer).
+func (tn *tenant) runSyncer(t *testing.T, virtual *virtualCluster) {
+	t.Helper()
+	tn.Virtual = virtual.client
+	if tn.opts.viaRun {
+		tn.ConfigFile = runFromFiles(t, tn.Config, tn.host, virtual.Kubeconfig)
+		return
 	}
+	virtualConfig := rest.CopyConfig(virtual.Config)
+	if tn.opts.writes != nil {
+		virtualConfig.Wrap(tn.opts.writes.wrap)
+	}
+	tn.StopSyncer = startSyncer(t, syncer.Options{
+		Config:                 tn.Config,
+		Host:                   tn.host,
+		Virtual:                virtualConfig,
+		LeaderElection:         tn.opts.elect,
+		MetricsBindAddress:     "0",
+		HealthProbeBindAddress: "0",
+	})
 }
 
 // defaultSync is spec.sync as the CRD's defaults fill it in.
@@ -461,16 +503,17 @@ func (tn *tenant) Markers(ns string) map[string]string {
 func (tn *tenant) newVirtualNamespace(t *testing.T) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns-" + rand.String(6)}}
-	NewWithT(t).Expect(tn.Virtual.Create(context.Background(), ns)).To(Succeed())
+	virtual := tn.Virtual
+	NewWithT(t).Expect(virtual.Create(context.Background(), ns)).To(Succeed())
 	// Every later syncer of this virtual cluster would sync what is left
 	// here: remove it while this one still runs. Pods go at once, as no
 	// kubelet finishes a graceful deletion.
 	t.Cleanup(func() {
 		ctx := context.Background()
-		if err := tn.Virtual.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(ns.Name), client.GracePeriodSeconds(0)); err != nil {
+		if err := virtual.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(ns.Name), client.GracePeriodSeconds(0)); err != nil {
 			t.Errorf("deleting the pods of virtual namespace %s: %v", ns.Name, err)
 		}
-		if err := tn.Virtual.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
+		if err := virtual.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
 			t.Errorf("deleting virtual namespace %s: %v", ns.Name, err)
 		}
 	})
@@ -587,6 +630,40 @@ func (tn *tenant) waitVirtualEvent(t *testing.T, ns, reason string) *corev1.Even
 	return got
 }
 
+// identity is what identifies the tenant's virtual cluster: the UID of its
+// kube-system namespace.
+func (tn *tenant) identity(g Gomega) types.UID {
+	ns := &corev1.Namespace{}
+	g.Expect(tn.Virtual.Get(context.Background(), client.ObjectKey{Name: metav1.NamespaceSystem}, ns)).To(Succeed())
+	return ns.UID
+}
+
+// hostEvents are the events of reason the syncer recorded on the tenant's
+// VirtualCluster on the host whose note contains about.
+func (tn *tenant) hostEvents(g Gomega, reason, about string) []eventsv1.Event {
+	var events eventsv1.EventList
+	g.Expect(hostClient.List(context.Background(), &events, client.InNamespace(tn.VC.Namespace))).To(Succeed())
+	var out []eventsv1.Event
+	for _, e := range events.Items {
+		if e.Reason == reason && e.Regarding.Kind == "VirtualCluster" && e.Regarding.Name == tn.VC.Name &&
+			e.Regarding.UID == tn.VC.UID && strings.Contains(e.Note, about) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// waitHostEvent waits for an event of hostEvents and returns it.
+func (tn *tenant) waitHostEvent(t *testing.T, reason, about string) *eventsv1.Event {
+	t.Helper()
+	var got []eventsv1.Event
+	NewWithT(t).Eventually(func(g Gomega) {
+		got = tn.hostEvents(g, reason, about)
+		g.Expect(got).NotTo(BeEmpty())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed(), "event %s on VirtualCluster %s/%s about %q", reason, tn.VC.Namespace, tn.VC.Name, about)
+	return &got[0]
+}
+
 // forceDelete deletes obj at once, as a kubelet does once its containers
 // have stopped.
 func forceDelete(t *testing.T, c client.Client, obj client.Object) {
@@ -659,4 +736,26 @@ func (tn *tenant) warnings(ctx context.Context, namespace, name string) ([]strin
 		}
 	}
 	return reasons, nil
+}
+
+// webService is a Service selecting app=web.
+func webService(ns, name string) *corev1.Service {
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"team": "a"}},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": "web"},
+			Ports:    []corev1.ServicePort{{Name: "http", Port: 80}},
+		},
+	}
+}
+
+// claim is a claim of one gibibyte.
+func claim(ns, name string) *corev1.PersistentVolumeClaim {
+	return &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		},
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -35,6 +36,10 @@ type kind[V client.Object] struct {
 	// statusInMain says the kind has no status subresource: its status is
 	// written with the rest of the object.
 	statusInMain bool
+	// restore, if set, runs when the virtual object is absent, before its
+	// copy is deleted: it reports whether the object is on its way back (a
+	// Service being re-created), and its copy stays.
+	restore func(ctx context.Context, key types.NamespacedName) (bool, error)
 	// after, if set, runs once the copy is in place and read back.
 	after func(ctx context.Context, v, h V) error
 	// recheck syncs a synced object again every resync, for what after
@@ -90,19 +95,27 @@ func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		if gone, err := r.gone(ctx, req.NamespacedName, r.newObj()); err != nil || !gone {
 			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, r.deleteCopy(ctx, r.gvk.GroupKind(), r.newObj(), req.Namespace, req.Name)
+		if r.restore != nil {
+			if back, err := r.restore(ctx, req.NamespacedName); err != nil || back {
+				return ctrl.Result{}, err
+			}
+		}
+		return ctrl.Result{}, r.deleteCopy(ctx, orphaned, r.gvk.GroupKind(), r.newObj(), req.Namespace, req.Name)
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	wanted := v.GetDeletionTimestamp().IsZero()
-	if wanted && r.wanted != nil {
-		if wanted, err = r.wanted(ctx, v); err != nil {
+	if !v.GetDeletionTimestamp().IsZero() {
+		return ctrl.Result{}, r.deleteCopy(ctx, requested, r.gvk.GroupKind(), r.newObj(), req.Namespace, req.Name)
+	}
+	if r.wanted != nil {
+		wanted, err := r.wanted(ctx, v)
+		if err != nil {
 			return ctrl.Result{}, err
 		}
-	}
-	if !wanted {
-		return ctrl.Result{}, r.deleteCopy(ctx, r.gvk.GroupKind(), r.newObj(), req.Namespace, req.Name)
+		if !wanted {
+			return ctrl.Result{}, r.deleteCopy(ctx, orphaned, r.gvk.GroupKind(), r.newObj(), req.Namespace, req.Name)
+		}
 	}
 
 	var desired V

@@ -39,6 +39,7 @@ func (e *env) setupNamespaces(mgr ctrl.Manager) error {
 
 func (r *namespaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	v := &corev1.Namespace{}
+	why := requested
 	err := r.virtual.Get(ctx, req.NamespacedName, v)
 	if client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, err
@@ -49,6 +50,7 @@ func (r *namespaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		if gone, err := r.gone(ctx, req.NamespacedName, &corev1.Namespace{}); err != nil || !gone {
 			return ctrl.Result{}, err
 		}
+		why = orphaned
 	}
 	h := &corev1.Namespace{}
 	h.Name = r.tr.Names.HostNamespace(req.Name)
@@ -59,8 +61,16 @@ func (r *namespaceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, err
 	}
 	if !alive {
-		// The virtual namespace is gone or going: so is everything in it.
-		_, err := r.applier.Delete(ctx, h, r.ownsNamespace(req.Name))
+		// The virtual namespace is gone or going: so is everything in it, but
+		// not what was made for another virtual cluster, which no virtual
+		// object stands for here. Its host namespace stays while it holds any.
+		if n, _, err := r.countForeign(ctx, h.Name); err != nil {
+			return ctrl.Result{}, err
+		} else if n > 0 {
+			r.reportForeign(ctx)
+			return ctrl.Result{}, nil
+		}
+		_, err := r.applier.Delete(ctx, h, r.narrow(ctx, why, r.ownsNamespace(req.Name)))
 		return ctrl.Result{}, err
 	}
 	if !h.DeletionTimestamp.IsZero() || !r.ownsNamespace(req.Name)(h) {

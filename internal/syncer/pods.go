@@ -61,7 +61,7 @@ func (r *podReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		if gone, err := r.gone(ctx, req.NamespacedName, &corev1.Pod{}); err != nil || !gone {
 			return ctrl.Result{}, err
 		}
-		return ctrl.Result{}, r.deleteHostPod(ctx, req.Namespace, req.Name, nil)
+		return ctrl.Result{}, r.deleteHostPod(ctx, orphaned, req.Namespace, req.Name, nil)
 	}
 	if err != nil {
 		return ctrl.Result{}, err
@@ -152,9 +152,12 @@ func (r *podReconciler) admitted(ctx context.Context, v, h *corev1.Pod, copied b
 }
 
 // replaceStale deletes old, the host copy of an earlier virtual pod of v's
-// name (deleted and re-created faster than the syncer saw), which v cannot
-// take over: a pod's spec is immutable. It reports whether old is on its
-// way out; its deletion event brings us back.
+// name (deleted and re-created faster than the syncer saw, or made for an
+// earlier virtual cluster whose data was lost), which v cannot take over: a
+// pod's spec is immutable, and its token is bound to the old pod. The
+// tenant asked for a pod of that name: v replaces old, as a StatefulSet's
+// pod replaces its predecessor. It reports whether old is on its way out;
+// its deletion event brings us back.
 func (r *podReconciler) replaceStale(ctx context.Context, v, old *corev1.Pod) (bool, error) {
 	o, ok := r.tr.OriginOf(old)
 	if !ok || o.Kind != kindPod || o.UID == v.UID {
@@ -235,7 +238,7 @@ func (r *podReconciler) deleting(ctx context.Context, v *corev1.Pod) (ctrl.Resul
 		return ctrl.Result{}, err
 	}
 	if ours {
-		if err := r.deleteHostPod(ctx, v.Namespace, v.Name, v.DeletionGracePeriodSeconds); err != nil {
+		if err := r.deleteHostPod(ctx, requested, v.Namespace, v.Name, v.DeletionGracePeriodSeconds); err != nil {
 			return ctrl.Result{}, err
 		}
 		// The host pod's deletion event brings us back.
@@ -244,32 +247,35 @@ func (r *podReconciler) deleting(ctx context.Context, v *corev1.Pod) (ctrl.Resul
 	return ctrl.Result{}, r.forceDelete(ctx, v)
 }
 
-// forceDelete removes virtual pod v at once, if it is still the same pod.
+// forceDelete removes virtual pod v at once, if it is still the same pod,
+// and its token: as an orphan, for v may have no host pod of its own (a
+// host pod made for an earlier virtual cluster keeps the token it reads).
 func (r *podReconciler) forceDelete(ctx context.Context, v *corev1.Pod) error {
 	err := r.virtual.Delete(ctx, v, client.GracePeriodSeconds(0), client.Preconditions{UID: &v.UID})
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("deleting virtual pod %s/%s: %w", v.Namespace, v.Name, err)
 	}
-	return r.deleteToken(ctx, v.Namespace, v.Name)
+	return r.deleteToken(ctx, orphaned, v.Namespace, v.Name)
 }
 
-// deleteHostPod deletes the host copy of virtual pod namespace/name, with
-// the virtual deletion's grace period when there is one.
-func (r *podReconciler) deleteHostPod(ctx context.Context, namespace, name string, grace *int64) error {
+// deleteHostPod deletes the host copy of virtual pod namespace/name and its
+// token, with the virtual deletion's grace period when there is one.
+func (r *podReconciler) deleteHostPod(ctx context.Context, why deletion, namespace, name string, grace *int64) error {
 	var opts []client.DeleteOption
 	if grace != nil {
 		opts = append(opts, client.GracePeriodSeconds(*grace))
 	}
-	if err := r.deleteCopy(ctx, kindPod, &corev1.Pod{}, namespace, name, opts...); err != nil {
+	if err := r.deleteCopy(ctx, why, kindPod, &corev1.Pod{}, namespace, name, opts...); err != nil {
 		return err
 	}
-	return r.deleteToken(ctx, namespace, name)
+	return r.deleteToken(ctx, why, namespace, name)
 }
 
-func (r *podReconciler) deleteToken(ctx context.Context, namespace, name string) error {
+func (r *podReconciler) deleteToken(ctx context.Context, why deletion, namespace, name string) error {
 	s := &corev1.Secret{}
 	s.Namespace, s.Name = r.tr.Names.HostNamespace(namespace), r.tr.TokenSecretName(namespace, name)
-	_, err := r.applier.Delete(ctx, s, func(live client.Object) bool { return r.tr.Owns(kindPodToken, namespace, name, live) })
+	owned := func(live client.Object) bool { return r.tr.Owns(kindPodToken, namespace, name, live) }
+	_, err := r.applier.Delete(ctx, s, r.narrow(ctx, why, owned))
 	return err
 }
 
@@ -287,7 +293,9 @@ func (r *podReconciler) token(ctx context.Context, v *corev1.Pod) (time.Duration
 		return 0, err
 	}
 	seconds := ptr.Deref(projection.ExpirationSeconds, defaultTokenSeconds)
-	if o, ok := r.tr.OriginOf(live); ok && o.UID == v.UID {
+	// A token Secret that records no virtual cluster (kept from before
+	// copies did) is renewed now, and so records this one.
+	if o, ok := r.tr.OriginOf(live); ok && o.UID == v.UID && r.tr.Current(live) {
 		if renew, err := strconv.ParseInt(live.Annotations[annotationTokenRenew], 10, 64); err == nil {
 			if wait := time.Until(time.Unix(renew, 0)); wait > 0 {
 				return wait, nil

@@ -2,15 +2,22 @@ package syncer
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 )
+
+var kindService = schema.GroupKind{Group: corev1.GroupName, Kind: "Service"}
 
 // ReasonClusterIPOutsideRange says the host's cluster IP of a service cannot
 // be shown in the virtual cluster.
@@ -20,6 +27,38 @@ const ReasonClusterIPOutsideRange = "ClusterIPOutsideServiceCIDR"
 // cluster refused to re-create with the host's cluster IP, which is not
 // tried again.
 const annotationClusterIPRefused = "nestor.dev/host-cluster-ip-refused"
+
+// annotationRestore, on the host copy of a virtual Service, records as JSON
+// the Service the syncer is re-creating with the host's cluster IP (a
+// cluster IP cannot change, so the virtual Service is deleted first): its
+// name, labels, annotations, owners, spec and the UID of the Service it
+// replaces. The host copy outlives the virtual Service, and while the
+// record stands every pass re-creates the Service from it and none takes
+// its absence for a deletion: a create that fails (the virtual API server
+// down, a webhook, a quota) loses nothing. It goes once the re-created
+// Service is there: that Service's copy does not carry it (serviceCopy).
+const annotationRestore = "nestor.dev/restore-virtual-service"
+
+// ReasonServiceNotRestored says a virtual Service being re-created with the
+// host's cluster IP could not be created yet.
+const ReasonServiceNotRestored = "VirtualServiceNotRestored"
+
+// serviceCopy is the host copy of virtual Service v. While v is the Service
+// a record stands for (the virtual cache may lag behind its deletion), the
+// copy keeps the record: only the re-created Service's copy drops it.
+func (e *env) serviceCopy(ctx context.Context, v *corev1.Service) (*corev1.Service, error) {
+	desired := e.tr.Service(v)
+	live := &corev1.Service{}
+	if err := e.host.Get(ctx, client.ObjectKeyFromObject(desired), live); client.IgnoreNotFound(err) != nil {
+		return nil, err
+	}
+	if record, ok := live.Annotations[annotationRestore]; ok {
+		if again, err := decodeRestore(record); err == nil && again.UID == v.UID {
+			desired.Annotations[annotationRestore] = record
+		}
+	}
+	return desired, nil
+}
 
 // showHostClusterIP makes virtual service v show the cluster IP of its host
 // copy h, the address pods on the host actually reach it at. A service's
@@ -46,34 +85,127 @@ func (e *env) showHostClusterIP(ctx context.Context, v, h *corev1.Service) error
 		return nil
 	}
 
-	again := v.DeepCopy()
-	again.ObjectMeta = metav1.ObjectMeta{
-		Name: v.Name, Namespace: v.Namespace, Labels: v.Labels, Annotations: v.Annotations,
-		OwnerReferences: v.OwnerReferences, Finalizers: v.Finalizers,
+	// First the record, then the deletion: the deletion is conditional on
+	// v's resource version, so what goes is what the record holds.
+	again := recreation(v, ip)
+	record, err := json.Marshal(again)
+	if err != nil {
+		return err
 	}
-	again.Spec.ClusterIP, again.Spec.ClusterIPs = ip, []string{ip}
-	again.Status = corev1.ServiceStatus{}
+	desired := e.tr.Service(v)
+	desired.Annotations[annotationRestore] = string(record)
+	if synced, err := e.toHost(ctx, kindService, v, desired); err != nil || !synced {
+		return err
+	}
 	uid := v.UID
-	if err := e.virtual.Delete(ctx, v, client.Preconditions{UID: &uid, ResourceVersion: &v.ResourceVersion}); err != nil {
-		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
-			return nil // changed meanwhile: the next event brings it back
-		}
+	err = e.virtual.Delete(ctx, v, client.Preconditions{UID: &uid, ResourceVersion: &v.ResourceVersion})
+	switch {
+	case apierrors.IsConflict(err):
+		return nil // changed meanwhile: its event brings it back, recorded afresh
+	case err != nil && !apierrors.IsNotFound(err):
 		return fmt.Errorf("re-creating virtual service %s/%s with the host's cluster IP: %w", v.Namespace, v.Name, err)
 	}
-	if err := e.virtual.Create(ctx, again); err != nil {
-		// Never lose the tenant's service: put it back as it was, with an
-		// address of the virtual cluster's choosing.
-		logf.FromContext(ctx).Error(err, "re-creating a virtual service with the host's cluster IP; restoring it", "service", client.ObjectKeyFromObject(v))
-		again.Spec.ClusterIP, again.Spec.ClusterIPs = "", nil
-		if again.Annotations == nil {
-			again.Annotations = map[string]string{}
+	// Gone, by this deletion or an earlier one the cache had not yet seen
+	// (or the tenant's, an instant ago: then it comes back, rather than
+	// risk losing it).
+	return e.recreate(ctx, again, h)
+}
+
+// recreation is virtual Service v as it is created again with cluster IP
+// ip, and v's UID, which the record names.
+func recreation(v *corev1.Service, ip string) *corev1.Service {
+	again := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: v.Name, Namespace: v.Namespace, UID: v.UID, Labels: v.Labels, Annotations: v.Annotations,
+			OwnerReferences: v.OwnerReferences,
+		},
+		Spec: *v.Spec.DeepCopy(),
+	}
+	again.Spec.ClusterIP, again.Spec.ClusterIPs = ip, []string{ip}
+	return again
+}
+
+func decodeRestore(record string) (*corev1.Service, error) {
+	again := &corev1.Service{}
+	if err := json.Unmarshal([]byte(record), again); err != nil {
+		return nil, fmt.Errorf("reading annotation %s: %w", annotationRestore, err)
+	}
+	return again, nil
+}
+
+// restoreService re-creates virtual Service key from the record on its host
+// copy, if there is one: it reports whether the Service is on its way back,
+// so that its copy stays. The copy is read from the host itself: the cache
+// may not hold the record yet. A record on a copy made for another virtual
+// cluster is not followed there; in a virtual namespace that is going away,
+// the namespace's deletion wins.
+func (e *env) restoreService(ctx context.Context, key types.NamespacedName) (bool, error) {
+	h := &corev1.Service{}
+	if err := e.hostReader.Get(ctx, e.tr.HostKey(kindService, key.Namespace, key.Name), h); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	record, ok := h.Annotations[annotationRestore]
+	if !ok || !e.tr.Owns(kindService, key.Namespace, key.Name, h) || !e.tr.Current(h) {
+		return false, nil
+	}
+	again, err := decodeRestore(record)
+	if err != nil {
+		return true, fmt.Errorf("virtual service %s, whose host copy %s/%s records it: %w", key, h.Namespace, h.Name, err)
+	}
+	ns := &corev1.Namespace{}
+	if err := e.virtualReader.Get(ctx, client.ObjectKey{Name: key.Namespace}, ns); apierrors.IsNotFound(err) || (err == nil && !ns.DeletionTimestamp.IsZero()) {
+		return false, nil
+	} else if err != nil {
+		return true, err
+	}
+	return true, e.recreate(ctx, again, h)
+}
+
+// recreate creates virtual Service again, which records the host's cluster
+// IP, from the record on host copy h. If the virtual cluster will not give that address (another Service
+// holds it, or its range does not), the Service is created with an address
+// of the virtual cluster's choosing, marked not to try again: a Service
+// whose address differs from the host's beats no Service. Any other refusal
+// is tried again, with the record left standing, until the Service is back.
+func (e *env) recreate(ctx context.Context, again, h *corev1.Service) error {
+	svc := again.DeepCopy()
+	svc.UID = ""
+	err := e.virtual.Create(ctx, svc, client.FieldOwner(FieldOwner))
+	if ipRefused(err) {
+		logf.FromContext(ctx).Info("the virtual cluster refused the host's cluster IP; re-creating the service with one of its own",
+			"service", client.ObjectKeyFromObject(again), "clusterIP", again.Spec.ClusterIP, "error", err.Error())
+		svc = again.DeepCopy()
+		svc.UID, svc.Spec.ClusterIP, svc.Spec.ClusterIPs = "", "", nil
+		if svc.Annotations == nil {
+			svc.Annotations = map[string]string{}
 		}
-		again.Annotations[annotationClusterIPRefused] = ip
-		if rerr := e.virtual.Create(ctx, again); rerr != nil {
-			return fmt.Errorf("restoring virtual service %s/%s after %w: %w", v.Namespace, v.Name, err, rerr)
+		svc.Annotations[annotationClusterIPRefused] = again.Spec.ClusterIP
+		err = e.virtual.Create(ctx, svc, client.FieldOwner(FieldOwner))
+	}
+	if err == nil || apierrors.IsAlreadyExists(err) {
+		return nil // back, or made again by the tenant: its copy drops the record
+	}
+	// Related to the host copy: one series of events per Service.
+	e.hostRecorder.Eventf(e.vc, h, corev1.EventTypeWarning, ReasonServiceNotRestored, "Recreate",
+		"Virtual Service %s/%s is being re-created with its host cluster IP %s and the virtual cluster refused it: %s. "+
+			"Its host copy and the record there stay, and it is tried again until it is back.",
+		again.Namespace, again.Name, again.Spec.ClusterIP, err.Error())
+	return fmt.Errorf("re-creating virtual service %s/%s: %w", again.Namespace, again.Name, err)
+}
+
+// ipRefused reports whether err refuses a Service its cluster IP itself:
+// the address is taken, or outside the range.
+func ipRefused(err error) bool {
+	var status apierrors.APIStatus
+	if !apierrors.IsInvalid(err) || !errors.As(err, &status) || status.Status().Details == nil {
+		return false
+	}
+	for _, c := range status.Status().Details.Causes {
+		if strings.HasPrefix(c.Field, "spec.clusterIP") {
+			return true
 		}
 	}
-	return nil
+	return false
 }
 
 // inServiceCIDR reports whether ip lies in the virtual cluster's service

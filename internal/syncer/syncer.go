@@ -71,6 +71,9 @@ func New(ctx context.Context, o Options) (manager.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the virtual cluster: %w", err)
 	}
+	if tr.Identity, err = readIdentity(ctx, direct); err != nil {
+		return nil, err
+	}
 	defs, err := installDefinitions(ctx, direct, cfg)
 	if err != nil {
 		return nil, err
@@ -133,6 +136,7 @@ func New(ctx context.Context, o Options) (manager.Manager, error) {
 		virtualApplier: apply.New(mgr.GetClient(), mgr.GetAPIReader(), FieldOwner),
 		definitions:    defs,
 		recorder:       mgr.GetEventRecorder(FieldOwner),
+		hostRecorder:   host.GetEventRecorder(FieldOwner),
 		watched:        map[schema.GroupKind]func() client.Object{},
 		vc:             &tenancyv1alpha1.VirtualCluster{},
 		resync:         time.Minute,
@@ -141,6 +145,8 @@ func New(ctx context.Context, o Options) (manager.Manager, error) {
 	if multi {
 		e.hostNamespaces = host.GetCache().(*namespacesCache)
 	}
+	// The scheme does not know VirtualClusters: its events name it so.
+	e.vc.APIVersion, e.vc.Kind = tenancyv1alpha1.GroupVersion.String(), "VirtualCluster"
 	if err := e.setup(mgr); err != nil {
 		return nil, err
 	}

@@ -28,6 +28,12 @@ type Context struct {
 	// VirtualClusterUID the object itself.
 	VirtualCluster, HostNamespace string
 	VirtualClusterUID             types.UID
+	// Identity is the UID of the virtual cluster's kube-system namespace,
+	// which the syncer reads at start: every copy records it (Meta), and
+	// only a copy made for this virtual cluster is removed for its virtual
+	// object's absence (Current). The operator, which makes no copies,
+	// leaves it empty.
+	Identity types.UID
 	// WorkloadServiceAccount is the host identity of every tenant pod.
 	WorkloadServiceAccount string
 	// APIServerHost is how a host pod reaches the virtual cluster's API
@@ -139,6 +145,7 @@ func (c Context) Meta(kind schema.GroupKind, v metav1.Object) metav1.ObjectMeta 
 	key := c.HostKey(kind, v.GetNamespace(), v.GetName())
 	labels := withoutReserved(v.GetLabels())
 	maps.Copy(labels, c.Markers(v.GetNamespace()))
+	labels[tenancyv1alpha1.LabelVirtualClusterUID] = string(c.Identity)
 	annotations := withoutReserved(v.GetAnnotations())
 	annotations[tenancyv1alpha1.AnnotationVirtualKind] = kind.String()
 	annotations[tenancyv1alpha1.AnnotationVirtualNamespace] = v.GetNamespace()
@@ -203,4 +210,12 @@ func (c Context) OriginOf(h metav1.Object) (Origin, bool) {
 func (c Context) Owns(kind schema.GroupKind, namespace, name string, h metav1.Object) bool {
 	o, ok := c.OriginOf(h)
 	return ok && o.Kind == kind && o.Namespace == namespace && o.Name == name
+}
+
+// Current reports whether host object h was made for the virtual cluster
+// of c.Identity. A copy made for an earlier one (its etcd lost or replaced)
+// or before copies recorded it is not: its virtual object's absence from
+// this one says nothing about the tenant's wishes.
+func (c Context) Current(h metav1.Object) bool {
+	return c.Identity != "" && h.GetLabels()[tenancyv1alpha1.LabelVirtualClusterUID] == string(c.Identity)
 }

@@ -26,6 +26,7 @@ func contexts() map[string]Context {
 			HostNamespace:          "team-a",
 			WorkloadServiceAccount: "vc-workload-vc",
 			APIServerHost:          "vc.team-a.svc",
+			Identity:               "kube-system-uid",
 		}
 	}
 	return out
@@ -213,6 +214,39 @@ func TestOwnership(t *testing.T) {
 		mutate(s)
 		if c.Owns(kindSecret, "ns1", "s", s) {
 			t.Errorf("%s: taken for the copy", name)
+		}
+	}
+}
+
+// A copy records the virtual cluster it was made for; only one of the
+// context's own is current, whatever the tenant sets.
+func TestCurrent(t *testing.T) {
+	c := contexts()["single"]
+	v := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "ns1", UID: "u",
+		Labels: map[string]string{tenancyv1alpha1.LabelVirtualClusterUID: "forged"}}}
+	h := c.Secret(v)
+	if got := h.Labels[tenancyv1alpha1.LabelVirtualClusterUID]; got != "kube-system-uid" {
+		t.Fatalf("a copy records virtual cluster %q, want kube-system-uid", got)
+	}
+	earlier := c
+	earlier.Identity = "earlier-uid"
+	unknown := c
+	unknown.Identity = ""
+	none := h.DeepCopy()
+	delete(none.Labels, tenancyv1alpha1.LabelVirtualClusterUID)
+	for _, tc := range []struct {
+		name string
+		c    Context
+		h    metav1.Object
+		want bool
+	}{
+		{"made for this virtual cluster", c, h, true},
+		{"made for an earlier one", earlier, h, false},
+		{"made before copies recorded it", c, none, false},
+		{"by a context that knows no virtual cluster", unknown, none, false},
+	} {
+		if got := tc.c.Current(tc.h); got != tc.want {
+			t.Errorf("%s: current %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }
