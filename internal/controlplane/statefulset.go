@@ -54,15 +54,17 @@ const nonRootUser = 65532
 
 // disabledControllers are the kube-controller-manager controllers that act on
 // nodes or volumes: in a virtual cluster the host does that work, and, for
-// example, the node-lifecycle or pod-garbage collectors would evict or delete
-// the tenant's pods because the virtual cluster has no kubelets.
+// example, the node-lifecycle controller would evict the tenant's pods
+// because no kubelet of the virtual cluster's Nodes sends heartbeats. The
+// pod garbage collector runs: the syncer shows the Node of every pod it
+// binds before it binds it, until the node's last pod is gone (README,
+// "Nodes").
 var disabledControllers = []string{
 	"node-ipam-controller",
 	"node-lifecycle-controller",
 	"taint-eviction-controller",
 	"device-taint-eviction-controller",
 	"ttl-controller",
-	"pod-garbage-collector-controller",
 	"persistentvolume-attach-detach-controller",
 	"persistentvolume-binder-controller",
 	"persistentvolume-expander-controller",

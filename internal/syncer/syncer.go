@@ -187,6 +187,10 @@ func hostCacheOptions(cfg syncerconfig.Config, tr translate.Context, multi bool)
 		}
 		co.ByObject[newUnstructured(cr.GroupVersionKind())] = cache.ByObject{Label: sel}
 	}
+	if multi && cfg.FromHost.Nodes.IsEnabled() {
+		// The host's nodes are the platform's: all of them, read-only.
+		co.ByObject[&corev1.Node{}] = cache.ByObject{Label: labels.Everything()}
+	}
 	if !multi {
 		co.DefaultNamespaces = map[string]cache.Config{cfg.HostNamespace: {}}
 		return co, nil
