@@ -206,6 +206,7 @@ var (
 		pki.EtcdCACert, pki.APIServerEtcdClientCert, pki.APIServerEtcdClientKey,
 		pki.FrontProxyCACert, pki.FrontProxyClientCert, pki.FrontProxyClientKey,
 		pki.ServiceAccountKey, pki.ServiceAccountPub,
+		pki.KubeletClientCert, pki.KubeletClientKey,
 	}
 	controllerManagerPKI = []string{pki.CACert, pki.CAKey, pki.ServiceAccountKey, ControllerManagerKubeconfig}
 )
@@ -314,6 +315,13 @@ func apiServerContainer(vc *tenancyv1alpha1.VirtualCluster, image string) corev1
 		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
 		"--proxy-client-cert-file=" + pkiPath(pki.FrontProxyClientCert),
 		"--proxy-client-key-file=" + pkiPath(pki.FrontProxyClientKey),
+		// A Node's kubelet is the syncer's kubelet API, at the Node's
+		// InternalIP (README, "Nodes"). The API server proves itself to it
+		// with this certificate; it does not check the syncer's, which the
+		// syncer makes itself at start (internal/syncer/kubelet.go).
+		"--kubelet-client-certificate=" + pkiPath(pki.KubeletClientCert),
+		"--kubelet-client-key=" + pkiPath(pki.KubeletClientKey),
+		"--kubelet-preferred-address-types=InternalIP",
 	}
 	return corev1.Container{
 		Name:    "kube-apiserver",

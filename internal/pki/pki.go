@@ -50,7 +50,15 @@ const (
 	AdminKey                = "admin.key"
 	ControllerManagerCert   = "controller-manager.crt"
 	ControllerManagerKey    = "controller-manager.key"
+	// The API server's client certificate toward kubelets: the syncer,
+	// which serves the kubelet API of the virtual cluster's Nodes, admits
+	// no other caller.
+	KubeletClientCert = "apiserver-kubelet-client.crt"
+	KubeletClientKey  = "apiserver-kubelet-client.key"
 )
+
+// KubeletClientName is the common name of KubeletClientCert.
+const KubeletClientName = "kube-apiserver-kubelet-client"
 
 const (
 	// LeafValidity is how long an issued leaf certificate is valid.
@@ -102,6 +110,8 @@ func (c Config) leaves() []leafSpec {
 			organization: []string{"system:masters"}, usages: client},
 		{cert: ControllerManagerCert, key: ControllerManagerKey, ca: clusterCA,
 			commonName: "system:kube-controller-manager", usages: client},
+		{cert: KubeletClientCert, key: KubeletClientKey, ca: clusterCA,
+			commonName: KubeletClientName, usages: client},
 		{cert: FrontProxyClientCert, key: FrontProxyClientKey, ca: frontProxyCA,
 			commonName: "front-proxy-client", usages: client},
 		{cert: APIServerEtcdClientCert, key: APIServerEtcdClientKey, ca: etcdCA,
