@@ -50,6 +50,9 @@ type Options struct {
 	LeaderElection bool
 	// MetricsBindAddress and HealthProbeBindAddress; "0" turns them off.
 	MetricsBindAddress, HealthProbeBindAddress string
+	// KubeletBindAddress is where the kubelet API of the virtual
+	// cluster's Nodes is served (kubelet.go); "" or "0" turns it off.
+	KubeletBindAddress string
 }
 
 // New builds the syncer's manager. Start runs it. The definitions of the
@@ -149,6 +152,15 @@ func New(ctx context.Context, o Options) (manager.Manager, error) {
 	e.vc.APIVersion, e.vc.Kind = tenancyv1alpha1.GroupVersion.String(), "VirtualCluster"
 	if err := e.setup(mgr); err != nil {
 		return nil, err
+	}
+	if o.KubeletBindAddress != "" && o.KubeletBindAddress != "0" {
+		kubelet, err := newKubeletServer(e, o.KubeletBindAddress, o.Host, o.Virtual)
+		if err != nil {
+			return nil, err
+		}
+		if err := mgr.Add(kubelet); err != nil {
+			return nil, err
+		}
 	}
 	return mgr, nil
 }
