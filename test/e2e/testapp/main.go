@@ -4,9 +4,13 @@
 //	testapp pause                   sleep until signalled (the pod sandbox image)
 //	testapp serve ADDR FILE         answer GET / with FILE's contents, $GREETING and $TOKEN
 //	testapp get URL WANT TIMEOUT    GET URL until the body contains WANT, print it
+//	testapp tick                    print "tick N" twice a second, until signalled
+//	testapp crash MESSAGE           print MESSAGE and exit 1
+//	testapp tty                     say whether stdin is a terminal, then echo its lines until "exit"
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +20,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -41,8 +47,36 @@ func main() {
 			fail(err)
 		}
 		get(args[0], args[1], timeout)
+	case "tick":
+		for i := 1; ; i++ {
+			fmt.Printf("tick %d\n", i)
+			time.Sleep(500 * time.Millisecond)
+		}
+	case "crash":
+		if len(args) != 1 {
+			usage()
+		}
+		fmt.Println(args[0])
+		os.Exit(1)
+	case "tty":
+		echo()
 	default:
 		usage()
+	}
+}
+
+// echo tells a terminal on stdin apart (kubectl exec -t), then repeats
+// each line it reads.
+func echo() {
+	_, err := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS)
+	fmt.Printf("tty=%t\n", err == nil)
+	lines := bufio.NewScanner(os.Stdin)
+	for lines.Scan() {
+		line := strings.TrimSpace(lines.Text())
+		if line == "exit" {
+			return
+		}
+		fmt.Printf("echo: %s\n", line)
 	}
 }
 
@@ -100,7 +134,7 @@ func fetch(c *http.Client, url string) (string, error) {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: testapp pause | serve ADDR FILE | get URL WANT TIMEOUT")
+	fmt.Fprintln(os.Stderr, "usage: testapp pause | serve ADDR FILE | get URL WANT TIMEOUT | tick | crash MESSAGE | tty")
 	os.Exit(2)
 }
 
