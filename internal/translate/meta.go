@@ -17,6 +17,7 @@ import (
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/internal/naming"
+	"github.com/nestor-dev/nestor/internal/rbac"
 	"github.com/nestor-dev/nestor/internal/syncerconfig"
 )
 
@@ -40,6 +41,9 @@ type Context struct {
 	// server: the control plane's Service, whose name the serving
 	// certificate holds.
 	APIServerHost string
+	// CarryReadinessGates says the host pods carry the virtual pods'
+	// readiness gates, and the syncer their conditions (rbac.CarryReadinessGates).
+	CarryReadinessGates bool
 }
 
 // For is the translation of the virtual cluster that syncer configuration
@@ -52,6 +56,7 @@ func For(cfg syncerconfig.Config) Context {
 		HostNamespace:          cfg.HostNamespace,
 		WorkloadServiceAccount: cfg.WorkloadServiceAccount,
 		APIServerHost:          naming.ForVirtualCluster(cfg.HostNamespace, cfg.VirtualCluster.Name).ControlPlane + "." + cfg.HostNamespace + ".svc",
+		CarryReadinessGates:    rbac.CarryReadinessGates(cfg.ToHost),
 	}
 }
 

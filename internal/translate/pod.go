@@ -84,6 +84,11 @@ func (c Context) Pod(v *corev1.Pod) *corev1.Pod {
 			containers[i].Env = withDefaults(containers[i].Env, env)
 		}
 	}
+	// Without their conditions, which the syncer may not carry, the gates
+	// would keep the host pod from ever being Ready (PodStatus reports them).
+	if !c.CarryReadinessGates {
+		spec.ReadinessGates = nil
+	}
 	// The API adds ephemeral containers through a subresource only, never
 	// on create or update: a debug container stays in the virtual cluster.
 	spec.EphemeralContainers = nil
