@@ -38,8 +38,9 @@ type Context struct {
 	// WorkloadServiceAccount is the host identity of every tenant pod.
 	WorkloadServiceAccount string
 	// APIServerHost is how a host pod reaches the virtual cluster's API
-	// server: the control plane's Service, whose name the serving
-	// certificate holds.
+	// server: the cluster IP of the control plane's Service, or its name
+	// while the syncer's configuration has no IP; the serving certificate
+	// holds both.
 	APIServerHost string
 	// CarryReadinessGates says the host pods carry the virtual pods'
 	// readiness gates, and the syncer their conditions (rbac.CarryReadinessGates).
@@ -49,13 +50,17 @@ type Context struct {
 // For is the translation of the virtual cluster that syncer configuration
 // cfg is for: the syncer's, and the operator's when it cleans up after it.
 func For(cfg syncerconfig.Config) Context {
+	apiServer := cfg.APIServerIP
+	if apiServer == "" {
+		apiServer = naming.ForVirtualCluster(cfg.HostNamespace, cfg.VirtualCluster.Name).ControlPlane + "." + cfg.HostNamespace + ".svc"
+	}
 	return Context{
 		Names:                  naming.NewTranslator(cfg.HostNamespace, cfg.VirtualCluster.Name, cfg.Mode == tenancyv1alpha1.MultiNamespaceMode),
 		VirtualCluster:         cfg.VirtualCluster.Name,
 		VirtualClusterUID:      cfg.VirtualCluster.UID,
 		HostNamespace:          cfg.HostNamespace,
 		WorkloadServiceAccount: cfg.WorkloadServiceAccount,
-		APIServerHost:          naming.ForVirtualCluster(cfg.HostNamespace, cfg.VirtualCluster.Name).ControlPlane + "." + cfg.HostNamespace + ".svc",
+		APIServerHost:          apiServer,
 		CarryReadinessGates:    rbac.CarryReadinessGates(cfg.ToHost),
 	}
 }
