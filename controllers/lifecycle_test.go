@@ -336,7 +336,12 @@ func TestKubeconfigAndCertificates(t *testing.T) {
 	serving := parseCert(g, certs.Data[pki.APIServerCert])
 	_, err = serving.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
 	g.Expect(err).NotTo(HaveOccurred())
-	for _, host := range []string{"sample", "sample." + vc.Namespace, "sample." + vc.Namespace + ".svc", "localhost"} {
+	// Tenant pods reach it at the cluster IP of its Service, and by the
+	// names of the virtual "kubernetes" Service.
+	svc := &corev1.Service{}
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: n.ControlPlane}, svc)).To(Succeed())
+	g.Expect(svc.Spec.ClusterIP).NotTo(BeEmpty())
+	for _, host := range []string{"sample", "sample." + vc.Namespace, "sample." + vc.Namespace + ".svc", "localhost", svc.Spec.ClusterIP, "kubernetes.default.svc"} {
 		g.Expect(serving.VerifyHostname(host)).To(Succeed(), "serving certificate must cover %s", host)
 	}
 

@@ -8,7 +8,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
@@ -83,12 +82,18 @@ func (r *VirtualClusterReconciler) reconcileCertificates(ctx context.Context, st
 		// Never adopt, or build on, keys someone else put there.
 		return outcome{}, &apply.NotOwnedError{Kind: "Secret", Key: client.ObjectKeyFromObject(current)}
 	}
+	// The Services come first: the serving certificate holds the cluster
+	// IP the host gives the API's Service as it creates it, at which the
+	// tenant's pods reach the API server.
+	if err := r.applyAll(ctx, vc, controlplane.Service(vc), controlplane.HeadlessService(vc)); err != nil {
+		return outcome{}, err
+	}
 	svc := &corev1.Service{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: n.ControlPlane}, svc); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return outcome{}, fmt.Errorf("reading Service %s: %w", n.ControlPlane, err)
-		}
-		svc = nil
+	svc.Name, svc.Namespace = n.ControlPlane, vc.Namespace
+	if found, err := r.Applier.Get(ctx, svc); err != nil {
+		return outcome{}, err
+	} else if !found {
+		return notReady(ReasonWaiting, fmt.Sprintf("Waiting for Service %s to appear.", svc.Name)), nil
 	}
 
 	data, changed, err := pki.Ensure(current.Data, controlplane.PKIConfig(vc, svc, r.HostClusterDomain), r.now())
@@ -132,9 +137,6 @@ func (r *VirtualClusterReconciler) now() time.Time {
 func (r *VirtualClusterReconciler) reconcileControlPlane(ctx context.Context, st *state) (outcome, error) {
 	vc := st.vc
 	sts := controlplane.StatefulSet(vc, st.pkiHash)
-	if err := r.applyAll(ctx, vc, controlplane.Service(vc), controlplane.HeadlessService(vc)); err != nil {
-		return outcome{}, err
-	}
 	res, err := r.Applier.Apply(ctx, sts, ownedBy(vc, sts))
 	if err != nil {
 		return outcome{}, err
@@ -199,6 +201,11 @@ func (e *configTooLargeError) Error() string {
 func (r *VirtualClusterReconciler) reconcileSyncer(ctx context.Context, st *state) (outcome, error) {
 	vc := st.vc
 	cfg := syncerconfig.For(vc, st.mode)
+	svc := &corev1.Service{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: naming.ForVirtualCluster(vc.Namespace, vc.Name).ControlPlane}, svc); client.IgnoreNotFound(err) != nil {
+		return outcome{}, fmt.Errorf("reading the control plane's Service: %w", err)
+	}
+	cfg.APIServerIP = controlplane.ClusterIP(svc)
 	cfg.CustomResources = st.customResources.kinds
 	defs, err := r.definitions.encode(st.customResources)
 	if err != nil {

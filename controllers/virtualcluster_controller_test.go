@@ -157,6 +157,11 @@ func TestSingleNamespaceSampleBecomesItsChildren(t *testing.T) {
 
 	svc := &corev1.Service{}
 	g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: vc.Namespace, Name: "sample"}, svc)).To(Succeed())
+	// The syncer learns where tenant pods reach the API server.
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(cm), cm)).To(Succeed())
+		g.Expect(cm.Data["config.yaml"]).To(ContainSubstring("apiServerIP: " + svc.Spec.ClusterIP))
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	g.Expect(svc.Spec.Ports).To(HaveLen(1))
 	g.Expect(svc.Spec.Ports[0].Port).To(BeEquivalentTo(443))
 	g.Expect(svc.Spec.Ports[0].TargetPort.String()).To(Equal("https"))

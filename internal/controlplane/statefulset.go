@@ -344,6 +344,12 @@ func controllerManagerContainer(vc *tenancyv1alpha1.VirtualCluster, image string
 		"--kubeconfig=" + kubeconfig,
 		"--authentication-kubeconfig=" + kubeconfig,
 		"--authorization-kubeconfig=" + kubeconfig,
+		// Its own CA instead of the API server's
+		// extension-apiserver-authentication ConfigMap: kube-controller-manager
+		// reads that at start, and exits while the API server has not yet
+		// bootstrapped the RBAC that lets it (twice at every boot).
+		"--authentication-skip-lookup=true",
+		"--client-ca-file=" + pkiPath(pki.CACert),
 		"--bind-address=0.0.0.0",
 		fmt.Sprintf("--secure-port=%d", ControllerManagerPort),
 		"--cluster-name=" + vc.Name,

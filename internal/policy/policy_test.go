@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/ownership"
 )
 
 func vc() *tenancyv1alpha1.VirtualCluster {
@@ -71,4 +72,26 @@ func TestNetworkPolicySelectsOnlyTheTenantsWorkloads(t *testing.T) {
 	if len(np.Spec.Egress) != 3 || np.Spec.Egress[2].To[0].IPBlock.CIDR != "0.0.0.0/0" {
 		t.Errorf("egress = %+v", np.Spec.Egress)
 	}
+}
+
+// Tenant pods reach their API server through the control plane's Service,
+// whose traffic arrives at the control-plane pods: the egress allows them,
+// on every port.
+func TestNetworkPolicyLetsTenantPodsReachTheirAPIServer(t *testing.T) {
+	v := vc()
+	np := NetworkPolicy(v, "team-a-tenant")
+	controlPlane := labels.Set(ownership.ComponentLabels(v, tenancyv1alpha1.ComponentControlPlane))
+	namespace := labels.Set{corev1.LabelMetadataName: v.Namespace}
+	rule := np.Spec.Egress[0]
+	if len(rule.Ports) != 0 {
+		t.Fatalf("the egress to the virtual cluster's pods is limited to %+v", rule.Ports)
+	}
+	for _, peer := range rule.To {
+		ns, err1 := metav1.LabelSelectorAsSelector(peer.NamespaceSelector)
+		pods, err2 := metav1.LabelSelectorAsSelector(peer.PodSelector)
+		if err1 == nil && err2 == nil && ns.Matches(namespace) && pods.Matches(controlPlane) {
+			return
+		}
+	}
+	t.Errorf("no egress peer selects the control plane's pods: %+v", rule.To)
 }

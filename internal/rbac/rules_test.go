@@ -34,6 +34,10 @@ var multiCluster = []rbacv1.PolicyRule{
 		ResourceNames: []string{"nestor-team-a-my-vcluster:host-namespace"}},
 }
 
+// podStatus carries readiness gates' conditions to the host pods: only
+// with pods and endpoints synced.
+var podStatus = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/status"}, Verbs: []string{"patch"}}
+
 // defaults is spec.sync as the schema defaults it.
 func defaults() tenancyv1alpha1.SyncSpec {
 	on := tenancyv1alpha1.EnabledByDefault{Enabled: ptr.To(true)}
@@ -52,6 +56,7 @@ func TestDefaultsInSingleNamespaceMode(t *testing.T) {
 	want := Rules{Namespaced: []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"configmaps", "endpoints", "persistentvolumeclaims", "pods", "secrets", "services"}, Verbs: rw},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: ro},
+		podStatus,
 		leases, recordEvents,
 	}}
 	if !reflect.DeepEqual(got, want) {
@@ -67,6 +72,7 @@ func TestDefaultsInMultiNamespaceMode(t *testing.T) {
 		PerNamespace: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"configmaps", "endpoints", "persistentvolumeclaims", "pods", "secrets", "services"}, Verbs: rw},
 			{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: ro},
+			podStatus,
 			{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get", "list", "watch", "create", "patch"}},
 			{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"rolebindings"}, Verbs: []string{"list", "watch"}},
 		},
@@ -200,6 +206,7 @@ func TestAskedFor(t *testing.T) {
 			"secrets":                      {"spec.sync.toHost.pods"},
 			"certificates.cert-manager.io": {"spec.sync.toHost.customResources[certificates.cert-manager.io]"},
 			"events":                       {"spec.sync.fromHost.events"},
+			"pods/status":                  {"spec.sync.toHost.endpoints"},
 			// Nodes get no rule in this mode, so nothing asks for one.
 		}},
 		{tenancyv1alpha1.MultiNamespaceMode, map[string][]string{
@@ -213,6 +220,7 @@ func TestAskedFor(t *testing.T) {
 			"certificates.cert-manager.io": {"spec.sync.toHost.customResources[certificates.cert-manager.io]"},
 			"events":                       {"spec.sync.fromHost.events"},
 			"nodes":                        {"spec.sync.fromHost.nodes"},
+			"pods/status":                  {"spec.sync.toHost.endpoints"},
 		}},
 	} {
 		t.Run(string(tc.mode), func(t *testing.T) {
@@ -290,5 +298,20 @@ func TestNoSyncedKindIsGrantedClusterWide(t *testing.T) {
 				t.Errorf("no rule for the workload ServiceAccount in %+v", got.PerNamespace)
 			}
 		})
+	}
+}
+
+// Readiness gates' conditions reach the host pods only where the syncer
+// writes endpoints too: the built-in edit role holds neither.
+func TestPodStatusOnlyWithEndpoints(t *testing.T) {
+	for _, mode := range []tenancyv1alpha1.Mode{tenancyv1alpha1.SingleNamespaceMode, tenancyv1alpha1.MultiNamespaceMode} {
+		sync := defaults()
+		sync.ToHost.Endpoints.Enabled = ptr.To(false)
+		r := forSync(sync, mode)
+		for _, rule := range append(r.Namespaced, r.PerNamespace...) {
+			if slices.Contains(rule.Resources, "pods/status") {
+				t.Errorf("%s: endpoints off, yet %+v", mode, rule)
+			}
+		}
 	}
 }

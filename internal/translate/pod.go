@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"net"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -73,22 +74,44 @@ func (c Context) Pod(v *corev1.Pod) *corev1.Pod {
 	for i := range spec.Volumes {
 		c.volume(&spec.Volumes[i], v)
 	}
-	env := []corev1.EnvVar{
-		{Name: "KUBERNETES_SERVICE_HOST", Value: c.APIServerHost},
-		{Name: "KUBERNETES_SERVICE_PORT", Value: "443"},
-		{Name: "KUBERNETES_SERVICE_PORT_HTTPS", Value: "443"},
-	}
+	env := c.apiServerEnv()
 	for _, containers := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
 		for i := range containers {
 			containerRefs(&containers[i].Env, containers[i].EnvFrom, name, func(n string) string { return c.ConfigMapName(ns, n) })
 			containers[i].Env = withDefaults(containers[i].Env, env)
 		}
 	}
+	// Without their conditions, which the syncer may not carry, the gates
+	// would keep the host pod from ever being Ready (PodStatus reports them).
+	if !c.CarryReadinessGates {
+		spec.ReadinessGates = nil
+	}
 	// The API adds ephemeral containers through a subresource only, never
 	// on create or update: a debug container stays in the virtual cluster.
 	spec.EphemeralContainers = nil
 	h.Spec = *spec
 	return h
+}
+
+// apiServerEnv are the variables of the "kubernetes" Service that a
+// kubelet gives every container, whatever enableServiceLinks says, here
+// naming the virtual cluster's API server: in-cluster clients read
+// KUBERNETES_SERVICE_HOST and _PORT, older ones KUBERNETES_PORT. The host's
+// kubelet sets them for the host's API server, and a container's own
+// variables win over those.
+func (c Context) apiServerEnv() []corev1.EnvVar {
+	const port = "443"
+	url := "tcp://" + net.JoinHostPort(c.APIServerHost, port)
+	return []corev1.EnvVar{
+		{Name: "KUBERNETES_SERVICE_HOST", Value: c.APIServerHost},
+		{Name: "KUBERNETES_SERVICE_PORT", Value: port},
+		{Name: "KUBERNETES_SERVICE_PORT_HTTPS", Value: port},
+		{Name: "KUBERNETES_PORT", Value: url},
+		{Name: "KUBERNETES_PORT_443_TCP", Value: url},
+		{Name: "KUBERNETES_PORT_443_TCP_PROTO", Value: "tcp"},
+		{Name: "KUBERNETES_PORT_443_TCP_PORT", Value: port},
+		{Name: "KUBERNETES_PORT_443_TCP_ADDR", Value: c.APIServerHost},
+	}
 }
 
 // containerRefs translates the secrets and configMaps a container reads,

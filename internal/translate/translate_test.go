@@ -14,6 +14,7 @@ import (
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/internal/naming"
+	"github.com/nestor-dev/nestor/internal/syncerconfig"
 )
 
 func contexts() map[string]Context {
@@ -25,7 +26,7 @@ func contexts() map[string]Context {
 			VirtualClusterUID:      "vc-uid",
 			HostNamespace:          "team-a",
 			WorkloadServiceAccount: "vc-workload-vc",
-			APIServerHost:          "vc.team-a.svc",
+			APIServerHost:          "10.96.0.20",
 			Identity:               "kube-system-uid",
 		}
 	}
@@ -154,8 +155,14 @@ func TestPod(t *testing.T) {
 			for _, e := range env {
 				got[e.Name] = e.Value
 			}
-			if got["KUBERNETES_SERVICE_HOST"] != "vc.team-a.svc" || got["KUBERNETES_SERVICE_PORT"] != "6443" {
-				t.Errorf("API address %v: the virtual cluster's, unless the tenant set it", got)
+			for k, want := range map[string]string{
+				"KUBERNETES_SERVICE_HOST": "10.96.0.20", "KUBERNETES_SERVICE_PORT": "6443", "KUBERNETES_SERVICE_PORT_HTTPS": "443",
+				"KUBERNETES_PORT": "tcp://10.96.0.20:443", "KUBERNETES_PORT_443_TCP": "tcp://10.96.0.20:443",
+				"KUBERNETES_PORT_443_TCP_PROTO": "tcp", "KUBERNETES_PORT_443_TCP_PORT": "443", "KUBERNETES_PORT_443_TCP_ADDR": "10.96.0.20",
+			} {
+				if got[k] != want {
+					t.Errorf("%s = %q, want %q: the virtual cluster's API server, unless the tenant set it", k, got[k], want)
+				}
 			}
 			if v.Spec.Volumes[0].Secret.SecretName != "s" || v.Spec.ServiceAccountName != "builder" {
 				t.Error("the virtual pod was changed")
@@ -541,5 +548,22 @@ func TestServiceDropsExternalIPs(t *testing.T) {
 	})
 	if len(h.Spec.ExternalIPs) != 0 {
 		t.Error("external IPs let a tenant intercept host traffic")
+	}
+}
+
+// A host pod reaches the API server at the control plane Service's cluster
+// IP; by its name only while the configuration has no IP.
+func TestAPIServerHost(t *testing.T) {
+	cfg := syncerconfig.Config{VirtualCluster: syncerconfig.Reference{Name: "vc"}, HostNamespace: "team-a"}
+	if got := For(cfg).APIServerHost; got != "vc.team-a.svc" {
+		t.Errorf("without an IP: %q", got)
+	}
+	cfg.APIServerIP = "fd00::20"
+	c := For(cfg)
+	if c.APIServerHost != "fd00::20" {
+		t.Errorf("with an IP: %q", c.APIServerHost)
+	}
+	if env := c.apiServerEnv(); env[3] != (corev1.EnvVar{Name: "KUBERNETES_PORT", Value: "tcp://[fd00::20]:443"}) {
+		t.Errorf("IPv6: %+v", env[3])
 	}
 }

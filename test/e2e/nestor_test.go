@@ -71,6 +71,7 @@ func lifecycle(t *testing.T, s samplefile) {
 	}
 	steps := []step{
 		{"workload runs", runWorkload},
+		{"in-cluster clients and readiness gates", apiAccess},
 		{"operator and syncer restarts converge", restartsConverge},
 		{"mode flip denied", modeFlipDenied},
 	}

@@ -4,6 +4,7 @@
 //	testapp pause                   sleep until signalled (the pod sandbox image)
 //	testapp serve ADDR FILE         answer GET / with FILE's contents, $GREETING and $TOKEN
 //	testapp get URL WANT TIMEOUT    GET URL until the body contains WANT, print it
+//	testapp pods NAMESPACE          list NAMESPACE's pods through the in-cluster config, print and keep their names
 package main
 
 import (
@@ -16,6 +17,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 func main() {
@@ -41,8 +46,41 @@ func main() {
 			fail(err)
 		}
 		get(args[0], args[1], timeout)
+	case "pods":
+		if len(args) != 1 {
+			usage()
+		}
+		pods(args[0])
 	default:
 		usage()
+	}
+}
+
+// pods lists the pods of namespace as an in-cluster client does: the
+// API server of KUBERNETES_SERVICE_HOST and _PORT, the mounted token and
+// CA. The names go to the termination message too, which the pod's status
+// carries.
+func pods(namespace string) {
+	cfg, err := rest.InClusterConfig()
+	if err != nil {
+		fail(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		fail(err)
+	}
+	list, err := cs.CoreV1().Pods(namespace).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		fail(fmt.Errorf("listing pods at %s: %w", cfg.Host, err))
+	}
+	names := make([]string, 0, len(list.Items))
+	for _, p := range list.Items {
+		names = append(names, p.Name)
+	}
+	out := "pods: " + strings.Join(names, " ")
+	fmt.Println(out)
+	if err := os.WriteFile("/dev/termination-log", []byte(out), 0o644); err != nil {
+		fail(err)
 	}
 }
 
@@ -100,7 +138,7 @@ func fetch(c *http.Client, url string) (string, error) {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: testapp pause | serve ADDR FILE | get URL WANT TIMEOUT")
+	fmt.Fprintln(os.Stderr, "usage: testapp pause | serve ADDR FILE | get URL WANT TIMEOUT | pods NAMESPACE")
 	os.Exit(2)
 }
 
