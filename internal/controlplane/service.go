@@ -90,7 +90,7 @@ func Endpoint(vc *tenancyv1alpha1.VirtualCluster, svc *corev1.Service) string {
 // adds its load-balancer addresses to the serving certificate.
 func PKIConfig(vc *tenancyv1alpha1.VirtualCluster, svc *corev1.Service, hostClusterDomain string) pki.Config {
 	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
-	domain := orDefault(vc.Spec.Networking.ClusterDomain, "cluster.local")
+	domain := ClusterDomain(vc)
 	cfg := pki.Config{
 		APIServerDNSNames: []string{
 			"localhost",

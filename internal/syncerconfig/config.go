@@ -31,6 +31,9 @@ type Config struct {
 	// ServiceCIDR and ClusterDomain of the virtual cluster.
 	ServiceCIDR   string `json:"serviceCIDR"`
 	ClusterDomain string `json:"clusterDomain"`
+	// DNSNameserver is the cluster IP of the virtual cluster's CoreDNS on
+	// the host, the nameserver of the tenant's host pods.
+	DNSNameserver string `json:"dnsNameserver,omitempty"`
 	// ToHost and FromHost are spec.sync as the operator accepted it.
 	ToHost   tenancyv1alpha1.SyncToHost   `json:"toHost"`
 	FromHost tenancyv1alpha1.SyncFromHost `json:"fromHost"`
