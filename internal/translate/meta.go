@@ -40,11 +40,19 @@ type Context struct {
 	// server: the control plane's Service, whose name the serving
 	// certificate holds.
 	APIServerHost string
+	// Nameserver is the address of the virtual cluster's DNS on the host,
+	// and ClusterDomain the virtual cluster's domain: the tenant's pods
+	// resolve names there. Without a nameserver pods keep their DNS policy.
+	Nameserver, ClusterDomain string
 }
 
 // For is the translation of the virtual cluster that syncer configuration
 // cfg is for: the syncer's, and the operator's when it cleans up after it.
 func For(cfg syncerconfig.Config) Context {
+	domain := cfg.ClusterDomain
+	if domain == "" {
+		domain = "cluster.local" // the schema's default
+	}
 	return Context{
 		Names:                  naming.NewTranslator(cfg.HostNamespace, cfg.VirtualCluster.Name, cfg.Mode == tenancyv1alpha1.MultiNamespaceMode),
 		VirtualCluster:         cfg.VirtualCluster.Name,
@@ -52,6 +60,8 @@ func For(cfg syncerconfig.Config) Context {
 		HostNamespace:          cfg.HostNamespace,
 		WorkloadServiceAccount: cfg.WorkloadServiceAccount,
 		APIServerHost:          naming.ForVirtualCluster(cfg.HostNamespace, cfg.VirtualCluster.Name).ControlPlane + "." + cfg.HostNamespace + ".svc",
+		Nameserver:             cfg.DNSNameserver,
+		ClusterDomain:          domain,
 	}
 }
 
