@@ -58,13 +58,15 @@ func markRolledOut(t testing.TB, vc *tenancyv1alpha1.VirtualCluster, ready bool)
 			CurrentRevision: "rev-1", UpdateRevision: "rev-1",
 		}
 		g.Expect(k8s.Status().Update(ctx, sts)).To(Succeed())
-		dep := &appsv1.Deployment{}
-		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: n.Syncer}, dep)).To(Succeed())
-		dep.Status = appsv1.DeploymentStatus{
-			ObservedGeneration: dep.Generation, Replicas: 1, UpdatedReplicas: 1,
-			ReadyReplicas: count, AvailableReplicas: count,
+		for _, name := range []string{n.Syncer, n.DNS} {
+			dep := &appsv1.Deployment{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: name}, dep)).To(Succeed())
+			dep.Status = appsv1.DeploymentStatus{
+				ObservedGeneration: dep.Generation, Replicas: 1, UpdatedReplicas: 1,
+				ReadyReplicas: count, AvailableReplicas: count,
+			}
+			g.Expect(k8s.Status().Update(ctx, dep)).To(Succeed())
 		}
-		g.Expect(k8s.Status().Update(ctx, dep)).To(Succeed())
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 }
 

@@ -121,6 +121,7 @@ func (r *VirtualClusterReconciler) reconcileCertificates(ctx context.Context, st
 	}
 
 	st.pkiHash = controlplane.PKIHash(data)
+	st.dnsKubeconfig = certs.Data[controlplane.CoreDNSKubeconfig]
 	st.status.KubeconfigSecretRef = &tenancyv1alpha1.SecretKeyReference{Name: n.Kubeconfig, Key: controlplane.KubeconfigKey}
 	return ready(ReasonReady, fmt.Sprintf("Certificates are in Secret %s, an admin kubeconfig in Secret %s.", n.Certs, n.Kubeconfig)), nil
 }
@@ -179,6 +180,34 @@ func statefulSetRolledOut(sts *appsv1.StatefulSet, want int32) (string, bool) {
 	return "", true
 }
 
+// reconcileDNS runs the virtual cluster's CoreDNS and its Service, whose
+// cluster IP the syncer gives the tenant's host pods as their nameserver.
+func (r *VirtualClusterReconciler) reconcileDNS(ctx context.Context, st *state) (outcome, error) {
+	vc := st.vc
+	cm := controlplane.DNSConfigMap(vc)
+	svc := controlplane.DNSService(vc)
+	dep := controlplane.DNSDeployment(vc, controlplane.DNSConfigHash(cm.Data[controlplane.CorefileKey], st.dnsKubeconfig))
+	if err := r.applyAll(ctx, vc, cm, svc); err != nil {
+		return outcome{}, err
+	}
+	// The API server gives the Service its address as it creates it; the
+	// cache may not hold the Service yet, the API server does.
+	live := &corev1.Service{}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(svc), live); client.IgnoreNotFound(err) != nil {
+		return outcome{}, fmt.Errorf("reading the DNS Service %s: %w", svc.Name, err)
+	}
+	if live.Spec.ClusterIP == "" {
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(svc), live); err != nil {
+			return outcome{}, fmt.Errorf("reading the DNS Service %s: %w", svc.Name, err)
+		}
+	}
+	if ip := live.Spec.ClusterIP; ip != corev1.ClusterIPNone {
+		st.dnsNameserver = ip
+	}
+	return r.rollOut(ctx, vc, dep, "DNS",
+		fmt.Sprintf("CoreDNS serves the virtual cluster's names at %s (Service %s).", st.dnsNameserver, svc.Name))
+}
+
 // maxSyncerConfig is what the syncer's configuration may take: a ConfigMap
 // holds at most 1 MiB, its metadata included.
 const maxSyncerConfig = 900 << 10
@@ -212,6 +241,11 @@ func (r *VirtualClusterReconciler) reconcileSyncer(ctx context.Context, st *stat
 		return outcome{}, err
 	}
 	cfg.Definitions = defs
+	if st.dnsNameserver == "" {
+		// A pod copied without it would keep the host's DNS for its life.
+		return notReady(ReasonWaiting, "Waiting for the DNS Service's cluster IP, the tenant's pods' nameserver."), nil
+	}
+	cfg.DNSNameserver = st.dnsNameserver
 	rendered, err := cfg.Marshal()
 	if err != nil {
 		return outcome{}, err
@@ -227,6 +261,12 @@ func (r *VirtualClusterReconciler) reconcileSyncer(ctx context.Context, st *stat
 	if err := r.applyAll(ctx, vc, controlplane.SyncerConfigMap(vc, rendered)); err != nil {
 		return outcome{}, err
 	}
+	return r.rollOut(ctx, vc, dep, "syncer", "The syncer is running.")
+}
+
+// rollOut applies dep, the Deployment of what (the syncer, DNS), and is
+// ready with message once it runs the current revision.
+func (r *VirtualClusterReconciler) rollOut(ctx context.Context, vc *tenancyv1alpha1.VirtualCluster, dep *appsv1.Deployment, what, message string) (outcome, error) {
 	res, err := r.Applier.Apply(ctx, dep, ownedBy(vc, dep))
 	if err != nil {
 		return outcome{}, err
@@ -236,25 +276,27 @@ func (r *VirtualClusterReconciler) reconcileSyncer(ctx context.Context, st *stat
 	}
 	live := &appsv1.Deployment{}
 	if err := r.Get(ctx, client.ObjectKeyFromObject(dep), live); err != nil {
-		return notReady(ReasonWaiting, "Waiting for the syncer Deployment to appear."), client.IgnoreNotFound(err)
+		return notReady(ReasonWaiting, fmt.Sprintf("Waiting for the %s Deployment to appear.", what)), client.IgnoreNotFound(err)
 	}
-	if msg, done := deploymentRolledOut(live, *dep.Spec.Replicas); !done {
+	if msg, done := deploymentRolledOut(live, *dep.Spec.Replicas, what); !done {
 		return notReady(ReasonRollingOut, msg), nil
 	}
-	return ready(ReasonReady, "The syncer is running."), nil
+	return ready(ReasonReady, message), nil
 }
 
-func deploymentRolledOut(dep *appsv1.Deployment, want int32) (string, bool) {
+// deploymentRolledOut says whether dep, the Deployment of what (the
+// syncer, DNS), runs want up-to-date replicas and no old ones.
+func deploymentRolledOut(dep *appsv1.Deployment, want int32, what string) (string, bool) {
 	s := dep.Status
 	switch {
 	case s.ObservedGeneration < dep.Generation:
 		return fmt.Sprintf("Waiting for the Deployment controller to observe generation %d of Deployment %s.", dep.Generation, dep.Name), false
 	case s.UpdatedReplicas < want:
-		return fmt.Sprintf("%d/%d syncer replicas run the current revision.", s.UpdatedReplicas, want), false
+		return fmt.Sprintf("%d/%d %s replicas run the current revision.", s.UpdatedReplicas, want, what), false
 	case s.Replicas > s.UpdatedReplicas:
-		return fmt.Sprintf("%d old syncer replicas are still running.", s.Replicas-s.UpdatedReplicas), false
+		return fmt.Sprintf("%d old %s replicas are still running.", s.Replicas-s.UpdatedReplicas, what), false
 	case s.AvailableReplicas < want:
-		return fmt.Sprintf("%d/%d syncer replicas are available; see the pods of Deployment %s.", s.AvailableReplicas, want, dep.Name), false
+		return fmt.Sprintf("%d/%d %s replicas are available; see the pods of Deployment %s.", s.AvailableReplicas, want, what, dep.Name), false
 	}
 	return "", true
 }

@@ -100,7 +100,7 @@ func ClusterIP(svc *corev1.Service) string {
 // load-balancer addresses to the serving certificate.
 func PKIConfig(vc *tenancyv1alpha1.VirtualCluster, svc *corev1.Service, hostClusterDomain string) pki.Config {
 	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
-	domain := orDefault(vc.Spec.Networking.ClusterDomain, "cluster.local")
+	domain := ClusterDomain(vc)
 	cfg := pki.Config{
 		APIServerDNSNames: []string{
 			"localhost",

@@ -50,6 +50,9 @@ type Children struct {
 	HeadlessService string
 	// Syncer names the syncer's Deployment and its configuration ConfigMap.
 	Syncer string
+	// DNS names the virtual cluster's CoreDNS: its Deployment, its Service
+	// and its configuration ConfigMap.
+	DNS string
 	// Policy names the ResourceQuota, LimitRange and NetworkPolicy.
 	Policy string
 }
@@ -72,6 +75,7 @@ func ForVirtualCluster(namespace, name string) Children {
 		ControlPlane:           name,
 		HeadlessService:        name + "-headless",
 		Syncer:                 name + "-syncer",
+		DNS:                    name + "-dns",
 		Policy:                 "vc-" + name,
 	}
 }
@@ -107,6 +111,9 @@ func (c Children) Namespaced(claims int32, multiNamespace bool) []Object {
 		{"Deployment", c.Syncer, "the syncer"},
 		{"ConfigMap", c.Syncer, "the syncer's configuration"},
 		{"Lease", c.Syncer, "the syncer's leader election"},
+		{"Deployment", c.DNS, "the virtual cluster's DNS"},
+		{"Service", c.DNS, "the virtual cluster's DNS Service"},
+		{"ConfigMap", c.DNS, "the virtual cluster's DNS configuration"},
 	}
 	if !multiNamespace {
 		objects = append(objects,

@@ -22,6 +22,7 @@ func TestForVirtualCluster(t *testing.T) {
 		ControlPlane:           "my-vcluster",
 		HeadlessService:        "my-vcluster-headless",
 		Syncer:                 "my-vcluster-syncer",
+		DNS:                    "my-vcluster-dns",
 		Policy:                 "vc-my-vcluster",
 	}
 	if got != want {
@@ -44,6 +45,9 @@ func TestObjectsNamedAfterAVirtualCluster(t *testing.T) {
 		{"Deployment", "dev-syncer", "the syncer"},
 		{"ConfigMap", "dev-syncer", "the syncer's configuration"},
 		{"Lease", "dev-syncer", "the syncer's leader election"},
+		{"Deployment", "dev-dns", "the virtual cluster's DNS"},
+		{"Service", "dev-dns", "the virtual cluster's DNS Service"},
+		{"ConfigMap", "dev-dns", "the virtual cluster's DNS configuration"},
 	}
 	policies := []Object{
 		{"ResourceQuota", "vc-dev", "the tenant's quota"},

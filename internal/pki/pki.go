@@ -50,7 +50,14 @@ const (
 	AdminKey                = "admin.key"
 	ControllerManagerCert   = "controller-manager.crt"
 	ControllerManagerKey    = "controller-manager.key"
+	CoreDNSCert             = "coredns.crt"
+	CoreDNSKey              = "coredns.key"
 )
+
+// CoreDNSUser is the user the virtual cluster's CoreDNS reads its API as.
+// It belongs to no group: the syncer grants it, inside the virtual cluster,
+// only the reads CoreDNS needs.
+const CoreDNSUser = "nestor:coredns"
 
 const (
 	// LeafValidity is how long an issued leaf certificate is valid.
@@ -102,6 +109,7 @@ func (c Config) leaves() []leafSpec {
 			organization: []string{"system:masters"}, usages: client},
 		{cert: ControllerManagerCert, key: ControllerManagerKey, ca: clusterCA,
 			commonName: "system:kube-controller-manager", usages: client},
+		{cert: CoreDNSCert, key: CoreDNSKey, ca: clusterCA, commonName: CoreDNSUser, usages: client},
 		{cert: FrontProxyClientCert, key: FrontProxyClientKey, ca: frontProxyCA,
 			commonName: "front-proxy-client", usages: client},
 		{cert: APIServerEtcdClientCert, key: APIServerEtcdClientKey, ca: etcdCA,

@@ -95,6 +95,12 @@ func (r *podReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		send = r.applier.Update
 	}
 	desired := r.tr.Pod(v)
+	if ours {
+		// A pod's DNS is fixed when it is created: a host pod made before
+		// the virtual cluster had its own DNS keeps the host's until the
+		// tenant re-creates it, rather than be refused on every pass.
+		desired.Spec.DNSPolicy, desired.Spec.DNSConfig, desired.Spec.Subdomain = h.Spec.DNSPolicy, h.Spec.DNSConfig, h.Spec.Subdomain
+	}
 	admitted, err := r.admitted(ctx, v, desired, ours)
 	if err != nil {
 		return ctrl.Result{}, err

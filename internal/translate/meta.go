@@ -45,6 +45,10 @@ type Context struct {
 	// CarryReadinessGates says the host pods carry the virtual pods'
 	// readiness gates, and the syncer their conditions (rbac.CarryReadinessGates).
 	CarryReadinessGates bool
+	// Nameserver is the address of the virtual cluster's DNS on the host,
+	// and ClusterDomain the virtual cluster's domain: the tenant's pods
+	// resolve names there. Without a nameserver pods keep their DNS policy.
+	Nameserver, ClusterDomain string
 }
 
 // For is the translation of the virtual cluster that syncer configuration
@@ -54,6 +58,10 @@ func For(cfg syncerconfig.Config) Context {
 	if apiServer == "" {
 		apiServer = naming.ForVirtualCluster(cfg.HostNamespace, cfg.VirtualCluster.Name).ControlPlane + "." + cfg.HostNamespace + ".svc"
 	}
+	domain := cfg.ClusterDomain
+	if domain == "" {
+		domain = "cluster.local" // the schema's default
+	}
 	return Context{
 		Names:                  naming.NewTranslator(cfg.HostNamespace, cfg.VirtualCluster.Name, cfg.Mode == tenancyv1alpha1.MultiNamespaceMode),
 		VirtualCluster:         cfg.VirtualCluster.Name,
@@ -62,6 +70,8 @@ func For(cfg syncerconfig.Config) Context {
 		WorkloadServiceAccount: cfg.WorkloadServiceAccount,
 		APIServerHost:          apiServer,
 		CarryReadinessGates:    rbac.CarryReadinessGates(cfg.ToHost),
+		Nameserver:             cfg.DNSNameserver,
+		ClusterDomain:          domain,
 	}
 }
 

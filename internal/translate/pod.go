@@ -62,11 +62,13 @@ func (c Context) Pod(v *corev1.Pod) *corev1.Pod {
 	// A priority class is the host's to give: the tenant's name means
 	// nothing there, and could pick a host-critical one.
 	spec.PriorityClassName, spec.Priority, spec.PreemptionPolicy = "", nil, nil
+	// The pod's own name is the virtual one; its subdomain names a virtual
+	// headless Service, which the virtual cluster's DNS serves.
 	if spec.Hostname == "" && len(validation.IsDNS1123Label(v.Name)) == 0 {
 		spec.Hostname = v.Name
 	}
-	if spec.Subdomain != "" {
-		spec.Subdomain = name(spec.Subdomain)
+	if c.Nameserver != "" {
+		spec.DNSPolicy, spec.DNSConfig = PodDNS(spec.DNSPolicy, spec.HostNetwork, spec.DNSConfig, c.Nameserver, ns, c.ClusterDomain)
 	}
 	for i := range spec.ImagePullSecrets {
 		spec.ImagePullSecrets[i].Name = name(spec.ImagePullSecrets[i].Name)
@@ -112,6 +114,54 @@ func (c Context) apiServerEnv() []corev1.EnvVar {
 		{Name: "KUBERNETES_PORT_443_TCP_PORT", Value: port},
 		{Name: "KUBERNETES_PORT_443_TCP_ADDR", Value: c.APIServerHost},
 	}
+}
+
+// maxNameservers is how many nameservers a pod may have (the resolver's
+// limit, which the API enforces).
+const maxNameservers = 3
+
+// PodDNS is the DNS policy and configuration of a host pod whose virtual
+// pod in namespace has policy and config: a pod that asks for its cluster's
+// DNS (ClusterFirst without the host's network, or ClusterFirstWithHostNet)
+// gets the virtual cluster's, at nameserver, with the search path and ndots
+// a kubelet of the virtual cluster would give it, and the tenant's own
+// dnsConfig merged in as a kubelet merges it. Any other pod (Default, None,
+// ClusterFirst on the host's network, which a kubelet treats as Default)
+// keeps what the tenant wrote.
+func PodDNS(policy corev1.DNSPolicy, hostNetwork bool, config *corev1.PodDNSConfig, nameserver, namespace, domain string) (corev1.DNSPolicy, *corev1.PodDNSConfig) {
+	switch {
+	case policy == corev1.DNSClusterFirstWithHostNet:
+	case (policy == "" || policy == corev1.DNSClusterFirst) && !hostNetwork:
+	default:
+		return policy, config
+	}
+	out := &corev1.PodDNSConfig{
+		Nameservers: []string{nameserver},
+		Searches:    []string{namespace + ".svc." + domain, "svc." + domain, domain},
+		Options:     []corev1.PodDNSConfigOption{{Name: "ndots", Value: ptr.To("5")}},
+	}
+	if config == nil {
+		return corev1.DNSNone, out
+	}
+	for _, n := range config.Nameservers {
+		if !slices.Contains(out.Nameservers, n) && len(out.Nameservers) < maxNameservers {
+			out.Nameservers = append(out.Nameservers, n)
+		}
+	}
+	for _, s := range config.Searches {
+		if !slices.Contains(out.Searches, s) {
+			out.Searches = append(out.Searches, s)
+		}
+	}
+	// The tenant's option of a name replaces ours.
+	for _, o := range config.Options {
+		if i := slices.IndexFunc(out.Options, func(x corev1.PodDNSConfigOption) bool { return x.Name == o.Name }); i >= 0 {
+			out.Options[i] = *o.DeepCopy()
+		} else {
+			out.Options = append(out.Options, *o.DeepCopy())
+		}
+	}
+	return corev1.DNSNone, out
 }
 
 // containerRefs translates the secrets and configMaps a container reads,

@@ -4,16 +4,22 @@
 //	testapp pause                   sleep until signalled (the pod sandbox image)
 //	testapp serve ADDR FILE         answer GET / with FILE's contents, $GREETING and $TOKEN
 //	testapp get URL WANT TIMEOUT    GET URL until the body contains WANT, print it
+//	testapp resolve NAME WANT TIMEOUT
+//	                                look NAME up until its addresses hold WANT, print them;
+//	                                WANT "-" says NAME must not exist
 //	testapp pods NAMESPACE          list NAMESPACE's pods through the in-cluster config, print and keep their names
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -41,11 +47,12 @@ func main() {
 		if len(args) != 3 {
 			usage()
 		}
-		timeout, err := time.ParseDuration(args[2])
-		if err != nil {
-			fail(err)
+		get(args[0], args[1], duration(args[2]))
+	case "resolve":
+		if len(args) != 3 {
+			usage()
 		}
-		get(args[0], args[1], timeout)
+		resolve(args[0], args[1], duration(args[2]))
 	case "pods":
 		if len(args) != 1 {
 			usage()
@@ -124,6 +131,31 @@ func get(url, want string, timeout time.Duration) {
 	}
 }
 
+// resolve looks name up through the pod's resolver (its search path too)
+// until the answer is what the test wants: an address, or that there is no
+// such name.
+func resolve(name, want string, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		addrs, err := net.DefaultResolver.LookupHost(ctx, name)
+		cancel()
+		var dnsErr *net.DNSError
+		switch {
+		case want == "-" && errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+			fmt.Printf("%s: no such name\n", name)
+			return
+		case want != "-" && err == nil && slices.Contains(addrs, want):
+			fmt.Printf("%s: %v\n", name, addrs)
+			return
+		}
+		if time.Now().After(deadline) {
+			fail(fmt.Errorf("looking up %s: want %q; last: %v, %v", name, want, addrs, err))
+		}
+		time.Sleep(time.Second)
+	}
+}
+
 func fetch(c *http.Client, url string) (string, error) {
 	resp, err := c.Get(url)
 	if err != nil {
@@ -137,8 +169,16 @@ func fetch(c *http.Client, url string) (string, error) {
 	return string(b), err
 }
 
+func duration(s string) time.Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		fail(err)
+	}
+	return d
+}
+
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: testapp pause | serve ADDR FILE | get URL WANT TIMEOUT | pods NAMESPACE")
+	fmt.Fprintln(os.Stderr, "usage: testapp pause | serve ADDR FILE | get URL WANT TIMEOUT | resolve NAME WANT TIMEOUT | pods NAMESPACE")
 	os.Exit(2)
 }
 
