@@ -31,7 +31,8 @@ import (
 // (rebased into a temporary directory), and the pod's environment; see
 // localcluster.RunPod. Its ports are moved to free ones, so that the test
 // runs beside a local cluster or another run of itself. Then it talks to the
-// virtual cluster through the kubeconfig in vc-<name>.
+// virtual cluster through the kubeconfig in vc-<name>, and checks that no
+// container exited on the way.
 func TestGeneratedControlPlaneBoots(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
@@ -103,6 +104,11 @@ func TestGeneratedControlPlaneBoots(t *testing.T) {
 		_, err := virtual.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 		return err
 	}).WithTimeout(90*time.Second).WithPolling(time.Second).Should(Succeed(), pod.Logs)
+
+	// No container exited on the way: a kubelet would show a restartCount
+	// of 0 for each (kube-controller-manager once exited until the API
+	// server had bootstrapped its RBAC).
+	g.Expect(pod.Exits()).To(BeEmpty(), pod.Logs)
 }
 
 // portOf resolves a probe's port, named or numbered, against the container.

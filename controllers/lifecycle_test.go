@@ -58,13 +58,15 @@ func markRolledOut(t testing.TB, vc *tenancyv1alpha1.VirtualCluster, ready bool)
 			CurrentRevision: "rev-1", UpdateRevision: "rev-1",
 		}
 		g.Expect(k8s.Status().Update(ctx, sts)).To(Succeed())
-		dep := &appsv1.Deployment{}
-		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: n.Syncer}, dep)).To(Succeed())
-		dep.Status = appsv1.DeploymentStatus{
-			ObservedGeneration: dep.Generation, Replicas: 1, UpdatedReplicas: 1,
-			ReadyReplicas: count, AvailableReplicas: count,
+		for _, name := range []string{n.Syncer, n.DNS} {
+			dep := &appsv1.Deployment{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: name}, dep)).To(Succeed())
+			dep.Status = appsv1.DeploymentStatus{
+				ObservedGeneration: dep.Generation, Replicas: 1, UpdatedReplicas: 1,
+				ReadyReplicas: count, AvailableReplicas: count,
+			}
+			g.Expect(k8s.Status().Update(ctx, dep)).To(Succeed())
 		}
-		g.Expect(k8s.Status().Update(ctx, dep)).To(Succeed())
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 }
 
@@ -336,7 +338,12 @@ func TestKubeconfigAndCertificates(t *testing.T) {
 	serving := parseCert(g, certs.Data[pki.APIServerCert])
 	_, err = serving.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
 	g.Expect(err).NotTo(HaveOccurred())
-	for _, host := range []string{"sample", "sample." + vc.Namespace, "sample." + vc.Namespace + ".svc", "localhost"} {
+	// Tenant pods reach it at the cluster IP of its Service, and by the
+	// names of the virtual "kubernetes" Service.
+	svc := &corev1.Service{}
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: n.ControlPlane}, svc)).To(Succeed())
+	g.Expect(svc.Spec.ClusterIP).NotTo(BeEmpty())
+	for _, host := range []string{"sample", "sample." + vc.Namespace, "sample." + vc.Namespace + ".svc", "localhost", svc.Spec.ClusterIP, "kubernetes.default.svc"} {
 		g.Expect(serving.VerifyHostname(host)).To(Succeed(), "serving certificate must cover %s", host)
 	}
 

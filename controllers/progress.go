@@ -2,6 +2,9 @@ package controllers
 
 import (
 	"errors"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -36,6 +39,10 @@ func errorReason(err error) string {
 	switch {
 	case apply.IsNotOwned(err):
 		return ReasonNameConflict
+	case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause),
+		apierrors.IsForbidden(err) && strings.Contains(err.Error(), "exceeded quota"):
+		// Forbidden for now: the namespace goes, or the quota frees up.
+		return ReasonApplyFailed
 	case apierrors.IsInvalid(err), apierrors.IsForbidden(err), apierrors.IsBadRequest(err),
 		apierrors.IsRequestEntityTooLargeError(err), errors.As(err, &tooLarge):
 		// The answer to the object itself: trying again sends the same.

@@ -32,6 +32,7 @@ func TestErrorReason(t *testing.T) {
 		{"forbidden", fmt.Errorf("applying: %w", apierrors.NewForbidden(gr, "x", errors.New("no"))), ReasonApplyRefused},
 		{"too large", apierrors.NewRequestEntityTooLargeError("limit is 3145728"), ReasonApplyRefused},
 		{"configuration too large", &configTooLargeError{size: 1 << 20, kinds: []string{"widgets.example.com"}}, ReasonApplyRefused},
+		{"over quota, for now", apierrors.NewForbidden(schema.GroupResource{Resource: "services"}, "x", errors.New("exceeded quota: q, requested: services=1")), ReasonApplyFailed},
 		{"server timeout", apierrors.NewServerTimeout(gr, "patch", 1), ReasonApplyFailed},
 		{"connection refused", errors.New("dial tcp 10.0.0.1:443: connect: connection refused"), ReasonApplyFailed},
 	} {

@@ -8,7 +8,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
@@ -83,12 +82,18 @@ func (r *VirtualClusterReconciler) reconcileCertificates(ctx context.Context, st
 		// Never adopt, or build on, keys someone else put there.
 		return outcome{}, &apply.NotOwnedError{Kind: "Secret", Key: client.ObjectKeyFromObject(current)}
 	}
+	// The Services come first: the serving certificate holds the cluster
+	// IP the host gives the API's Service as it creates it, at which the
+	// tenant's pods reach the API server.
+	if err := r.applyAll(ctx, vc, controlplane.Service(vc), controlplane.HeadlessService(vc)); err != nil {
+		return outcome{}, err
+	}
 	svc := &corev1.Service{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: n.ControlPlane}, svc); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return outcome{}, fmt.Errorf("reading Service %s: %w", n.ControlPlane, err)
-		}
-		svc = nil
+	svc.Name, svc.Namespace = n.ControlPlane, vc.Namespace
+	if found, err := r.Applier.Get(ctx, svc); err != nil {
+		return outcome{}, err
+	} else if !found {
+		return notReady(ReasonWaiting, fmt.Sprintf("Waiting for Service %s to appear.", svc.Name)), nil
 	}
 
 	data, changed, err := pki.Ensure(current.Data, controlplane.PKIConfig(vc, svc, r.HostClusterDomain), r.now())
@@ -116,6 +121,7 @@ func (r *VirtualClusterReconciler) reconcileCertificates(ctx context.Context, st
 	}
 
 	st.pkiHash = controlplane.PKIHash(data)
+	st.dnsKubeconfig = certs.Data[controlplane.CoreDNSKubeconfig]
 	st.status.KubeconfigSecretRef = &tenancyv1alpha1.SecretKeyReference{Name: n.Kubeconfig, Key: controlplane.KubeconfigKey}
 	return ready(ReasonReady, fmt.Sprintf("Certificates are in Secret %s, an admin kubeconfig in Secret %s.", n.Certs, n.Kubeconfig)), nil
 }
@@ -132,9 +138,6 @@ func (r *VirtualClusterReconciler) now() time.Time {
 func (r *VirtualClusterReconciler) reconcileControlPlane(ctx context.Context, st *state) (outcome, error) {
 	vc := st.vc
 	sts := controlplane.StatefulSet(vc, st.pkiHash)
-	if err := r.applyAll(ctx, vc, controlplane.Service(vc), controlplane.HeadlessService(vc)); err != nil {
-		return outcome{}, err
-	}
 	res, err := r.Applier.Apply(ctx, sts, ownedBy(vc, sts))
 	if err != nil {
 		return outcome{}, err
@@ -177,6 +180,34 @@ func statefulSetRolledOut(sts *appsv1.StatefulSet, want int32) (string, bool) {
 	return "", true
 }
 
+// reconcileDNS runs the virtual cluster's CoreDNS and its Service, whose
+// cluster IP the syncer gives the tenant's host pods as their nameserver.
+func (r *VirtualClusterReconciler) reconcileDNS(ctx context.Context, st *state) (outcome, error) {
+	vc := st.vc
+	cm := controlplane.DNSConfigMap(vc)
+	svc := controlplane.DNSService(vc)
+	dep := controlplane.DNSDeployment(vc, controlplane.DNSConfigHash(cm.Data[controlplane.CorefileKey], st.dnsKubeconfig))
+	if err := r.applyAll(ctx, vc, cm, svc); err != nil {
+		return outcome{}, err
+	}
+	// The API server gives the Service its address as it creates it; the
+	// cache may not hold the Service yet, the API server does.
+	live := &corev1.Service{}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(svc), live); client.IgnoreNotFound(err) != nil {
+		return outcome{}, fmt.Errorf("reading the DNS Service %s: %w", svc.Name, err)
+	}
+	if live.Spec.ClusterIP == "" {
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(svc), live); err != nil {
+			return outcome{}, fmt.Errorf("reading the DNS Service %s: %w", svc.Name, err)
+		}
+	}
+	if ip := live.Spec.ClusterIP; ip != corev1.ClusterIPNone {
+		st.dnsNameserver = ip
+	}
+	return r.rollOut(ctx, vc, dep, "DNS",
+		fmt.Sprintf("CoreDNS serves the virtual cluster's names at %s (Service %s).", st.dnsNameserver, svc.Name))
+}
+
 // maxSyncerConfig is what the syncer's configuration may take: a ConfigMap
 // holds at most 1 MiB, its metadata included.
 const maxSyncerConfig = 900 << 10
@@ -199,12 +230,22 @@ func (e *configTooLargeError) Error() string {
 func (r *VirtualClusterReconciler) reconcileSyncer(ctx context.Context, st *state) (outcome, error) {
 	vc := st.vc
 	cfg := syncerconfig.For(vc, st.mode)
+	svc := &corev1.Service{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: naming.ForVirtualCluster(vc.Namespace, vc.Name).ControlPlane}, svc); client.IgnoreNotFound(err) != nil {
+		return outcome{}, fmt.Errorf("reading the control plane's Service: %w", err)
+	}
+	cfg.APIServerIP = controlplane.ClusterIP(svc)
 	cfg.CustomResources = st.customResources.kinds
 	defs, err := r.definitions.encode(st.customResources)
 	if err != nil {
 		return outcome{}, err
 	}
 	cfg.Definitions = defs
+	if st.dnsNameserver == "" {
+		// A pod copied without it would keep the host's DNS for its life.
+		return notReady(ReasonWaiting, "Waiting for the DNS Service's cluster IP, the tenant's pods' nameserver."), nil
+	}
+	cfg.DNSNameserver = st.dnsNameserver
 	// The Nodes' kubelet address is the syncer's Service (README, "Nodes").
 	kubelet := controlplane.SyncerService(vc)
 	if err := r.applyAll(ctx, vc, kubelet); err != nil {
@@ -229,6 +270,12 @@ func (r *VirtualClusterReconciler) reconcileSyncer(ctx context.Context, st *stat
 	if err := r.applyAll(ctx, vc, controlplane.SyncerConfigMap(vc, rendered)); err != nil {
 		return outcome{}, err
 	}
+	return r.rollOut(ctx, vc, dep, "syncer", "The syncer is running.")
+}
+
+// rollOut applies dep, the Deployment of what (the syncer, DNS), and is
+// ready with message once it runs the current revision.
+func (r *VirtualClusterReconciler) rollOut(ctx context.Context, vc *tenancyv1alpha1.VirtualCluster, dep *appsv1.Deployment, what, message string) (outcome, error) {
 	res, err := r.Applier.Apply(ctx, dep, ownedBy(vc, dep))
 	if err != nil {
 		return outcome{}, err
@@ -238,25 +285,27 @@ func (r *VirtualClusterReconciler) reconcileSyncer(ctx context.Context, st *stat
 	}
 	live := &appsv1.Deployment{}
 	if err := r.Get(ctx, client.ObjectKeyFromObject(dep), live); err != nil {
-		return notReady(ReasonWaiting, "Waiting for the syncer Deployment to appear."), client.IgnoreNotFound(err)
+		return notReady(ReasonWaiting, fmt.Sprintf("Waiting for the %s Deployment to appear.", what)), client.IgnoreNotFound(err)
 	}
-	if msg, done := deploymentRolledOut(live, *dep.Spec.Replicas); !done {
+	if msg, done := deploymentRolledOut(live, *dep.Spec.Replicas, what); !done {
 		return notReady(ReasonRollingOut, msg), nil
 	}
-	return ready(ReasonReady, "The syncer is running."), nil
+	return ready(ReasonReady, message), nil
 }
 
-func deploymentRolledOut(dep *appsv1.Deployment, want int32) (string, bool) {
+// deploymentRolledOut says whether dep, the Deployment of what (the
+// syncer, DNS), runs want up-to-date replicas and no old ones.
+func deploymentRolledOut(dep *appsv1.Deployment, want int32, what string) (string, bool) {
 	s := dep.Status
 	switch {
 	case s.ObservedGeneration < dep.Generation:
 		return fmt.Sprintf("Waiting for the Deployment controller to observe generation %d of Deployment %s.", dep.Generation, dep.Name), false
 	case s.UpdatedReplicas < want:
-		return fmt.Sprintf("%d/%d syncer replicas run the current revision.", s.UpdatedReplicas, want), false
+		return fmt.Sprintf("%d/%d %s replicas run the current revision.", s.UpdatedReplicas, want, what), false
 	case s.Replicas > s.UpdatedReplicas:
-		return fmt.Sprintf("%d old syncer replicas are still running.", s.Replicas-s.UpdatedReplicas), false
+		return fmt.Sprintf("%d old %s replicas are still running.", s.Replicas-s.UpdatedReplicas, what), false
 	case s.AvailableReplicas < want:
-		return fmt.Sprintf("%d/%d syncer replicas are available; see the pods of Deployment %s.", s.AvailableReplicas, want, dep.Name), false
+		return fmt.Sprintf("%d/%d %s replicas are available; see the pods of Deployment %s.", s.AvailableReplicas, want, what, dep.Name), false
 	}
 	return "", true
 }

@@ -42,7 +42,9 @@ const (
 	// custom resource spec.sync names, so that the syncer can sync it.
 	ConditionCustomResourcesReady = "CustomResourcesReady"
 	ConditionSyncerReady          = "SyncerReady"
-	ConditionPoliciesReady        = "PoliciesReady"
+	// ConditionDNSReady says whether the virtual cluster's CoreDNS runs.
+	ConditionDNSReady      = "DNSReady"
+	ConditionPoliciesReady = "PoliciesReady"
 )
 
 // Reasons a user can act on.
@@ -179,6 +181,7 @@ func (r *VirtualClusterReconciler) reconcile(ctx context.Context, vc *tenancyv1a
 		{ConditionRBACReady, r.reconcileRBAC},
 		{ConditionCertificatesReady, r.reconcileCertificates},
 		{ConditionControlPlaneReady, r.reconcileControlPlane},
+		{ConditionDNSReady, r.reconcileDNS},
 		{ConditionCustomResourcesReady, r.reconcileCustomResources},
 		{ConditionSyncerReady, r.reconcileSyncer},
 		{ConditionPoliciesReady, r.reconcilePolicies},
@@ -235,6 +238,10 @@ type state struct {
 	status *tenancyv1alpha1.VirtualClusterStatus
 	// pkiHash digests the PKI; the control plane rolls when it changes.
 	pkiHash string
+	// dnsKubeconfig is CoreDNS's kubeconfig, which it reads at start.
+	dnsKubeconfig []byte
+	// dnsNameserver is the cluster IP of CoreDNS's Service, once it has one.
+	dnsNameserver string
 	// customResources are the custom kinds the syncer is handed.
 	customResources customResources
 }
@@ -258,7 +265,7 @@ func notReady(reason, message string) outcome {
 func summarize(vc *tenancyv1alpha1.VirtualCluster, status *tenancyv1alpha1.VirtualClusterStatus) {
 	var waiting []string
 	for _, t := range []string{ConditionRBACReady, ConditionCertificatesReady, ConditionControlPlaneReady,
-		ConditionCustomResourcesReady, ConditionSyncerReady, ConditionPoliciesReady} {
+		ConditionDNSReady, ConditionCustomResourcesReady, ConditionSyncerReady, ConditionPoliciesReady} {
 		if c := meta.FindStatusCondition(status.Conditions, t); c == nil || c.Status != metav1.ConditionTrue {
 			msg := t
 			if c != nil {

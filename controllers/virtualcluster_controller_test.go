@@ -2,6 +2,8 @@ package controllers_test
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"slices"
 	"testing"
 	"time"
@@ -21,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
@@ -29,6 +32,7 @@ import (
 	"github.com/nestor-dev/nestor/controllers"
 	"github.com/nestor-dev/nestor/internal/controlplane"
 	"github.com/nestor-dev/nestor/internal/naming"
+	"github.com/nestor-dev/nestor/internal/pki"
 	"github.com/nestor-dev/nestor/internal/syncerconfig"
 	"github.com/nestor-dev/nestor/internal/translate"
 )
@@ -54,6 +58,9 @@ func namespacedChildren(vc *tenancyv1alpha1.VirtualCluster) []child {
 		{&corev1.Service{}, n.HeadlessService},
 		{&appsv1.Deployment{}, n.Syncer},
 		{&corev1.ConfigMap{}, n.Syncer},
+		{&appsv1.Deployment{}, n.DNS},
+		{&corev1.Service{}, n.DNS},
+		{&corev1.ConfigMap{}, n.DNS},
 	}
 }
 
@@ -157,9 +164,76 @@ func TestSingleNamespaceSampleBecomesItsChildren(t *testing.T) {
 
 	svc := &corev1.Service{}
 	g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: vc.Namespace, Name: "sample"}, svc)).To(Succeed())
+	// The syncer learns where tenant pods reach the API server.
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(cm), cm)).To(Succeed())
+		g.Expect(cm.Data["config.yaml"]).To(ContainSubstring("apiServerIP: " + svc.Spec.ClusterIP))
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	g.Expect(svc.Spec.Ports).To(HaveLen(1))
 	g.Expect(svc.Spec.Ports[0].Port).To(BeEquivalentTo(443))
 	g.Expect(svc.Spec.Ports[0].TargetPort.String()).To(Equal("https"))
+}
+
+// The tenant's pods get the DNS Service's address as their nameserver
+// through the syncer's configuration, and CoreDNS a kubeconfig of its own
+// that is no administrator's.
+func TestTheVirtualClusterGetsItsDNS(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	vc := create(t, sample(t, "tenancy_v1alpha1_virtualcluster_single.yaml", newNamespace(t)))
+	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
+
+	svc := &corev1.Service{}
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: n.DNS}, svc)).To(Succeed())
+		cm := &corev1.ConfigMap{}
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: n.Syncer}, cm)).To(Succeed())
+		cfg, err := syncerconfig.Parse([]byte(cm.Data[syncerconfig.FileName]))
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(cfg.DNSNameserver).To(Equal(svc.Spec.ClusterIP))
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+	g.Expect(svc.Spec.ClusterIP).NotTo(BeEmpty())
+
+	corefile := &corev1.ConfigMap{}
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: n.DNS}, corefile)).To(Succeed())
+	g.Expect(corefile.Data[controlplane.CorefileKey]).To(ContainSubstring("kubernetes cluster.local in-addr.arpa ip6.arpa {"))
+
+	certs := &corev1.Secret{}
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: n.Certs}, certs)).To(Succeed())
+	kubeconfig, err := clientcmd.Load(certs.Data[controlplane.CoreDNSKubeconfig])
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(kubeconfig.Clusters[kubeconfig.Contexts[kubeconfig.CurrentContext].Cluster].Server).To(Equal(controlplane.InClusterEndpoint(vc)))
+	block, _ := pem.Decode(kubeconfig.AuthInfos[kubeconfig.Contexts[kubeconfig.CurrentContext].AuthInfo].ClientCertificateData)
+	g.Expect(block).NotTo(BeNil())
+	cert, err := x509.ParseCertificate(block.Bytes)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(cert.Subject.CommonName).To(Equal(pki.CoreDNSUser))
+	g.Expect(cert.Subject.Organization).To(BeEmpty(), "CoreDNS is in no group, system:masters least of all")
+
+	dep := &appsv1.Deployment{}
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: n.DNS}, dep)).To(Succeed())
+	g.Expect(dep.Spec.Template.Spec.Containers[0].Image).To(Equal(controlplane.DefaultCoreDNSImage))
+	g.Expect(dep.Spec.Template.Annotations).To(HaveKeyWithValue(controlplane.AnnotationDNSConfigHash,
+		controlplane.DNSConfigHash(corefile.Data[controlplane.CorefileKey], certs.Data[controlplane.CoreDNSKubeconfig])))
+
+	// DNSReady, and so Ready, waits for CoreDNS to run.
+	markRolledOut(t, vc, true)
+	g.Eventually(func(g Gomega) {
+		got := get(g, vc)
+		g.Expect(condition(got, controllers.ConditionDNSReady)).To(HaveField("Status", metav1.ConditionTrue))
+		g.Expect(condition(got, controllers.ConditionReady)).To(HaveField("Status", metav1.ConditionTrue))
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+	g.Eventually(func(g Gomega) {
+		dns := &appsv1.Deployment{}
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: n.DNS}, dns)).To(Succeed())
+		dns.Status.AvailableReplicas, dns.Status.ReadyReplicas = 0, 0
+		g.Expect(k8s.Status().Update(ctx, dns)).To(Succeed())
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+	g.Eventually(func(g Gomega) {
+		got := get(g, vc)
+		g.Expect(condition(got, controllers.ConditionDNSReady)).To(HaveField("Status", metav1.ConditionFalse))
+		g.Expect(condition(got, controllers.ConditionReady)).To(HaveField("Message", ContainSubstring("DNSReady: 0/1 DNS replicas are available")))
+	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 }
 
 func TestMultiNamespaceSampleGetsTwoClusterRolesOneBoundClusterWide(t *testing.T) {

@@ -57,4 +57,6 @@ const (
 const (
 	ComponentControlPlane = "control-plane"
 	ComponentSyncer       = "syncer"
+	// ComponentDNS is the virtual cluster's CoreDNS.
+	ComponentDNS = "dns"
 )

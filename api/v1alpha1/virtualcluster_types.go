@@ -338,6 +338,10 @@ type ControlPlaneImages struct {
 	// Syncer image. Default: the operator's own image.
 	// +optional
 	Syncer string `json:"syncer,omitempty"`
+	// CoreDNS image, the virtual cluster's DNS server. Default:
+	// registry.k8s.io/coredns/coredns:v1.14.7.
+	// +optional
+	CoreDNS string `json:"coreDNS,omitempty"`
 }
 
 // ControlPlaneResources sets each container's resources. The defaults
@@ -357,6 +361,9 @@ type ControlPlaneResources struct {
 	// +kubebuilder:default={requests: {cpu: "50m", memory: "64Mi"}, limits: {memory: "512Mi"}}
 	// +optional
 	Syncer corev1.ResourceRequirements `json:"syncer,omitempty"`
+	// +kubebuilder:default={requests: {cpu: "50m", memory: "64Mi"}, limits: {memory: "256Mi"}}
+	// +optional
+	CoreDNS corev1.ResourceRequirements `json:"coreDNS,omitempty"`
 }
 
 // RetentionPolicy says what happens to etcd's volumes when the VirtualCluster is deleted.
@@ -436,7 +443,8 @@ type NetworkingSpec struct {
 	// +kubebuilder:validation:Pattern=`^[0-9a-fA-F:.]+/[0-9]{1,3}$`
 	// +optional
 	ServiceCIDR string `json:"serviceCIDR,omitempty"`
-	// ClusterDomain is the DNS domain of the virtual cluster's services.
+	// ClusterDomain is the DNS domain of the virtual cluster's services, which
+	// its CoreDNS serves to the tenant's pods.
 	// +kubebuilder:default="cluster.local"
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	// +optional

@@ -22,6 +22,7 @@ k8s=$(hack/kube-binaries.sh --print-dir)
 cert_manager=$(hack/kube-binaries.sh --print-cert-manager-dir)
 version=$(awk '$1 == "k8s.io/kubernetes" { print $2 }' hack/kube/go.mod)
 etcd_image=$(grep -o 'registry.k8s.io/etcd:[^"]*' internal/controlplane/statefulset.go | head -n1)
+coredns_image=$(grep -o 'registry.k8s.io/coredns/coredns:[^"]*' internal/controlplane/dns.go | head -n1)
 out=$root/bin/e2e
 mkdir -p "$out/images"
 # The operator's binary, built as the Dockerfile builds it.
@@ -40,7 +41,9 @@ image etcd "$etcd_image" "$k8s/etcd=/usr/local/bin/etcd"
 image kube-apiserver "registry.k8s.io/kube-apiserver:$version" "$k8s/kube-apiserver=/usr/local/bin/kube-apiserver"
 image kube-controller-manager "registry.k8s.io/kube-controller-manager:$version" "$k8s/kube-controller-manager=/usr/local/bin/kube-controller-manager"
 image pause "nestor.e2e/pause:$E2E_IMAGE_TAG" -user 65535 -entrypoint /testapp -entrypoint pause "$out/testapp=/testapp"
-image coredns "nestor.e2e/coredns:$E2E_IMAGE_TAG" -user 65532 -entrypoint /coredns "$k8s/coredns=/coredns"
+# CoreDNS serves the host (test/e2e/manifests/coredns.yaml) and, under the
+# reference the virtual clusters' DNS defaults to, each virtual cluster.
+image coredns "nestor.e2e/coredns:$E2E_IMAGE_TAG" -tag "$coredns_image" -user 65532 -entrypoint /coredns "$k8s/coredns=/coredns"
 image testapp "nestor.e2e/testapp:$E2E_IMAGE_TAG" -user 65532 -entrypoint /testapp "$out/testapp=/testapp"
 # The suite installs cert-manager on the host (test/e2e/manifests/cert-manager.yaml).
 image cert-manager-controller "nestor.e2e/cert-manager-controller:$E2E_IMAGE_TAG" -user 65532 -entrypoint /controller "$cert_manager/controller=/controller"

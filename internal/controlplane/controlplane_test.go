@@ -179,6 +179,7 @@ func TestMountedSecretsAreReadableByTheContainerUser(t *testing.T) {
 	for name, spec := range map[string]corev1.PodSpec{
 		"control plane": StatefulSet(vc(), "hash").Spec.Template.Spec,
 		"syncer":        SyncerDeployment(vc(), "image").Spec.Template.Spec,
+		"dns":           DNSDeployment(vc(), "hash").Spec.Template.Spec,
 	} {
 		sc := spec.SecurityContext
 		if sc == nil || !ptr.Deref(sc.RunAsNonRoot, false) {
@@ -186,10 +187,15 @@ func TestMountedSecretsAreReadableByTheContainerUser(t *testing.T) {
 			continue
 		}
 		for _, v := range spec.Volumes {
-			if v.Secret == nil {
+			var mode int32
+			switch {
+			case v.Secret != nil:
+				mode = ptr.Deref(v.Secret.DefaultMode, 0o644)
+			case v.Projected != nil:
+				mode = ptr.Deref(v.Projected.DefaultMode, 0o644)
+			default:
 				continue
 			}
-			mode := ptr.Deref(v.Secret.DefaultMode, 0o644)
 			worldReadable := mode&0o004 != 0
 			groupReadable := mode&0o040 != 0 && sc.FSGroup != nil
 			if !worldReadable && !groupReadable {
@@ -274,6 +280,7 @@ func TestTheOperatorsPodsPassRestricted(t *testing.T) {
 		"control plane":                     StatefulSet(vc(), "hash").Spec.Template,
 		"control plane without persistence": StatefulSet(withoutPersistence, "hash").Spec.Template,
 		"syncer":                            SyncerDeployment(vc(), "ghcr.io/nestor-dev/nestor:v1").Spec.Template,
+		"dns":                               DNSDeployment(vc(), "hash").Spec.Template,
 	} {
 		if violations := restricted.Check(&tmpl.ObjectMeta, &tmpl.Spec); violations != "" {
 			t.Errorf("%s: %s", name, violations)

@@ -22,8 +22,9 @@ const (
 	KubeconfigClientKeyKey  = "client-key"
 )
 
-// CertsSecret holds the control plane's PKI plus the kubeconfig
-// kube-controller-manager uses to reach its own API server.
+// CertsSecret holds the control plane's PKI plus the kubeconfigs
+// kube-controller-manager uses to reach its own API server and CoreDNS to
+// reach it through its Service.
 func CertsSecret(vc *tenancyv1alpha1.VirtualCluster, data map[string][]byte) (*corev1.Secret, error) {
 	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
 	all := maps.Clone(data)
@@ -32,6 +33,11 @@ func CertsSecret(vc *tenancyv1alpha1.VirtualCluster, data map[string][]byte) (*c
 		return nil, err
 	}
 	all[ControllerManagerKubeconfig] = cm
+	dns, err := pki.Kubeconfig(data, InClusterEndpoint(vc), vc.Name, pki.CoreDNSCert, pki.CoreDNSKey)
+	if err != nil {
+		return nil, err
+	}
+	all[CoreDNSKubeconfig] = dns
 	return &corev1.Secret{
 		ObjectMeta: ownership.NamespacedMeta(vc, n.Certs),
 		Type:       corev1.SecretTypeOpaque,

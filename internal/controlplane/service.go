@@ -86,11 +86,21 @@ func Endpoint(vc *tenancyv1alpha1.VirtualCluster, svc *corev1.Service) string {
 	return InClusterEndpoint(vc)
 }
 
+// ClusterIP is the address svc, the API's Service, has in the host
+// cluster, "" if it has none (yet).
+func ClusterIP(svc *corev1.Service) string {
+	if ip := svc.Spec.ClusterIP; ip != corev1.ClusterIPNone {
+		return ip
+	}
+	return ""
+}
+
 // PKIConfig lists the names the certificates must carry. svc, when known,
-// adds its load-balancer addresses to the serving certificate.
+// adds its cluster IPs (tenant pods reach the API server there) and its
+// load-balancer addresses to the serving certificate.
 func PKIConfig(vc *tenancyv1alpha1.VirtualCluster, svc *corev1.Service, hostClusterDomain string) pki.Config {
 	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
-	domain := orDefault(vc.Spec.Networking.ClusterDomain, "cluster.local")
+	domain := ClusterDomain(vc)
 	cfg := pki.Config{
 		APIServerDNSNames: []string{
 			"localhost",
@@ -116,6 +126,11 @@ func PKIConfig(vc *tenancyv1alpha1.VirtualCluster, svc *corev1.Service, hostClus
 		cfg = addSAN(cfg, san)
 	}
 	if svc != nil {
+		for _, ip := range svc.Spec.ClusterIPs {
+			if ip != corev1.ClusterIPNone {
+				cfg = addSAN(cfg, ip)
+			}
+		}
 		for _, in := range svc.Status.LoadBalancer.Ingress {
 			cfg = addSAN(cfg, in.IP)
 			cfg = addSAN(cfg, in.Hostname)

@@ -141,13 +141,7 @@ func StatefulSet(vc *tenancyv1alpha1.VirtualCluster, pkiHash string) *appsv1.Sta
 					// The control plane talks to no host API.
 					AutomountServiceAccountToken: ptr.To(false),
 					EnableServiceLinks:           ptr.To(false),
-					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot:   ptr.To(true),
-						RunAsUser:      ptr.To[int64](nonRootUser),
-						RunAsGroup:     ptr.To[int64](nonRootUser),
-						FSGroup:        ptr.To[int64](nonRootUser),
-						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-					},
+					SecurityContext:              podSecurityContext(),
 					Containers: []corev1.Container{
 						etcdContainer(vc, etcdImage),
 						apiServerContainer(vc, apiServerImage),
@@ -286,7 +280,7 @@ func etcdContainer(vc *tenancyv1alpha1.VirtualCluster, image string) corev1.Cont
 
 func apiServerContainer(vc *tenancyv1alpha1.VirtualCluster, image string) corev1.Container {
 	net := vc.Spec.Networking
-	domain := orDefault(net.ClusterDomain, "cluster.local")
+	domain := ClusterDomain(vc)
 	args := []string{
 		"--advertise-address=$(POD_IP)",
 		// The syncer, not the API server, points the virtual "kubernetes"
@@ -354,6 +348,12 @@ func controllerManagerContainer(vc *tenancyv1alpha1.VirtualCluster, image string
 		"--kubeconfig=" + kubeconfig,
 		"--authentication-kubeconfig=" + kubeconfig,
 		"--authorization-kubeconfig=" + kubeconfig,
+		// Its own CA instead of the API server's
+		// extension-apiserver-authentication ConfigMap: kube-controller-manager
+		// reads that at start, and exits while the API server has not yet
+		// bootstrapped the RBAC that lets it (twice at every boot).
+		"--authentication-skip-lookup=true",
+		"--client-ca-file=" + pkiPath(pki.CACert),
 		"--bind-address=0.0.0.0",
 		fmt.Sprintf("--secure-port=%d", ControllerManagerPort),
 		"--cluster-name=" + vc.Name,
@@ -385,6 +385,18 @@ func controllerManagerContainer(vc *tenancyv1alpha1.VirtualCluster, image string
 // default, spelled out because a fieldRef is atomic.
 func fieldRef(path string) *corev1.EnvVarSource {
 	return &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: path}}
+}
+
+// podSecurityContext runs a pod of Nestor's as the non-root user, its
+// mounted Secrets (group-readable only) readable through its group.
+func podSecurityContext() *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{
+		RunAsNonRoot:   ptr.To(true),
+		RunAsUser:      ptr.To[int64](nonRootUser),
+		RunAsGroup:     ptr.To[int64](nonRootUser),
+		FSGroup:        ptr.To[int64](nonRootUser),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
 }
 
 // restricted is a container security context that passes the "restricted"

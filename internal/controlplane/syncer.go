@@ -71,14 +71,7 @@ func SyncerDeployment(vc *tenancyv1alpha1.VirtualCluster, defaultImage string) *
 				Spec: corev1.PodSpec{
 					ServiceAccountName: n.SyncerServiceAccount,
 					EnableServiceLinks: ptr.To(false),
-					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot: ptr.To(true),
-						RunAsUser:    ptr.To[int64](nonRootUser),
-						RunAsGroup:   ptr.To[int64](nonRootUser),
-						// The mounted kubeconfig is group-readable only.
-						FSGroup:        ptr.To[int64](nonRootUser),
-						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-					},
+					SecurityContext:    podSecurityContext(),
 					Containers: []corev1.Container{{
 						Name:  "syncer",
 						Image: image,

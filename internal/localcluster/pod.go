@@ -2,6 +2,7 @@ package localcluster
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,9 @@ type Pod struct {
 	ports map[int32]int32
 	logs  []string
 	stops []func()
+
+	mu    sync.Mutex
+	exits map[string]int
 }
 
 // PodOptions say where and with what a pod runs.
@@ -87,7 +91,7 @@ func podIdentity(spec corev1.PodSpec, asPodUser bool) identity {
 
 // RunPod starts every container of spec.
 func RunPod(spec corev1.PodSpec, o PodOptions) (*Pod, error) {
-	p := &Pod{root: o.Root}
+	p := &Pod{root: o.Root, exits: map[string]int{}}
 	if o.FreePorts {
 		var err error
 		if p.ports, err = freePorts(podPorts(spec)); err != nil {
@@ -170,6 +174,12 @@ func (p *Pod) start(spec corev1.PodSpec, c corev1.Container, o PodOptions) error
 			if err == nil {
 				err = cmd.Wait()
 			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			p.exited(c.Name)
 			fmt.Fprintf(out, "--- %s exited (%v); restarting in a second\n", c.Name, err)
 			select {
 			case <-stop:
@@ -249,6 +259,20 @@ func (p *Pod) Port(port int32) int32 {
 		return local
 	}
 	return port
+}
+
+func (p *Pod) exited(container string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.exits[container]++
+}
+
+// Exits counts the times each container exited on its own, by name, as a
+// kubelet's restartCount does: not the kills of Stop.
+func (p *Pod) Exits() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.exits)
 }
 
 // Logs returns the tail of each container's log.

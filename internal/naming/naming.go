@@ -51,6 +51,9 @@ type Children struct {
 	// Syncer names the syncer's Deployment, its configuration ConfigMap
 	// and the Service of its kubelet API.
 	Syncer string
+	// DNS names the virtual cluster's CoreDNS: its Deployment, its Service
+	// and its configuration ConfigMap.
+	DNS string
 	// Policy names the ResourceQuota, LimitRange and NetworkPolicy.
 	Policy string
 }
@@ -73,6 +76,7 @@ func ForVirtualCluster(namespace, name string) Children {
 		ControlPlane:           name,
 		HeadlessService:        name + "-headless",
 		Syncer:                 name + "-syncer",
+		DNS:                    name + "-dns",
 		Policy:                 "vc-" + name,
 	}
 }
@@ -109,6 +113,9 @@ func (c Children) Namespaced(claims int32, multiNamespace bool) []Object {
 		{"Service", c.Syncer, "the syncer's kubelet API"},
 		{"ConfigMap", c.Syncer, "the syncer's configuration"},
 		{"Lease", c.Syncer, "the syncer's leader election"},
+		{"Deployment", c.DNS, "the virtual cluster's DNS"},
+		{"Service", c.DNS, "the virtual cluster's DNS Service"},
+		{"ConfigMap", c.DNS, "the virtual cluster's DNS configuration"},
 	}
 	if !multiNamespace {
 		objects = append(objects,

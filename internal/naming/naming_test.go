@@ -22,6 +22,7 @@ func TestForVirtualCluster(t *testing.T) {
 		ControlPlane:           "my-vcluster",
 		HeadlessService:        "my-vcluster-headless",
 		Syncer:                 "my-vcluster-syncer",
+		DNS:                    "my-vcluster-dns",
 		Policy:                 "vc-my-vcluster",
 	}
 	if got != want {
@@ -45,6 +46,9 @@ func TestObjectsNamedAfterAVirtualCluster(t *testing.T) {
 		{"Service", "dev-syncer", "the syncer's kubelet API"},
 		{"ConfigMap", "dev-syncer", "the syncer's configuration"},
 		{"Lease", "dev-syncer", "the syncer's leader election"},
+		{"Deployment", "dev-dns", "the virtual cluster's DNS"},
+		{"Service", "dev-dns", "the virtual cluster's DNS Service"},
+		{"ConfigMap", "dev-dns", "the virtual cluster's DNS configuration"},
 	}
 	policies := []Object{
 		{"ResourceQuota", "vc-dev", "the tenant's quota"},

@@ -55,10 +55,17 @@ const (
 	// no other caller.
 	KubeletClientCert = "apiserver-kubelet-client.crt"
 	KubeletClientKey  = "apiserver-kubelet-client.key"
+	CoreDNSCert       = "coredns.crt"
+	CoreDNSKey        = "coredns.key"
 )
 
 // KubeletClientName is the common name of KubeletClientCert.
 const KubeletClientName = "kube-apiserver-kubelet-client"
+
+// CoreDNSUser is the user the virtual cluster's CoreDNS reads its API as.
+// It belongs to no group: the syncer grants it, inside the virtual cluster,
+// only the reads CoreDNS needs.
+const CoreDNSUser = "nestor:coredns"
 
 const (
 	// LeafValidity is how long an issued leaf certificate is valid.
@@ -112,6 +119,7 @@ func (c Config) leaves() []leafSpec {
 			commonName: "system:kube-controller-manager", usages: client},
 		{cert: KubeletClientCert, key: KubeletClientKey, ca: clusterCA,
 			commonName: KubeletClientName, usages: client},
+		{cert: CoreDNSCert, key: CoreDNSKey, ca: clusterCA, commonName: CoreDNSUser, usages: client},
 		{cert: FrontProxyClientCert, key: FrontProxyClientKey, ca: frontProxyCA,
 			commonName: "front-proxy-client", usages: client},
 		{cert: APIServerEtcdClientCert, key: APIServerEtcdClientKey, ca: etcdCA,

@@ -77,6 +77,10 @@ func TestEnsureIssuesAWorkingPKI(t *testing.T) {
 	if cm.Subject.CommonName != "system:kube-controller-manager" {
 		t.Errorf("controller-manager CN = %q", cm.Subject.CommonName)
 	}
+	dns := verify(t, data, CoreDNSCert, CACert, x509.ExtKeyUsageClientAuth, now)
+	if dns.Subject.CommonName != CoreDNSUser || len(dns.Subject.Organization) != 0 {
+		t.Errorf("CoreDNS certificate subject = %v, want CN %s and no group", dns.Subject, CoreDNSUser)
+	}
 	verify(t, data, FrontProxyClientCert, FrontProxyCACert, x509.ExtKeyUsageClientAuth, now)
 	verify(t, data, APIServerEtcdClientCert, EtcdCACert, x509.ExtKeyUsageClientAuth, now)
 	etcd := verify(t, data, EtcdServerCert, EtcdCACert, x509.ExtKeyUsageServerAuth, now)

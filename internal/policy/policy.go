@@ -76,8 +76,10 @@ func LimitRange(vc *tenancyv1alpha1.VirtualCluster, namespace string) *corev1.Li
 func NetworkPolicy(vc *tenancyv1alpha1.VirtualCluster, namespace string) *networkingv1.NetworkPolicy {
 	vcPods := &metav1.LabelSelector{MatchLabels: map[string]string{tenancyv1alpha1.LabelVirtualCluster: vc.Name}}
 	// Peers: the virtual cluster's pods in the VirtualCluster's namespace
-	// (control plane, syncer, single-namespace workloads) and in the tenant's
-	// own host namespaces (multi-namespace workloads).
+	// (control plane, syncer, CoreDNS, single-namespace workloads) and in the
+	// tenant's own host namespaces (multi-namespace workloads). CoreDNS is
+	// reached here on the port its pod listens on, which is what a policy
+	// sees behind its Service's port 53.
 	peers := []networkingv1.NetworkPolicyPeer{
 		{
 			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: vc.Namespace}},
@@ -107,7 +109,8 @@ func NetworkPolicy(vc *tenancyv1alpha1.VirtualCluster, namespace string) *networ
 		ObjectMeta: meta(vc, namespace),
 		Spec: networkingv1.NetworkPolicySpec{
 			// The tenant's workloads: the virtual cluster's pods that are
-			// neither its control plane nor its syncer.
+			// not Nestor's components (control plane, syncer, CoreDNS, which
+			// reaches the virtual API server and the host's DNS).
 			PodSelector: metav1.LabelSelector{
 				MatchLabels: map[string]string{tenancyv1alpha1.LabelVirtualCluster: vc.Name},
 				MatchExpressions: []metav1.LabelSelectorRequirement{{

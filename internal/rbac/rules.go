@@ -148,12 +148,17 @@ func derive(vc *tenancyv1alpha1.VirtualCluster, mode tenancyv1alpha1.Mode) (Rule
 	// What the synced kinds need wherever the tenant's host objects live.
 	where := slices.Concat(rulesFor(synced, readWrite), rulesFor(observed, readOnly),
 		rulesFor(podLogs, []string{"get"}), rulesFor(podStreams, []string{"create"}))
+	var statusPatched []resource
+	if CarryReadinessGates(to) {
+		statusPatched = []resource{{"", "pods/status", toPath + "endpoints"}}
+		where = append(where, rulesFor(statusPatched, []string{"patch"})...)
+	}
 
 	var r Rules
 	if mode != tenancyv1alpha1.MultiNamespaceMode {
 		r.Namespaced = append(where, Housekeeping()...)
 		r.NeedMultiNamespace = clusterFields
-		return r, askedFor(synced, observed, podLogs, podStreams)
+		return r, askedFor(synced, observed, podLogs, podStreams, statusPatched)
 	}
 	r.Namespaced = Housekeeping()
 	r.Cluster = []rbacv1.PolicyRule{
@@ -182,7 +187,18 @@ func derive(vc *tenancyv1alpha1.VirtualCluster, mode tenancyv1alpha1.Mode) (Rule
 		{"", "namespaces", ModeField}, {"", "serviceaccounts", ModeField},
 		{rbacv1.GroupName, "rolebindings", ModeField}, {rbacv1.GroupName, "clusterroles", ModeField},
 	}
-	return r, askedFor(byMode, synced, observed, podLogs, podStreams, clusterRead)
+	return r, askedFor(byMode, synced, observed, podLogs, podStreams, statusPatched, clusterRead)
+}
+
+// CarryReadinessGates reports whether the syncer may carry the conditions
+// of a pod's readiness gates to its host pod, whose kubelet counts them
+// towards Ready. That takes patching the host pods' status, which, like
+// writing endpoints, decides where a Service's traffic goes: it is granted
+// only with both pods and endpoints synced, as the built-in edit role holds
+// neither. Without it the host pod runs without the gates, and the syncer
+// reports the virtual pod Ready only once they are True.
+func CarryReadinessGates(to tenancyv1alpha1.SyncToHost) bool {
+	return to.Pods.IsEnabled() && to.Endpoints.IsEnabled()
 }
 
 // Housekeeping are the rules the syncer needs for itself, whatever it

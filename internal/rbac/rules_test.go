@@ -40,6 +40,10 @@ var podStreams = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"pods/attach", "pods/exec", "pods/portforward"}, Verbs: []string{"create"}},
 }
 
+// podStatus carries readiness gates' conditions to the host pods: only
+// with pods and endpoints synced.
+var podStatus = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/status"}, Verbs: []string{"patch"}}
+
 // defaults is spec.sync as the schema defaults it.
 func defaults() tenancyv1alpha1.SyncSpec {
 	on := tenancyv1alpha1.EnabledByDefault{Enabled: ptr.To(true)}
@@ -58,7 +62,7 @@ func TestDefaultsInSingleNamespaceMode(t *testing.T) {
 	want := Rules{Namespaced: []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"configmaps", "endpoints", "persistentvolumeclaims", "pods", "secrets", "services"}, Verbs: rw},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: ro},
-		podStreams[0], podStreams[1],
+		podStreams[0], podStreams[1], podStatus,
 		leases, recordEvents,
 	}}
 	if !reflect.DeepEqual(got, want) {
@@ -74,7 +78,7 @@ func TestDefaultsInMultiNamespaceMode(t *testing.T) {
 		PerNamespace: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"configmaps", "endpoints", "persistentvolumeclaims", "pods", "secrets", "services"}, Verbs: rw},
 			{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: ro},
-			podStreams[0], podStreams[1],
+			podStreams[0], podStreams[1], podStatus,
 			{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get", "list", "watch", "create", "patch"}},
 			{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"rolebindings"}, Verbs: []string{"list", "watch"}},
 		},
@@ -210,6 +214,7 @@ func TestAskedFor(t *testing.T) {
 			"events":                       {"spec.sync.fromHost.events"},
 			"pods/log":                     {"spec.sync.toHost.pods"}, "pods/attach": {"spec.sync.toHost.pods"},
 			"pods/exec": {"spec.sync.toHost.pods"}, "pods/portforward": {"spec.sync.toHost.pods"},
+			"pods/status": {"spec.sync.toHost.endpoints"},
 			// Nodes get no rule in this mode, so nothing asks for one.
 		}},
 		{tenancyv1alpha1.MultiNamespaceMode, map[string][]string{
@@ -225,6 +230,7 @@ func TestAskedFor(t *testing.T) {
 			"nodes":                        {"spec.sync.fromHost.nodes"},
 			"pods/log":                     {"spec.sync.toHost.pods"}, "pods/attach": {"spec.sync.toHost.pods"},
 			"pods/exec": {"spec.sync.toHost.pods"}, "pods/portforward": {"spec.sync.toHost.pods"},
+			"pods/status": {"spec.sync.toHost.endpoints"},
 		}},
 	} {
 		t.Run(string(tc.mode), func(t *testing.T) {
@@ -302,5 +308,20 @@ func TestNoSyncedKindIsGrantedClusterWide(t *testing.T) {
 				t.Errorf("no rule for the workload ServiceAccount in %+v", got.PerNamespace)
 			}
 		})
+	}
+}
+
+// Readiness gates' conditions reach the host pods only where the syncer
+// writes endpoints too: the built-in edit role holds neither.
+func TestPodStatusOnlyWithEndpoints(t *testing.T) {
+	for _, mode := range []tenancyv1alpha1.Mode{tenancyv1alpha1.SingleNamespaceMode, tenancyv1alpha1.MultiNamespaceMode} {
+		sync := defaults()
+		sync.ToHost.Endpoints.Enabled = ptr.To(false)
+		r := forSync(sync, mode)
+		for _, rule := range append(r.Namespaced, r.PerNamespace...) {
+			if slices.Contains(rule.Resources, "pods/status") {
+				t.Errorf("%s: endpoints off, yet %+v", mode, rule)
+			}
+		}
 	}
 }

@@ -65,6 +65,12 @@ const (
 	vcB = "vc-b"
 )
 
+// apiServerIP plays, per virtual cluster, the cluster IP of the control
+// plane's Service that the operator hands the syncer: one per virtual
+// cluster, which all its tenants' syncers agree on, in the virtual service
+// range and outside the host's, which never gives it to a copy.
+var apiServerIP = map[string]string{vcA: "10.0.1.1", vcB: "10.0.1.2"}
+
 var (
 	// host plays the host cluster; hostClient is its administrator.
 	host       *localcluster.Cluster
@@ -364,6 +370,7 @@ func newTenant(t *testing.T, mode tenancyv1alpha1.Mode, opts ...tenantOption) *t
 	}
 
 	cfg := syncerconfig.For(vc, mode)
+	cfg.APIServerIP = apiServerIP[o.name]
 	handDefinitions(t, vc, &cfg)
 	if o.config != nil {
 		o.config(&cfg)

@@ -124,6 +124,7 @@ func (e *env) controllers() []entry {
 			// A namespace's labels decide which policies' peers it is in.
 			watches: []watch{{&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(e.allNetworkPolicies)}},
 		}},
+		{e.cfg.APIServerIP != "", ownController((*env).setupAPIServer)},
 		{e.cfg.FromHost.Events.IsEnabled(), ownController((*env).setupEvents)},
 		{e.tr.Names.MultiNamespace(), ownController((*env).setupNamespaces)},
 	}, e.customControllers()...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -94,6 +95,12 @@ func (r *podReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		send = r.applier.Update
 	}
 	desired := r.tr.Pod(v)
+	if ours {
+		// A pod's DNS is fixed when it is created: a host pod made before
+		// the virtual cluster had its own DNS keeps the host's until the
+		// tenant re-creates it, rather than be refused on every pass.
+		desired.Spec.DNSPolicy, desired.Spec.DNSConfig, desired.Spec.Subdomain = h.Spec.DNSPolicy, h.Spec.DNSConfig, h.Spec.Subdomain
+	}
 	admitted, err := r.admitted(ctx, v, desired, ours)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -203,7 +210,9 @@ func (r *podReconciler) hostPod(ctx context.Context, v, h *corev1.Pod) (exists, 
 	return true, ok && o.Kind == kindPod && o.UID == v.UID, nil
 }
 
-// statusUp shows the host pod's node and status on the virtual pod.
+// statusUp shows the host pod's node and status on the virtual pod, and
+// carries the conditions of its readiness gates, which the tenant's
+// controllers set on the virtual pod, down to the host pod.
 func (r *podReconciler) statusUp(ctx context.Context, v, h *corev1.Pod) error {
 	if v.Spec.NodeName == "" && h.Spec.NodeName != "" {
 		// The node first: the virtual cluster's pod garbage collector
@@ -224,12 +233,35 @@ func (r *podReconciler) statusUp(ctx context.Context, v, h *corev1.Pod) error {
 		// The binding changed the pod: its next event brings the status.
 		return nil
 	}
-	if equality.Semantic.DeepEqual(v.Status, h.Status) {
+	if gates := r.tr.GateConditions(v, h); len(gates) > 0 {
+		if err := r.gatesDown(ctx, h, gates); err != nil {
+			return err
+		}
+	}
+	want := r.tr.PodStatus(v, h)
+	if equality.Semantic.DeepEqual(v.Status, want) {
 		return nil
 	}
-	v.Status = *h.Status.DeepCopy()
+	v.Status = want
 	if err := r.virtual.Status().Update(ctx, v); err != nil {
 		return fmt.Errorf("updating the status of virtual pod %s/%s: %w", v.Namespace, v.Name, err)
+	}
+	return nil
+}
+
+// gatesDown sets conditions on host pod h's status, by a patch of those
+// alone: the host's kubelet writes the others.
+func (r *podReconciler) gatesDown(ctx context.Context, h *corev1.Pod, conditions []corev1.PodCondition) error {
+	before := h.DeepCopy()
+	for _, c := range conditions {
+		if i := slices.IndexFunc(h.Status.Conditions, func(have corev1.PodCondition) bool { return have.Type == c.Type }); i >= 0 {
+			h.Status.Conditions[i] = c
+		} else {
+			h.Status.Conditions = append(h.Status.Conditions, c)
+		}
+	}
+	if err := r.host.Status().Patch(ctx, h, client.StrategicMergeFrom(before)); err != nil {
+		return fmt.Errorf("setting the readiness gates' conditions of host pod %s/%s: %w", h.Namespace, h.Name, err)
 	}
 	return nil
 }

@@ -81,6 +81,9 @@ func New(ctx context.Context, o Options) (manager.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := grantDNS(ctx, direct); err != nil {
+		return nil, err
+	}
 	// Custom resources are unstructured: read them from the caches too.
 	// Each client gets options of its own: the manager and the cluster
 	// fill in their own cache as the reader.

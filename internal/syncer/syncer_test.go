@@ -12,6 +12,7 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -652,16 +653,43 @@ func withLabels(p *corev1.Pod, l map[string]string) *corev1.Pod {
 	return p
 }
 
-// The virtual cluster's own API server Service is its own: pods reach that
-// API server through KUBERNETES_SERVICE_HOST, and the Service's address and
-// endpoints mean nothing on the host.
-func TestTheVirtualAPIServerServiceStaysHome(t *testing.T) {
+// The virtual cluster's "kubernetes" Service, its Endpoints and its
+// EndpointSlice name the address at which host pods reach the API server,
+// the control plane's Service on the host, and stay in the virtual cluster.
+// Re-created once with that cluster IP, the Service then stays as it is.
+func TestTheKubernetesServiceLeadsToTheAPIServer(t *testing.T) {
 	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
 		g := NewWithT(t)
 		ctx := context.Background()
 		tn := newTenant(t, mode)
-		before := &corev1.Service{}
-		g.Expect(tn.Virtual.Get(ctx, client.ObjectKey{Namespace: "default", Name: "kubernetes"}, before)).To(Succeed())
+		ip := tn.Config.APIServerIP
+		key := client.ObjectKey{Namespace: "default", Name: "kubernetes"}
+		svc := &corev1.Service{}
+		g.Eventually(func(g Gomega) {
+			g.Expect(tn.Virtual.Get(ctx, key, svc)).To(Succeed())
+			g.Expect(svc.Spec.ClusterIP).To(Equal(ip))
+			g.Expect(svc.Spec.Ports).To(HaveExactElements(And(HaveField("Name", "https"), HaveField("Port", int32(443)))))
+			ep := &corev1.Endpoints{}
+			g.Expect(tn.Virtual.Get(ctx, key, ep)).To(Succeed())
+			g.Expect(ep.Subsets).To(HaveExactElements(And(
+				HaveField("Addresses", HaveExactElements(HaveField("IP", ip))),
+				HaveField("Ports", HaveExactElements(HaveField("Port", int32(443)))))))
+			slice := &discoveryv1.EndpointSlice{}
+			g.Expect(tn.Virtual.Get(ctx, key, slice)).To(Succeed())
+			g.Expect(slice.Labels).To(HaveKeyWithValue(discoveryv1.LabelServiceName, "kubernetes"))
+			g.Expect(slice.Endpoints).To(HaveExactElements(HaveField("Addresses", []string{ip})))
+		}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+
+		// Someone empties the Endpoints: they come back.
+		ep := &corev1.Endpoints{}
+		g.Expect(tn.Virtual.Get(ctx, key, ep)).To(Succeed())
+		ep.Subsets = nil
+		g.Expect(tn.Virtual.Update(ctx, ep)).To(Succeed())
+		g.Eventually(func() ([]corev1.EndpointSubset, error) {
+			err := tn.Virtual.Get(ctx, key, ep)
+			return ep.Subsets, err
+		}).WithTimeout(timeout).WithPolling(poll).ShouldNot(BeEmpty())
+
 		// A service synced after the syncer started shows that it is running.
 		ns := tn.newVirtualNamespace(t)
 		tn.createVirtual(t, &corev1.Service{
@@ -669,16 +697,15 @@ func TestTheVirtualAPIServerServiceStaysHome(t *testing.T) {
 			Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}},
 		})
 		tn.hostObject(t, ns, "probe", &corev1.Service{})
-
 		g.Consistently(func(g Gomega) {
 			for _, obj := range []client.Object{&corev1.Service{}, &corev1.Endpoints{}} {
 				err := hostClient.Get(ctx, tn.HostKey("default", "kubernetes"), obj)
 				g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%T default/kubernetes reached the host: %v", obj, err)
 			}
 			now := &corev1.Service{}
-			g.Expect(tn.Virtual.Get(ctx, client.ObjectKeyFromObject(before), now)).To(Succeed())
-			g.Expect(now.UID).To(Equal(before.UID), "the virtual API server's Service was re-created")
-		}).WithTimeout(3 * time.Second).WithPolling(poll).Should(Succeed())
+			g.Expect(tn.Virtual.Get(ctx, key, now)).To(Succeed())
+			g.Expect(now.UID).To(Equal(svc.UID), "the virtual API server's Service was re-created again")
+		}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
 	})
 }
 

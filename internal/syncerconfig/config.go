@@ -31,6 +31,14 @@ type Config struct {
 	// ServiceCIDR and ClusterDomain of the virtual cluster.
 	ServiceCIDR   string `json:"serviceCIDR"`
 	ClusterDomain string `json:"clusterDomain"`
+	// APIServerIP is the cluster IP of the control plane's Service on the
+	// host: the address a tenant's host pod reaches its API server at, which
+	// the virtual cluster's "kubernetes" Service shows and its endpoints
+	// name. Empty until the host has given the Service one.
+	APIServerIP string `json:"apiServerIP,omitempty"`
+	// DNSNameserver is the cluster IP of the virtual cluster's CoreDNS on
+	// the host, the nameserver of the tenant's host pods.
+	DNSNameserver string `json:"dnsNameserver,omitempty"`
 	// ToHost and FromHost are spec.sync as the operator accepted it.
 	ToHost   tenancyv1alpha1.SyncToHost   `json:"toHost"`
 	FromHost tenancyv1alpha1.SyncFromHost `json:"fromHost"`

@@ -17,6 +17,7 @@ import (
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/internal/naming"
+	"github.com/nestor-dev/nestor/internal/rbac"
 	"github.com/nestor-dev/nestor/internal/syncerconfig"
 )
 
@@ -37,21 +38,40 @@ type Context struct {
 	// WorkloadServiceAccount is the host identity of every tenant pod.
 	WorkloadServiceAccount string
 	// APIServerHost is how a host pod reaches the virtual cluster's API
-	// server: the control plane's Service, whose name the serving
-	// certificate holds.
+	// server: the cluster IP of the control plane's Service, or its name
+	// while the syncer's configuration has no IP; the serving certificate
+	// holds both.
 	APIServerHost string
+	// CarryReadinessGates says the host pods carry the virtual pods'
+	// readiness gates, and the syncer their conditions (rbac.CarryReadinessGates).
+	CarryReadinessGates bool
+	// Nameserver is the address of the virtual cluster's DNS on the host,
+	// and ClusterDomain the virtual cluster's domain: the tenant's pods
+	// resolve names there. Without a nameserver pods keep their DNS policy.
+	Nameserver, ClusterDomain string
 }
 
 // For is the translation of the virtual cluster that syncer configuration
 // cfg is for: the syncer's, and the operator's when it cleans up after it.
 func For(cfg syncerconfig.Config) Context {
+	apiServer := cfg.APIServerIP
+	if apiServer == "" {
+		apiServer = naming.ForVirtualCluster(cfg.HostNamespace, cfg.VirtualCluster.Name).ControlPlane + "." + cfg.HostNamespace + ".svc"
+	}
+	domain := cfg.ClusterDomain
+	if domain == "" {
+		domain = "cluster.local" // the schema's default
+	}
 	return Context{
 		Names:                  naming.NewTranslator(cfg.HostNamespace, cfg.VirtualCluster.Name, cfg.Mode == tenancyv1alpha1.MultiNamespaceMode),
 		VirtualCluster:         cfg.VirtualCluster.Name,
 		VirtualClusterUID:      cfg.VirtualCluster.UID,
 		HostNamespace:          cfg.HostNamespace,
 		WorkloadServiceAccount: cfg.WorkloadServiceAccount,
-		APIServerHost:          naming.ForVirtualCluster(cfg.HostNamespace, cfg.VirtualCluster.Name).ControlPlane + "." + cfg.HostNamespace + ".svc",
+		APIServerHost:          apiServer,
+		CarryReadinessGates:    rbac.CarryReadinessGates(cfg.ToHost),
+		Nameserver:             cfg.DNSNameserver,
+		ClusterDomain:          domain,
 	}
 }
 

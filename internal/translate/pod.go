@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"net"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -61,11 +62,13 @@ func (c Context) Pod(v *corev1.Pod) *corev1.Pod {
 	// A priority class is the host's to give: the tenant's name means
 	// nothing there, and could pick a host-critical one.
 	spec.PriorityClassName, spec.Priority, spec.PreemptionPolicy = "", nil, nil
+	// The pod's own name is the virtual one; its subdomain names a virtual
+	// headless Service, which the virtual cluster's DNS serves.
 	if spec.Hostname == "" && len(validation.IsDNS1123Label(v.Name)) == 0 {
 		spec.Hostname = v.Name
 	}
-	if spec.Subdomain != "" {
-		spec.Subdomain = name(spec.Subdomain)
+	if c.Nameserver != "" {
+		spec.DNSPolicy, spec.DNSConfig = PodDNS(spec.DNSPolicy, spec.HostNetwork, spec.DNSConfig, c.Nameserver, ns, c.ClusterDomain)
 	}
 	for i := range spec.ImagePullSecrets {
 		spec.ImagePullSecrets[i].Name = name(spec.ImagePullSecrets[i].Name)
@@ -73,22 +76,92 @@ func (c Context) Pod(v *corev1.Pod) *corev1.Pod {
 	for i := range spec.Volumes {
 		c.volume(&spec.Volumes[i], v)
 	}
-	env := []corev1.EnvVar{
-		{Name: "KUBERNETES_SERVICE_HOST", Value: c.APIServerHost},
-		{Name: "KUBERNETES_SERVICE_PORT", Value: "443"},
-		{Name: "KUBERNETES_SERVICE_PORT_HTTPS", Value: "443"},
-	}
+	env := c.apiServerEnv()
 	for _, containers := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
 		for i := range containers {
 			containerRefs(&containers[i].Env, containers[i].EnvFrom, name, func(n string) string { return c.ConfigMapName(ns, n) })
 			containers[i].Env = withDefaults(containers[i].Env, env)
 		}
 	}
+	// Without their conditions, which the syncer may not carry, the gates
+	// would keep the host pod from ever being Ready (PodStatus reports them).
+	if !c.CarryReadinessGates {
+		spec.ReadinessGates = nil
+	}
 	// The API adds ephemeral containers through a subresource only, never
 	// on create or update: a debug container stays in the virtual cluster.
 	spec.EphemeralContainers = nil
 	h.Spec = *spec
 	return h
+}
+
+// apiServerEnv are the variables of the "kubernetes" Service that a
+// kubelet gives every container, whatever enableServiceLinks says, here
+// naming the virtual cluster's API server: in-cluster clients read
+// KUBERNETES_SERVICE_HOST and _PORT, older ones KUBERNETES_PORT. The host's
+// kubelet sets them for the host's API server, and a container's own
+// variables win over those.
+func (c Context) apiServerEnv() []corev1.EnvVar {
+	const port = "443"
+	url := "tcp://" + net.JoinHostPort(c.APIServerHost, port)
+	return []corev1.EnvVar{
+		{Name: "KUBERNETES_SERVICE_HOST", Value: c.APIServerHost},
+		{Name: "KUBERNETES_SERVICE_PORT", Value: port},
+		{Name: "KUBERNETES_SERVICE_PORT_HTTPS", Value: port},
+		{Name: "KUBERNETES_PORT", Value: url},
+		{Name: "KUBERNETES_PORT_443_TCP", Value: url},
+		{Name: "KUBERNETES_PORT_443_TCP_PROTO", Value: "tcp"},
+		{Name: "KUBERNETES_PORT_443_TCP_PORT", Value: port},
+		{Name: "KUBERNETES_PORT_443_TCP_ADDR", Value: c.APIServerHost},
+	}
+}
+
+// maxNameservers is how many nameservers a pod may have (the resolver's
+// limit, which the API enforces).
+const maxNameservers = 3
+
+// PodDNS is the DNS policy and configuration of a host pod whose virtual
+// pod in namespace has policy and config: a pod that asks for its cluster's
+// DNS (ClusterFirst without the host's network, or ClusterFirstWithHostNet)
+// gets the virtual cluster's, at nameserver, with the search path and ndots
+// a kubelet of the virtual cluster would give it, and the tenant's own
+// dnsConfig merged in as a kubelet merges it. Any other pod (Default, None,
+// ClusterFirst on the host's network, which a kubelet treats as Default)
+// keeps what the tenant wrote.
+func PodDNS(policy corev1.DNSPolicy, hostNetwork bool, config *corev1.PodDNSConfig, nameserver, namespace, domain string) (corev1.DNSPolicy, *corev1.PodDNSConfig) {
+	switch {
+	case policy == corev1.DNSClusterFirstWithHostNet:
+	case (policy == "" || policy == corev1.DNSClusterFirst) && !hostNetwork:
+	default:
+		return policy, config
+	}
+	out := &corev1.PodDNSConfig{
+		Nameservers: []string{nameserver},
+		Searches:    []string{namespace + ".svc." + domain, "svc." + domain, domain},
+		Options:     []corev1.PodDNSConfigOption{{Name: "ndots", Value: ptr.To("5")}},
+	}
+	if config == nil {
+		return corev1.DNSNone, out
+	}
+	for _, n := range config.Nameservers {
+		if !slices.Contains(out.Nameservers, n) && len(out.Nameservers) < maxNameservers {
+			out.Nameservers = append(out.Nameservers, n)
+		}
+	}
+	for _, s := range config.Searches {
+		if !slices.Contains(out.Searches, s) {
+			out.Searches = append(out.Searches, s)
+		}
+	}
+	// The tenant's option of a name replaces ours.
+	for _, o := range config.Options {
+		if i := slices.IndexFunc(out.Options, func(x corev1.PodDNSConfigOption) bool { return x.Name == o.Name }); i >= 0 {
+			out.Options[i] = *o.DeepCopy()
+		} else {
+			out.Options = append(out.Options, *o.DeepCopy())
+		}
+	}
+	return corev1.DNSNone, out
 }
 
 // containerRefs translates the secrets and configMaps a container reads,

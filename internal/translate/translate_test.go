@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -14,6 +15,7 @@ import (
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/internal/naming"
+	"github.com/nestor-dev/nestor/internal/syncerconfig"
 )
 
 func contexts() map[string]Context {
@@ -25,7 +27,7 @@ func contexts() map[string]Context {
 			VirtualClusterUID:      "vc-uid",
 			HostNamespace:          "team-a",
 			WorkloadServiceAccount: "vc-workload-vc",
-			APIServerHost:          "vc.team-a.svc",
+			APIServerHost:          "10.96.0.20",
 			Identity:               "kube-system-uid",
 		}
 	}
@@ -154,8 +156,14 @@ func TestPod(t *testing.T) {
 			for _, e := range env {
 				got[e.Name] = e.Value
 			}
-			if got["KUBERNETES_SERVICE_HOST"] != "vc.team-a.svc" || got["KUBERNETES_SERVICE_PORT"] != "6443" {
-				t.Errorf("API address %v: the virtual cluster's, unless the tenant set it", got)
+			for k, want := range map[string]string{
+				"KUBERNETES_SERVICE_HOST": "10.96.0.20", "KUBERNETES_SERVICE_PORT": "6443", "KUBERNETES_SERVICE_PORT_HTTPS": "443",
+				"KUBERNETES_PORT": "tcp://10.96.0.20:443", "KUBERNETES_PORT_443_TCP": "tcp://10.96.0.20:443",
+				"KUBERNETES_PORT_443_TCP_PROTO": "tcp", "KUBERNETES_PORT_443_TCP_PORT": "443", "KUBERNETES_PORT_443_TCP_ADDR": "10.96.0.20",
+			} {
+				if got[k] != want {
+					t.Errorf("%s = %q, want %q: the virtual cluster's API server, unless the tenant set it", k, got[k], want)
+				}
 			}
 			if v.Spec.Volumes[0].Secret.SecretName != "s" || v.Spec.ServiceAccountName != "builder" {
 				t.Error("the virtual pod was changed")
@@ -541,5 +549,94 @@ func TestServiceDropsExternalIPs(t *testing.T) {
 	})
 	if len(h.Spec.ExternalIPs) != 0 {
 		t.Error("external IPs let a tenant intercept host traffic")
+	}
+}
+
+// A host pod reaches the API server at the control plane Service's cluster
+// IP; by its name only while the configuration has no IP.
+func TestAPIServerHost(t *testing.T) {
+	cfg := syncerconfig.Config{VirtualCluster: syncerconfig.Reference{Name: "vc"}, HostNamespace: "team-a"}
+	if got := For(cfg).APIServerHost; got != "vc.team-a.svc" {
+		t.Errorf("without an IP: %q", got)
+	}
+	cfg.APIServerIP = "fd00::20"
+	c := For(cfg)
+	if c.APIServerHost != "fd00::20" {
+		t.Errorf("with an IP: %q", c.APIServerHost)
+	}
+	if env := c.apiServerEnv(); env[3] != (corev1.EnvVar{Name: "KUBERNETES_PORT", Value: "tcp://[fd00::20]:443"}) {
+		t.Errorf("IPv6: %+v", env[3])
+	}
+}
+
+func TestPodDNS(t *testing.T) {
+	ours := &corev1.PodDNSConfig{
+		Nameservers: []string{"10.96.0.53"},
+		Searches:    []string{"ns1.svc.cluster.local", "svc.cluster.local", "cluster.local"},
+		Options:     []corev1.PodDNSConfigOption{{Name: "ndots", Value: ptr.To("5")}},
+	}
+	tenants := &corev1.PodDNSConfig{
+		Nameservers: []string{"192.0.2.1"},
+		Searches:    []string{"corp.example", "cluster.local"},
+		Options:     []corev1.PodDNSConfigOption{{Name: "ndots", Value: ptr.To("2")}, {Name: "edns0"}},
+	}
+	merged := &corev1.PodDNSConfig{
+		Nameservers: []string{"10.96.0.53", "192.0.2.1"},
+		Searches:    []string{"ns1.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example"},
+		Options:     []corev1.PodDNSConfigOption{{Name: "ndots", Value: ptr.To("2")}, {Name: "edns0"}},
+	}
+	for _, tc := range []struct {
+		name        string
+		policy      corev1.DNSPolicy
+		hostNetwork bool
+		config      *corev1.PodDNSConfig
+		wantPolicy  corev1.DNSPolicy
+		want        *corev1.PodDNSConfig
+	}{
+		{"no policy is ClusterFirst", "", false, nil, corev1.DNSNone, ours},
+		{"ClusterFirst", corev1.DNSClusterFirst, false, nil, corev1.DNSNone, ours},
+		{"ClusterFirst with the tenant's additions, merged as a kubelet does", corev1.DNSClusterFirst, false, tenants, corev1.DNSNone, merged},
+		{"ClusterFirstWithHostNet", corev1.DNSClusterFirstWithHostNet, true, nil, corev1.DNSNone, ours},
+		{"ClusterFirst on the host's network is Default", corev1.DNSClusterFirst, true, nil, corev1.DNSClusterFirst, nil},
+		{"Default stays", corev1.DNSDefault, false, nil, corev1.DNSDefault, nil},
+		{"None stays as the tenant wrote it", corev1.DNSNone, false, tenants, corev1.DNSNone, tenants},
+		{"at most three nameservers", corev1.DNSClusterFirst, false,
+			&corev1.PodDNSConfig{Nameservers: []string{"192.0.2.1", "10.96.0.53", "192.0.2.2", "192.0.2.3"}}, corev1.DNSNone,
+			&corev1.PodDNSConfig{Nameservers: []string{"10.96.0.53", "192.0.2.1", "192.0.2.2"}, Searches: ours.Searches, Options: ours.Options}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			policy, config := PodDNS(tc.policy, tc.hostNetwork, tc.config, "10.96.0.53", "ns1", "cluster.local")
+			if policy != tc.wantPolicy || !equality.Semantic.DeepEqual(config, tc.want) {
+				t.Errorf("PodDNS = %s %+v, want %s %+v", policy, config, tc.wantPolicy, tc.want)
+			}
+		})
+	}
+}
+
+// The host pod resolves the virtual cluster's names: as a pod of its
+// virtual namespace, under its virtual hostname and subdomain.
+func TestPodResolvesTheVirtualClustersNames(t *testing.T) {
+	for mode, c := range contexts() {
+		t.Run(mode, func(t *testing.T) {
+			c.Nameserver, c.ClusterDomain = "10.96.0.53", "tenant.example"
+			v := pod()
+			v.Spec.Subdomain = "peers"
+			h := c.Pod(v)
+			if h.Spec.DNSPolicy != corev1.DNSNone || h.Spec.DNSConfig == nil ||
+				!slices.Equal(h.Spec.DNSConfig.Nameservers, []string{"10.96.0.53"}) ||
+				!slices.Equal(h.Spec.DNSConfig.Searches, []string{"ns1.svc.tenant.example", "svc.tenant.example", "tenant.example"}) {
+				t.Errorf("dns %s %+v", h.Spec.DNSPolicy, h.Spec.DNSConfig)
+			}
+			if h.Spec.Hostname != "web" || h.Spec.Subdomain != "peers" {
+				t.Errorf("hostname %q subdomain %q, want the virtual web and peers", h.Spec.Hostname, h.Spec.Subdomain)
+			}
+			if v.Spec.DNSConfig != nil || v.Spec.DNSPolicy != "" {
+				t.Error("the virtual pod was changed")
+			}
+			c.Nameserver = ""
+			if h := c.Pod(v); h.Spec.DNSPolicy != "" || h.Spec.DNSConfig != nil {
+				t.Errorf("without a nameserver the pod keeps its DNS: %s %+v", h.Spec.DNSPolicy, h.Spec.DNSConfig)
+			}
+		})
 	}
 }

@@ -175,7 +175,11 @@ func askedFor(vc *tenancyv1alpha1.VirtualCluster, mode tenancyv1alpha1.Mode, mis
 		if p.namespace == "" {
 			by = append(by, rbac.ModeField) // it is what makes them cluster-wide
 		}
-		for _, f := range append(by, fields[rbac.GroupResource(p.group, p.resource)]...) {
+		res := p.resource
+		if p.subresource != "" {
+			res += "/" + p.subresource
+		}
+		for _, f := range append(by, fields[rbac.GroupResource(p.group, res)]...) {
 			if !slices.Contains(out, f) {
 				out = append(out, f)
 			}

@@ -3,20 +3,25 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	psapi "k8s.io/pod-security-admission/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/internal/naming"
 	"github.com/nestor-dev/nestor/internal/ownership"
+	"github.com/nestor-dev/nestor/internal/podsecurity"
 	"github.com/nestor-dev/nestor/internal/rbac"
 )
 
@@ -62,7 +67,10 @@ func (h *SyncerWrites) Handle(ctx context.Context, req admission.Request) admiss
 	case "Namespace":
 		var old, obj *corev1.Namespace
 		if old, obj, err = decodeBoth[corev1.Namespace](h.Decoder, req); err == nil {
-			refusal = AdmitSyncerNamespace(vc, old, obj)
+			var policy podsecurity.Policy
+			if policy, err = h.podSecurity(ctx, vc); err == nil {
+				refusal = AdmitSyncerNamespace(vc, policy, old, obj)
+			}
 		}
 	case "RoleBinding":
 		var old, obj *rbacv1.RoleBinding
@@ -88,7 +96,12 @@ func (h *SyncerWrites) syncerOf(ctx context.Context, user string) (*tenancyv1alp
 		return nil, nil
 	}
 	vc := &tenancyv1alpha1.VirtualCluster{}
-	err := h.Reader.Get(ctx, client.ObjectKey{Namespace: m[1], Name: m[2]}, vc)
+	key := client.ObjectKey{Namespace: m[1], Name: m[2]}
+	err := h.Reader.Get(ctx, key, vc)
+	if apierrors.IsNotFound(err) {
+		// The cache may not hold a VirtualCluster just made: be sure.
+		err = h.APIReader.Get(ctx, key, vc)
+	}
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -96,6 +109,16 @@ func (h *SyncerWrites) syncerOf(ctx context.Context, user string) (*tenancyv1alp
 		return nil, fmt.Errorf("looking up the VirtualCluster of %s: %w", user, err)
 	}
 	return vc, nil
+}
+
+// podSecurity is the Pod Security level vc's pods are held to, which its
+// host namespaces enforce: the stricter of its spec's and its namespace's.
+func (h *SyncerWrites) podSecurity(ctx context.Context, vc *tenancyv1alpha1.VirtualCluster) (podsecurity.Policy, error) {
+	ns := &corev1.Namespace{}
+	if err := h.APIReader.Get(ctx, client.ObjectKey{Name: vc.Namespace}, ns); err != nil {
+		return podsecurity.Policy{}, fmt.Errorf("reading namespace %s: %w", vc.Namespace, err)
+	}
+	return podsecurity.Effective(vc.Spec.Policies.PodSecurity.Level, ns.Name, ns.Labels), nil
 }
 
 // admitRoleBinding reads the namespace of each side of the change for
@@ -141,13 +164,65 @@ func decodeBoth[T any, P interface {
 }
 
 // AdmitSyncerNamespace says why vc's syncer may not make the change from
-// old to obj (either nil when absent), or "": a namespace it touches must
-// be labelled as vc's before and after.
-func AdmitSyncerNamespace(vc *tenancyv1alpha1.VirtualCluster, old, obj *corev1.Namespace) string {
+// old to obj (either nil when absent), or "". A namespace it touches must
+// be labelled as vc's before and after; one it creates or changes must be
+// named as the host namespace of the virtual namespace it records, enforce
+// Pod Security no looser than policy, the level vc's pods are held to, and
+// gain no label or annotation but those the syncer sets (README, "The
+// syncers' writes"): a namespace's labels and annotations are what the
+// host's own policies select on.
+func AdmitSyncerNamespace(vc *tenancyv1alpha1.VirtualCluster, policy podsecurity.Policy, old, obj *corev1.Namespace) string {
 	for _, ns := range []*corev1.Namespace{old, obj} {
 		if ns != nil && !ownership.LabelledFor(vc)(ns) {
 			return fmt.Sprintf("the syncer of VirtualCluster %s/%s may create, change and delete only its own host namespaces, "+
 				"labelled %s; namespace %s is not, before or after this change", vc.Namespace, vc.Name, ownLabels(vc), ns.Name)
+		}
+	}
+	if obj == nil {
+		return ""
+	}
+	prefix := fmt.Sprintf("the syncer of VirtualCluster %s/%s may not write namespace %s: ", vc.Namespace, vc.Name, obj.Name)
+	vns := obj.Labels[tenancyv1alpha1.LabelVirtualNamespace]
+	if want := naming.NewTranslator(vc.Namespace, vc.Name, true).HostNamespace(vns); vns == "" || obj.Name != want {
+		return prefix + fmt.Sprintf("its host namespaces are named after the virtual namespace in label %s (%q gives %q)",
+			tenancyv1alpha1.LabelVirtualNamespace, vns, want)
+	}
+	if v := obj.Labels[psapi.EnforceLevelLabel]; v == "" || obj.Labels[psapi.EnforceVersionLabel] != psapi.VersionLatest {
+		return prefix + fmt.Sprintf("it must enforce Pod Security at level %s, version %s", policy.Level, psapi.VersionLatest)
+	} else if level, err := psapi.ParseLevel(v); err != nil || psapi.CompareLevels(level, policy.Level) < 0 {
+		return prefix + fmt.Sprintf("label %s=%s is looser than level %s, set by %s", psapi.EnforceLevelLabel, v, policy.Level, policy.From)
+	}
+	var before corev1.Namespace
+	if old != nil {
+		before = *old
+	}
+	own := ownership.Labels(vc)
+	if key := added(before.Labels, obj.Labels, func(k string) bool { _, ok := own[k]; return ok || syncerNamespaceLabel(k) }); key != "" {
+		return prefix + "label " + key + " is not one the syncer sets"
+	}
+	if key := added(before.Annotations, obj.Annotations, func(k string) bool { return k == tenancyv1alpha1.AnnotationVirtualNamespace }); key != "" {
+		return prefix + "annotation " + key + " is not one the syncer sets"
+	}
+	return ""
+}
+
+// syncerNamespaceLabel reports whether a syncer sets label key on its host
+// namespaces, besides its VirtualCluster's own labels (the API server sets
+// kubernetes.io/metadata.name).
+func syncerNamespaceLabel(key string) bool {
+	switch key {
+	case tenancyv1alpha1.LabelVirtualNamespace, tenancyv1alpha1.LabelVirtualClusterUID, corev1.LabelMetadataName:
+		return true
+	}
+	return strings.HasPrefix(key, "pod-security.kubernetes.io/")
+}
+
+// added is the first key (in sorted order) that after adds to before or
+// changes, and allowed refuses; "" if none.
+func added(before, after map[string]string, allowed func(string) bool) string {
+	for _, k := range slices.Sorted(maps.Keys(after)) {
+		if v, had := before[k]; (!had || v != after[k]) && !allowed(k) {
+			return k
 		}
 	}
 	return ""

@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/internal/naming"
 	"github.com/nestor-dev/nestor/internal/ownership"
+	"github.com/nestor-dev/nestor/internal/podsecurity"
 	"github.com/nestor-dev/nestor/internal/rbac"
 )
 
@@ -57,9 +59,15 @@ func multiTenant(t *testing.T) (*tenancyv1alpha1.VirtualCluster, client.Client) 
 	return vc, asUser(t, "system:serviceaccount:"+vc.Namespace+":"+n.SyncerServiceAccount)
 }
 
-// ownNamespace is a host namespace labelled as vc's, as its syncer makes one.
+// ownNamespace is a host namespace of vc's, as its syncer makes one: named
+// for a virtual namespace, enforcing the default Pod Security level.
 func ownNamespace(vc *tenancyv1alpha1.VirtualCluster) *corev1.Namespace {
-	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "own-" + rand.String(6), Labels: ownership.Labels(vc)}}
+	vns := "own-" + rand.String(6)
+	labels := ownership.Labels(vc)
+	maps.Copy(labels, podsecurity.Requested(tenancyv1alpha1.PodSecurityBaseline).NamespaceLabels())
+	labels[tenancyv1alpha1.LabelVirtualNamespace] = vns
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: naming.NewTranslator(vc.Namespace, vc.Name, true).HostNamespace(vns), Labels: labels}}
 }
 
 // refusedBy checks err is the syncer webhook's refusal, in words: a
@@ -82,8 +90,17 @@ func TestTheSyncerTouchesOnlyItsOwnNamespaces(t *testing.T) {
 	t.Cleanup(func() { _ = k8s.Delete(context.Background(), own) })
 	g.Expect(syncer.Get(ctx, client.ObjectKeyFromObject(own), own)).To(Succeed())
 	before := own.DeepCopy()
-	own.Labels["pod-security.kubernetes.io/enforce"] = "baseline"
+	own.Labels["pod-security.kubernetes.io/enforce"] = "restricted"
 	g.Expect(syncer.Patch(ctx, own, client.MergeFrom(before))).To(Succeed())
+
+	// Nor may it open its own to what its pods are held from, or name a
+	// namespace the platform may mean for someone else.
+	open := own.DeepCopy()
+	open.Labels["pod-security.kubernetes.io/enforce"] = "privileged"
+	refusedBy(g, syncer.Patch(ctx, open, client.MergeFrom(own)), "looser than level baseline")
+	squat := ownNamespace(vc)
+	squat.Name = "team-" + rand.String(6)
+	refusedBy(g, syncer.Create(ctx, squat), "named after the virtual namespace")
 
 	// Nothing else: not kube-system, not an unrelated namespace, not one
 	// labelled for it on the way in, nor one unlabelled on the way out.

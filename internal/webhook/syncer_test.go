@@ -8,9 +8,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	psapi "k8s.io/pod-security-admission/api"
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
+	"github.com/nestor-dev/nestor/internal/naming"
 	"github.com/nestor-dev/nestor/internal/ownership"
+	"github.com/nestor-dev/nestor/internal/podsecurity"
 	"github.com/nestor-dev/nestor/internal/rbac"
 )
 
@@ -20,28 +23,51 @@ func namespace(name string, labels map[string]string) *corev1.Namespace {
 
 func TestAdmitSyncerNamespace(t *testing.T) {
 	tenant := vc()
-	own := ownership.Labels(tenant)
+	baseline := podsecurity.Requested(tenancyv1alpha1.PodSecurityBaseline)
+	// host is the host namespace of virtual namespace vns, as the syncer
+	// makes it, changed by mutate.
+	host := func(vns string, mutate ...func(*corev1.Namespace)) *corev1.Namespace {
+		labels := ownership.Labels(tenant)
+		maps.Copy(labels, baseline.NamespaceLabels())
+		labels[tenancyv1alpha1.LabelVirtualNamespace] = vns
+		labels[tenancyv1alpha1.LabelVirtualClusterUID] = "uid-1"
+		ns := namespace(naming.NewTranslator(tenant.Namespace, tenant.Name, true).HostNamespace(vns), labels)
+		ns.Annotations = map[string]string{tenancyv1alpha1.AnnotationVirtualNamespace: vns}
+		for _, m := range mutate {
+			m(ns)
+		}
+		return ns
+	}
+	label := func(k, v string) func(*corev1.Namespace) { return func(ns *corev1.Namespace) { ns.Labels[k] = v } }
 	neighbour := vc(func(v *tenancyv1alpha1.VirtualCluster) { v.Name = "other" })
-	relabelled := maps.Clone(own)
-	relabelled["team"] = "a"
 	cases := []struct {
 		name     string
 		old, obj *corev1.Namespace
-		admitted bool
+		refusal  string
 	}{
-		{"create its own", nil, namespace("vc-ns-1", own), true},
-		{"change its own", namespace("vc-ns-1", own), namespace("vc-ns-1", relabelled), true},
-		{"delete its own", namespace("vc-ns-1", own), nil, true},
-		{"create one unlabelled", nil, namespace("mine", nil), false},
-		{"create one of another VirtualCluster", nil, namespace("theirs", ownership.Labels(neighbour)), false},
-		{"label one not its own", namespace("kube-system", nil), namespace("kube-system", own), false},
-		{"unlabel its own", namespace("vc-ns-1", own), namespace("vc-ns-1", nil), false},
-		{"delete kube-system", namespace("kube-system", nil), nil, false},
+		{"create its own", nil, host("web"), ""},
+		{"stamp a new identity", host("web"), host("web", label(tenancyv1alpha1.LabelVirtualClusterUID, "uid-2")), ""},
+		{"enforce a stricter level", host("web"), host("web", label(psapi.EnforceLevelLabel, "restricted")), ""},
+		{"keep a label someone else set", host("web", label("team", "a")), host("web", label("team", "a")), ""},
+		{"delete its own", host("web"), nil, ""},
+		{"create one unlabelled", nil, namespace("mine", nil), "nestor.dev/virtualcluster=vc"},
+		{"create one of another VirtualCluster", nil, namespace("theirs", ownership.Labels(neighbour)), "nestor.dev/virtualcluster=vc"},
+		{"label one not its own", namespace("kube-system", nil), namespace("kube-system", ownership.Labels(tenant)), "nestor.dev/virtualcluster=vc"},
+		{"unlabel its own", host("web"), namespace(host("web").Name, nil), "nestor.dev/virtualcluster=vc"},
+		{"delete kube-system", namespace("kube-system", nil), nil, "nestor.dev/virtualcluster=vc"},
+		{"create one under another name", nil, host("web", func(ns *corev1.Namespace) { ns.Name = "team-b" }), "named after the virtual namespace"},
+		{"create one for no virtual namespace", nil, host("web", func(ns *corev1.Namespace) { delete(ns.Labels, tenancyv1alpha1.LabelVirtualNamespace) }), "named after the virtual namespace"},
+		{"open it to privileged pods", host("web"), host("web", label(psapi.EnforceLevelLabel, "privileged")), "looser than level baseline"},
+		{"drop the enforce label", host("web"), host("web", func(ns *corev1.Namespace) { delete(ns.Labels, psapi.EnforceLevelLabel) }), "must enforce Pod Security"},
+		{"pin an older version of the standards", host("web"), host("web", label(psapi.EnforceVersionLabel, "v1.0")), "must enforce Pod Security"},
+		{"add a label policies select on", host("web"), host("web", label("team", "a")), "label team is not one the syncer sets"},
+		{"add a node selector", host("web"), host("web", func(ns *corev1.Namespace) {
+			ns.Annotations["scheduler.alpha.kubernetes.io/node-selector"] = "dedicated=infra"
+		}), "annotation scheduler.alpha.kubernetes.io/node-selector is not one the syncer sets"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			// A refusal says which namespaces are the syncer's own.
-			expectRefusal(t, AdmitSyncerNamespace(tenant, tc.old, tc.obj), !tc.admitted, "nestor.dev/virtualcluster=vc")
+			expectRefusal(t, AdmitSyncerNamespace(tenant, baseline, tc.old, tc.obj), tc.refusal != "", tc.refusal)
 		})
 	}
 }

@@ -244,7 +244,7 @@ func validateControlPlane(vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
 	}
 
 	imgPath := cpPath.Child("images")
-	for name, img := range map[string]string{"etcd": cp.Images.Etcd, "apiServer": cp.Images.APIServer, "controllerManager": cp.Images.ControllerManager, "syncer": cp.Images.Syncer} {
+	for name, img := range map[string]string{"etcd": cp.Images.Etcd, "apiServer": cp.Images.APIServer, "controllerManager": cp.Images.ControllerManager, "syncer": cp.Images.Syncer, "coreDNS": cp.Images.CoreDNS} {
 		if img == "" {
 			continue
 		}
@@ -269,7 +269,7 @@ func validateControlPlane(vc *tenancyv1alpha1.VirtualCluster) field.ErrorList {
 	}
 
 	resPath := cpPath.Child("resources")
-	for name, r := range map[string]corev1.ResourceRequirements{"etcd": cp.Resources.Etcd, "apiServer": cp.Resources.APIServer, "controllerManager": cp.Resources.ControllerManager, "syncer": cp.Resources.Syncer} {
+	for name, r := range map[string]corev1.ResourceRequirements{"etcd": cp.Resources.Etcd, "apiServer": cp.Resources.APIServer, "controllerManager": cp.Resources.ControllerManager, "syncer": cp.Resources.Syncer, "coreDNS": cp.Resources.CoreDNS} {
 		for kind, list := range map[string]corev1.ResourceList{"requests": r.Requests, "limits": r.Limits} {
 			for res, q := range list {
 				if q.Sign() < 0 {
@@ -410,7 +410,7 @@ func controlPlaneFitsPolicies(vc *tenancyv1alpha1.VirtualCluster) field.ErrorLis
 		lr = tenancyv1alpha1.LimitRangePolicy{}
 	}
 	res := vc.Spec.ControlPlane.Resources
-	containers := map[string]corev1.ResourceRequirements{"etcd": res.Etcd, "apiServer": res.APIServer, "controllerManager": res.ControllerManager, "syncer": res.Syncer}
+	containers := map[string]corev1.ResourceRequirements{"etcd": res.Etcd, "apiServer": res.APIServer, "controllerManager": res.ControllerManager, "syncer": res.Syncer, "coreDNS": res.CoreDNS}
 	// The API server defaults a LimitRange's default limit from its max, and
 	// its default request from the default limit, then from its min.
 	defaultLimit, defaultRequest := corev1.ResourceList{}, corev1.ResourceList{}

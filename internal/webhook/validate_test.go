@@ -24,6 +24,7 @@ func vc(mutate ...func(*tenancyv1alpha1.VirtualCluster)) *tenancyv1alpha1.Virtua
 				APIServer:         resources("250m", "512Mi", "3Gi"),
 				ControllerManager: resources("100m", "128Mi", "1Gi"),
 				Syncer:            resources("50m", "64Mi", "512Mi"),
+				CoreDNS:           resources("50m", "64Mi", "256Mi"),
 			}, Persistence: tenancyv1alpha1.PersistenceSpec{Size: resource.MustParse("5Gi")}},
 			Networking: tenancyv1alpha1.NetworkingSpec{ServiceCIDR: "10.96.0.0/12", ClusterDomain: "cluster.local"},
 		},

@@ -229,6 +229,8 @@ func deleteVirtualCluster(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) {
 	}{
 		{&appsv1.StatefulSet{}, client.ObjectKey{Namespace: vc.Namespace, Name: n.ControlPlane}},
 		{&appsv1.Deployment{}, client.ObjectKey{Namespace: vc.Namespace, Name: n.Syncer}},
+		{&appsv1.Deployment{}, client.ObjectKey{Namespace: vc.Namespace, Name: n.DNS}},
+		{&corev1.Service{}, client.ObjectKey{Namespace: vc.Namespace, Name: n.DNS}},
 		{&corev1.Secret{}, client.ObjectKey{Namespace: vc.Namespace, Name: n.Certs}},
 		{&corev1.Secret{}, client.ObjectKey{Namespace: vc.Namespace, Name: n.Kubeconfig}},
 		{&corev1.ServiceAccount{}, client.ObjectKey{Namespace: vc.Namespace, Name: n.SyncerServiceAccount}},

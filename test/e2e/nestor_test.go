@@ -71,6 +71,8 @@ func lifecycle(t *testing.T, s samplefile) {
 	}
 	steps := []step{
 		{"workload runs", runWorkload},
+		{"in-cluster clients and readiness gates", apiAccess},
+		{"names resolve", namesResolve},
 		{"nodes, and kubectl logs, exec, attach and port-forward through the syncer", kubeletAPI},
 		{"operator and syncer restarts converge", restartsConverge},
 		{"mode flip denied", modeFlipDenied},
@@ -106,7 +108,7 @@ func boot(t *testing.T, s samplefile, timeout time.Duration) *tenant {
 		}
 		got := waitReady(t, vc, timeout)
 		t.Logf("%s/%s Ready in %s (mode %s)", vc.Namespace, vc.Name, time.Since(start).Round(time.Second), got.Status.Mode)
-		for _, c := range []string{"ControlPlaneReady", "SyncerReady"} {
+		for _, c := range []string{"ControlPlaneReady", "DNSReady", "SyncerReady"} {
 			if cond := condition(got, c); cond == nil || cond.Status != metav1.ConditionTrue {
 				t.Fatalf("%s: %+v", c, cond)
 			}

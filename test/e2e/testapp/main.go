@@ -7,21 +7,31 @@
 //	testapp tick                    print "tick N" twice a second, until signalled
 //	testapp crash MESSAGE           print MESSAGE and exit 1
 //	testapp tty                     say whether stdin is a terminal, then echo its lines until "exit"
+//	testapp resolve NAME WANT TIMEOUT
+//	                                look NAME up until its addresses hold WANT, print them;
+//	                                WANT "-" says NAME must not exist
+//	testapp pods NAMESPACE          list NAMESPACE's pods through the in-cluster config, print and keep their names
 package main
 
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 func main() {
@@ -42,11 +52,12 @@ func main() {
 		if len(args) != 3 {
 			usage()
 		}
-		timeout, err := time.ParseDuration(args[2])
-		if err != nil {
-			fail(err)
+		get(args[0], args[1], duration(args[2]))
+	case "resolve":
+		if len(args) != 3 {
+			usage()
 		}
-		get(args[0], args[1], timeout)
+		resolve(args[0], args[1], duration(args[2]))
 	case "tick":
 		for i := 1; ; i++ {
 			fmt.Printf("tick %d\n", i)
@@ -60,6 +71,11 @@ func main() {
 		os.Exit(1)
 	case "tty":
 		echo()
+	case "pods":
+		if len(args) != 1 {
+			usage()
+		}
+		pods(args[0])
 	default:
 		usage()
 	}
@@ -77,6 +93,34 @@ func echo() {
 			return
 		}
 		fmt.Printf("echo: %s\n", line)
+	}
+}
+
+// pods lists the pods of namespace as an in-cluster client does: the
+// API server of KUBERNETES_SERVICE_HOST and _PORT, the mounted token and
+// CA. The names go to the termination message too, which the pod's status
+// carries.
+func pods(namespace string) {
+	cfg, err := rest.InClusterConfig()
+	if err != nil {
+		fail(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		fail(err)
+	}
+	list, err := cs.CoreV1().Pods(namespace).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		fail(fmt.Errorf("listing pods at %s: %w", cfg.Host, err))
+	}
+	names := make([]string, 0, len(list.Items))
+	for _, p := range list.Items {
+		names = append(names, p.Name)
+	}
+	out := "pods: " + strings.Join(names, " ")
+	fmt.Println(out)
+	if err := os.WriteFile("/dev/termination-log", []byte(out), 0o644); err != nil {
+		fail(err)
 	}
 }
 
@@ -120,6 +164,31 @@ func get(url, want string, timeout time.Duration) {
 	}
 }
 
+// resolve looks name up through the pod's resolver (its search path too)
+// until the answer is what the test wants: an address, or that there is no
+// such name.
+func resolve(name, want string, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		addrs, err := net.DefaultResolver.LookupHost(ctx, name)
+		cancel()
+		var dnsErr *net.DNSError
+		switch {
+		case want == "-" && errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+			fmt.Printf("%s: no such name\n", name)
+			return
+		case want != "-" && err == nil && slices.Contains(addrs, want):
+			fmt.Printf("%s: %v\n", name, addrs)
+			return
+		}
+		if time.Now().After(deadline) {
+			fail(fmt.Errorf("looking up %s: want %q; last: %v, %v", name, want, addrs, err))
+		}
+		time.Sleep(time.Second)
+	}
+}
+
 func fetch(c *http.Client, url string) (string, error) {
 	resp, err := c.Get(url)
 	if err != nil {
@@ -133,8 +202,16 @@ func fetch(c *http.Client, url string) (string, error) {
 	return string(b), err
 }
 
+func duration(s string) time.Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		fail(err)
+	}
+	return d
+}
+
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: testapp pause | serve ADDR FILE | get URL WANT TIMEOUT | tick | crash MESSAGE | tty")
+	fmt.Fprintln(os.Stderr, "usage: testapp pause | serve ADDR FILE | get URL WANT TIMEOUT | resolve NAME WANT TIMEOUT | pods NAMESPACE | tick | crash MESSAGE | tty")
 	os.Exit(2)
 }
 
