@@ -94,8 +94,10 @@ func kubeletAPI(t *testing.T, tn *tenant) {
 			g.Expect(p.Status.ContainerStatuses).NotTo(BeEmpty())
 			g.Expect(p.Status.ContainerStatuses[0].RestartCount).To(BeNumerically(">=", 1))
 		}).WithTimeout(2*time.Minute).WithPolling(time.Second).Should(Succeed(), "crasher restarted")
-		out := mustKubectl(t, "--kubeconfig", tn.kubeconfig, "logs", "--previous", "-n", demoNamespace, "crasher")
-		NewWithT(t).Expect(out).To(Equal("crashed once\n"))
+		// The kubelet may be between a restart's containers: ask again.
+		NewWithT(t).Eventually(func() (string, error) {
+			return kubectl("--kubeconfig", tn.kubeconfig, "logs", "--previous", "-n", demoNamespace, "crasher")
+		}).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(Equal("crashed once\n"))
 	})
 
 	t.Run("exec -it", func(t *testing.T) {

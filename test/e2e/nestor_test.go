@@ -131,9 +131,7 @@ func boot(t *testing.T, s samplefile, timeout time.Duration) *tenant {
 	if t.Failed() {
 		return nil
 	}
-	// The port-forward of the check above ended with it; the later steps get
-	// their own, for the whole of this test.
-	file := portForward(t, vc)
+	file := serviceKubeconfig(t, vc)
 	cfg, err := clientcmd.BuildConfigFromFlags("", file)
 	if err != nil {
 		t.Fatal(err)
