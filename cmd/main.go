@@ -178,6 +178,7 @@ func runSyncer(args []string) error {
 		leaderElect    = fs.Bool("leader-elect", false, "elect a leader among the syncer's replicas")
 		metricsAddr    = fs.String("metrics-bind-address", fmt.Sprintf(":%d", controlplane.SyncerMetricsPort), `address of the metrics endpoint; "0" turns it off`)
 		probeAddr      = fs.String("health-probe-bind-address", fmt.Sprintf(":%d", controlplane.SyncerProbePort), "address of the liveness and readiness endpoints")
+		kubeletAddr    = fs.String("kubelet-bind-address", fmt.Sprintf(":%d", controlplane.SyncerKubeletPort), `address of the kubelet API of the virtual cluster's Nodes; "0" turns it off`)
 	)
 	opts := zap.Options{}
 	opts.BindFlags(fs)
@@ -194,6 +195,6 @@ func runSyncer(args []string) error {
 	}
 	return syncer.Run(ctrl.SetupSignalHandler(), syncer.RunOptions{
 		ConfigFile: *config, VirtualKubeconfig: *virtual, Host: host, LeaderElection: *leaderElect,
-		MetricsBindAddress: *metricsAddr, HealthProbeBindAddress: *probeAddr,
+		MetricsBindAddress: *metricsAddr, HealthProbeBindAddress: *probeAddr, KubeletBindAddress: *kubeletAddr,
 	})
 }

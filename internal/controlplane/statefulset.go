@@ -54,15 +54,17 @@ const nonRootUser = 65532
 
 // disabledControllers are the kube-controller-manager controllers that act on
 // nodes or volumes: in a virtual cluster the host does that work, and, for
-// example, the node-lifecycle or pod-garbage collectors would evict or delete
-// the tenant's pods because the virtual cluster has no kubelets.
+// example, the node-lifecycle controller would evict the tenant's pods
+// because no kubelet of the virtual cluster's Nodes sends heartbeats. The
+// pod garbage collector runs: the syncer shows the Node of every pod it
+// binds before it binds it, until the node's last pod is gone (README,
+// "Nodes").
 var disabledControllers = []string{
 	"node-ipam-controller",
 	"node-lifecycle-controller",
 	"taint-eviction-controller",
 	"device-taint-eviction-controller",
 	"ttl-controller",
-	"pod-garbage-collector-controller",
 	"persistentvolume-attach-detach-controller",
 	"persistentvolume-binder-controller",
 	"persistentvolume-expander-controller",
@@ -198,6 +200,7 @@ var (
 		pki.EtcdCACert, pki.APIServerEtcdClientCert, pki.APIServerEtcdClientKey,
 		pki.FrontProxyCACert, pki.FrontProxyClientCert, pki.FrontProxyClientKey,
 		pki.ServiceAccountKey, pki.ServiceAccountPub,
+		pki.KubeletClientCert, pki.KubeletClientKey,
 	}
 	controllerManagerPKI = []string{pki.CACert, pki.CAKey, pki.ServiceAccountKey, ControllerManagerKubeconfig}
 )
@@ -306,6 +309,13 @@ func apiServerContainer(vc *tenancyv1alpha1.VirtualCluster, image string) corev1
 		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
 		"--proxy-client-cert-file=" + pkiPath(pki.FrontProxyClientCert),
 		"--proxy-client-key-file=" + pkiPath(pki.FrontProxyClientKey),
+		// A Node's kubelet is the syncer's kubelet API, at the Node's
+		// InternalIP (README, "Nodes"). The API server proves itself to it
+		// with this certificate; it does not check the syncer's, which the
+		// syncer makes itself at start (internal/syncer/kubelet.go).
+		"--kubelet-client-certificate=" + pkiPath(pki.KubeletClientCert),
+		"--kubelet-client-key=" + pkiPath(pki.KubeletClientKey),
+		"--kubelet-preferred-address-types=InternalIP",
 	}
 	return corev1.Container{
 		Name:    "kube-apiserver",

@@ -19,7 +19,31 @@ const (
 	SyncerKubeconfigDir = "/etc/nestor/virtual"
 	SyncerProbePort     = 8081
 	SyncerMetricsPort   = 8080
+	// SyncerKubeletPort serves the kubelet API of the virtual cluster's
+	// Nodes, on the syncer's container and its Service.
+	SyncerKubeletPort = 10250
 )
+
+// SyncerService is the address of the syncer's kubelet API, which every
+// Node of the virtual cluster gives (README, "Nodes"): a Service, not the
+// syncer pod's IP, so that the address outlives the syncer's pod and the
+// Nodes need no rewrite when it is replaced.
+func SyncerService(vc *tenancyv1alpha1.VirtualCluster) *corev1.Service {
+	n := naming.ForVirtualCluster(vc.Namespace, vc.Name)
+	return &corev1.Service{
+		ObjectMeta: ownership.NamespacedMeta(vc, n.Syncer),
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: ownership.Selector(vc, tenancyv1alpha1.ComponentSyncer),
+			Ports: []corev1.ServicePort{{
+				Name:       "kubelet",
+				Port:       SyncerKubeletPort,
+				TargetPort: intstr.FromString("kubelet"),
+				Protocol:   corev1.ProtocolTCP,
+			}},
+		},
+	}
+}
 
 // SyncerConfigMap holds the rendered syncer configuration. The syncer reads
 // it from a mounted file and picks up changes without a restart.
@@ -60,6 +84,7 @@ func SyncerDeployment(vc *tenancyv1alpha1.VirtualCluster, defaultImage string) *
 						Ports: []corev1.ContainerPort{
 							{Name: "metrics", ContainerPort: SyncerMetricsPort, Protocol: corev1.ProtocolTCP},
 							{Name: "probes", ContainerPort: SyncerProbePort, Protocol: corev1.ProtocolTCP},
+							{Name: "kubelet", ContainerPort: SyncerKubeletPort, Protocol: corev1.ProtocolTCP},
 						},
 						VolumeMounts: []corev1.VolumeMount{
 							{Name: "config", MountPath: SyncerConfigDir, ReadOnly: true},

@@ -48,7 +48,8 @@ type Children struct {
 	ControlPlane string
 	// HeadlessService gives the control-plane pods stable DNS names.
 	HeadlessService string
-	// Syncer names the syncer's Deployment and its configuration ConfigMap.
+	// Syncer names the syncer's Deployment, its configuration ConfigMap
+	// and the Service of its kubelet API.
 	Syncer string
 	// DNS names the virtual cluster's CoreDNS: its Deployment, its Service
 	// and its configuration ConfigMap.
@@ -109,6 +110,7 @@ func (c Children) Namespaced(claims int32, multiNamespace bool) []Object {
 		{"Service", c.ControlPlane, "the API server's Service"},
 		{"Service", c.HeadlessService, "the control plane's headless Service"},
 		{"Deployment", c.Syncer, "the syncer"},
+		{"Service", c.Syncer, "the syncer's kubelet API"},
 		{"ConfigMap", c.Syncer, "the syncer's configuration"},
 		{"Lease", c.Syncer, "the syncer's leader election"},
 		{"Deployment", c.DNS, "the virtual cluster's DNS"},

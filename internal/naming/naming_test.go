@@ -43,6 +43,7 @@ func TestObjectsNamedAfterAVirtualCluster(t *testing.T) {
 		{"Service", "dev", "the API server's Service"},
 		{"Service", "dev-headless", "the control plane's headless Service"},
 		{"Deployment", "dev-syncer", "the syncer"},
+		{"Service", "dev-syncer", "the syncer's kubelet API"},
 		{"ConfigMap", "dev-syncer", "the syncer's configuration"},
 		{"Lease", "dev-syncer", "the syncer's leader election"},
 		{"Deployment", "dev-dns", "the virtual cluster's DNS"},

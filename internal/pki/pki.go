@@ -50,9 +50,17 @@ const (
 	AdminKey                = "admin.key"
 	ControllerManagerCert   = "controller-manager.crt"
 	ControllerManagerKey    = "controller-manager.key"
-	CoreDNSCert             = "coredns.crt"
-	CoreDNSKey              = "coredns.key"
+	// The API server's client certificate toward kubelets: the syncer,
+	// which serves the kubelet API of the virtual cluster's Nodes, admits
+	// no other caller.
+	KubeletClientCert = "apiserver-kubelet-client.crt"
+	KubeletClientKey  = "apiserver-kubelet-client.key"
+	CoreDNSCert       = "coredns.crt"
+	CoreDNSKey        = "coredns.key"
 )
+
+// KubeletClientName is the common name of KubeletClientCert.
+const KubeletClientName = "kube-apiserver-kubelet-client"
 
 // CoreDNSUser is the user the virtual cluster's CoreDNS reads its API as.
 // It belongs to no group: the syncer grants it, inside the virtual cluster,
@@ -109,6 +117,8 @@ func (c Config) leaves() []leafSpec {
 			organization: []string{"system:masters"}, usages: client},
 		{cert: ControllerManagerCert, key: ControllerManagerKey, ca: clusterCA,
 			commonName: "system:kube-controller-manager", usages: client},
+		{cert: KubeletClientCert, key: KubeletClientKey, ca: clusterCA,
+			commonName: KubeletClientName, usages: client},
 		{cert: CoreDNSCert, key: CoreDNSKey, ca: clusterCA, commonName: CoreDNSUser, usages: client},
 		{cert: FrontProxyClientCert, key: FrontProxyClientKey, ca: frontProxyCA,
 			commonName: "front-proxy-client", usages: client},

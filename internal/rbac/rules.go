@@ -134,8 +134,20 @@ func derive(vc *tenancyv1alpha1.VirtualCluster, mode tenancyv1alpha1.Mode) (Rule
 			fromPath+"customResources["+key+"]", groupOf(key), pluralOf(key))
 	}
 
+	// The kubelet API the syncer serves for the virtual cluster's Nodes is
+	// the host API server's, for each pod's copy: logs, exec, attach and
+	// port-forward (README, "Nodes").
+	var podLogs, podStreams []resource
+	if to.Pods.IsEnabled() {
+		podLogs = []resource{{"", "pods/log", toPath + "pods"}}
+		for _, sub := range []string{"pods/attach", "pods/exec", "pods/portforward"} {
+			podStreams = append(podStreams, resource{"", sub, toPath + "pods"})
+		}
+	}
+
 	// What the synced kinds need wherever the tenant's host objects live.
-	where := append(rulesFor(synced, readWrite), rulesFor(observed, readOnly)...)
+	where := slices.Concat(rulesFor(synced, readWrite), rulesFor(observed, readOnly),
+		rulesFor(podLogs, []string{"get"}), rulesFor(podStreams, []string{"create"}))
 	var statusPatched []resource
 	if CarryReadinessGates(to) {
 		statusPatched = []resource{{"", "pods/status", toPath + "endpoints"}}
@@ -146,7 +158,7 @@ func derive(vc *tenancyv1alpha1.VirtualCluster, mode tenancyv1alpha1.Mode) (Rule
 	if mode != tenancyv1alpha1.MultiNamespaceMode {
 		r.Namespaced = append(where, Housekeeping()...)
 		r.NeedMultiNamespace = clusterFields
-		return r, askedFor(synced, observed, statusPatched)
+		return r, askedFor(synced, observed, podLogs, podStreams, statusPatched)
 	}
 	r.Namespaced = Housekeeping()
 	r.Cluster = []rbacv1.PolicyRule{
@@ -175,7 +187,7 @@ func derive(vc *tenancyv1alpha1.VirtualCluster, mode tenancyv1alpha1.Mode) (Rule
 		{"", "namespaces", ModeField}, {"", "serviceaccounts", ModeField},
 		{rbacv1.GroupName, "rolebindings", ModeField}, {rbacv1.GroupName, "clusterroles", ModeField},
 	}
-	return r, askedFor(byMode, synced, observed, statusPatched, clusterRead)
+	return r, askedFor(byMode, synced, observed, podLogs, podStreams, statusPatched, clusterRead)
 }
 
 // CarryReadinessGates reports whether the syncer may carry the conditions

@@ -34,6 +34,12 @@ var multiCluster = []rbacv1.PolicyRule{
 		ResourceNames: []string{"nestor-team-a-my-vcluster:host-namespace"}},
 }
 
+// podStreams are the host subresources of the pods' kubelet API.
+var podStreams = []rbacv1.PolicyRule{
+	{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
+	{APIGroups: []string{""}, Resources: []string{"pods/attach", "pods/exec", "pods/portforward"}, Verbs: []string{"create"}},
+}
+
 // podStatus carries readiness gates' conditions to the host pods: only
 // with pods and endpoints synced.
 var podStatus = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/status"}, Verbs: []string{"patch"}}
@@ -56,7 +62,7 @@ func TestDefaultsInSingleNamespaceMode(t *testing.T) {
 	want := Rules{Namespaced: []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"configmaps", "endpoints", "persistentvolumeclaims", "pods", "secrets", "services"}, Verbs: rw},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: ro},
-		podStatus,
+		podStreams[0], podStreams[1], podStatus,
 		leases, recordEvents,
 	}}
 	if !reflect.DeepEqual(got, want) {
@@ -72,7 +78,7 @@ func TestDefaultsInMultiNamespaceMode(t *testing.T) {
 		PerNamespace: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"configmaps", "endpoints", "persistentvolumeclaims", "pods", "secrets", "services"}, Verbs: rw},
 			{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: ro},
-			podStatus,
+			podStreams[0], podStreams[1], podStatus,
 			{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get", "list", "watch", "create", "patch"}},
 			{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"rolebindings"}, Verbs: []string{"list", "watch"}},
 		},
@@ -206,7 +212,9 @@ func TestAskedFor(t *testing.T) {
 			"secrets":                      {"spec.sync.toHost.pods"},
 			"certificates.cert-manager.io": {"spec.sync.toHost.customResources[certificates.cert-manager.io]"},
 			"events":                       {"spec.sync.fromHost.events"},
-			"pods/status":                  {"spec.sync.toHost.endpoints"},
+			"pods/log":                     {"spec.sync.toHost.pods"}, "pods/attach": {"spec.sync.toHost.pods"},
+			"pods/exec": {"spec.sync.toHost.pods"}, "pods/portforward": {"spec.sync.toHost.pods"},
+			"pods/status": {"spec.sync.toHost.endpoints"},
 			// Nodes get no rule in this mode, so nothing asks for one.
 		}},
 		{tenancyv1alpha1.MultiNamespaceMode, map[string][]string{
@@ -220,7 +228,9 @@ func TestAskedFor(t *testing.T) {
 			"certificates.cert-manager.io": {"spec.sync.toHost.customResources[certificates.cert-manager.io]"},
 			"events":                       {"spec.sync.fromHost.events"},
 			"nodes":                        {"spec.sync.fromHost.nodes"},
-			"pods/status":                  {"spec.sync.toHost.endpoints"},
+			"pods/log":                     {"spec.sync.toHost.pods"}, "pods/attach": {"spec.sync.toHost.pods"},
+			"pods/exec": {"spec.sync.toHost.pods"}, "pods/portforward": {"spec.sync.toHost.pods"},
+			"pods/status": {"spec.sync.toHost.endpoints"},
 		}},
 	} {
 		t.Run(string(tc.mode), func(t *testing.T) {

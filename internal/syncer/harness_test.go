@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -107,7 +109,7 @@ func run(m *testing.M) int {
 		}
 	}()
 	start := func(controllers []string, serviceCIDR string, crds ...string) (*localcluster.Cluster, client.Client, error) {
-		c, cl, err := startCluster(controllers, serviceCIDR, crds...)
+		c, cl, err := startCluster(controllers, serviceCIDR, nil, crds...)
 		if c != nil {
 			clusters = append(clusters, c)
 		}
@@ -144,19 +146,22 @@ func run(m *testing.M) int {
 // and kube-root-ca.crt (kube-api-access reads it).
 var virtualControllers = []string{"serviceaccount-controller", "root-ca-certificate-publisher-controller", "namespace-controller", "garbage-collector-controller"}
 
-// startCluster starts a local cluster with controllers and service range
-// serviceCIDR, and returns its administrator.
-func startCluster(controllers []string, serviceCIDR string, crds ...string) (*localcluster.Cluster, client.Client, error) {
+// startCluster starts a local cluster with controllers, service range
+// serviceCIDR and further API server flags args, and returns its
+// administrator.
+func startCluster(controllers []string, serviceCIDR string, args map[string]string, crds ...string) (*localcluster.Cluster, client.Client, error) {
+	apiServerArgs := map[string]string{
+		// envtest turns the ServiceAccount admission plugin off; a
+		// real cluster, host or virtual, runs it: it checks a pod's
+		// ServiceAccount and adds the kube-api-access volume.
+		"disable-admission-plugins": "",
+		"service-cluster-ip-range":  serviceCIDR,
+	}
+	maps.Copy(apiServerArgs, args)
 	c, err := localcluster.Start(localcluster.Options{
 		Controllers:       controllers,
 		CRDDirectoryPaths: crds,
-		APIServerArgs: map[string]string{
-			// envtest turns the ServiceAccount admission plugin off; a
-			// real cluster, host or virtual, runs it: it checks a pod's
-			// ServiceAccount and adds the kube-api-access volume.
-			"disable-admission-plugins": "",
-			"service-cluster-ip-range":  serviceCIDR,
-		},
+		APIServerArgs:     apiServerArgs,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -166,11 +171,12 @@ func startCluster(controllers []string, serviceCIDR string, crds ...string) (*lo
 }
 
 // newVirtualCluster starts a virtual control plane of its own, with an
-// empty etcd, for one test: what a virtual cluster whose data was lost
-// comes back as. It stops when the test ends.
-func newVirtualCluster(t *testing.T) *virtualCluster {
+// empty etcd and further API server flags args, for one test: what a
+// virtual cluster whose data was lost comes back as. It stops when the
+// test ends.
+func newVirtualCluster(t *testing.T, args map[string]string) *virtualCluster {
 	t.Helper()
-	c, cl, err := startCluster(virtualControllers, virtualServiceCIDR)
+	c, cl, err := startCluster(virtualControllers, virtualServiceCIDR, args)
 	if c != nil {
 		t.Cleanup(func() {
 			if err := c.Stop(); err != nil {
@@ -223,6 +229,15 @@ type tenantOptions struct {
 	writes        *writeCounter
 	elect         bool
 	viaRun        bool
+	// virtual is the tenant's virtual cluster when not vc-a's or vc-b's.
+	virtual *virtualCluster
+	// kubelet serves the kubelet API, trusting callers certified by its CA.
+	kubelet *kubeletOptions
+}
+
+type kubeletOptions struct {
+	address string
+	ca      []byte
 }
 
 type tenantOption func(*tenantOptions)
@@ -242,6 +257,17 @@ func withConfig(f func(*syncerconfig.Config)) tenantOption {
 // syncer's configuration and its rules are derived.
 func withSync(f func(*tenancyv1alpha1.SyncSpec)) tenantOption {
 	return func(o *tenantOptions) { o.sync = f }
+}
+
+// on runs the tenant's syncer on virtual cluster virtual.
+func on(virtual *virtualCluster) tenantOption { return func(o *tenantOptions) { o.virtual = virtual } }
+
+// servingKubelet has the syncer serve the kubelet API of its Nodes on
+// address, for the virtual API server, whose kubelet client certificate
+// ca signs. ca joins the syncer's trust in the virtual cluster, as in a
+// virtual cluster of Nestor's one CA signs every certificate.
+func servingKubelet(address string, ca []byte) tenantOption {
+	return func(o *tenantOptions) { o.kubelet = &kubeletOptions{address, ca} }
 }
 
 // leaderElected runs the syncer with leader election on, as its
@@ -362,7 +388,11 @@ func newTenant(t *testing.T, mode tenancyv1alpha1.Mode, opts ...tenantOption) *t
 		host:   hostConfig,
 		opts:   o,
 	}
-	tn.runSyncer(t, virtuals[o.name])
+	virtual := virtuals[o.name]
+	if o.virtual != nil {
+		virtual = o.virtual
+	}
+	tn.runSyncer(t, virtual)
 	return tn
 }
 
@@ -380,14 +410,19 @@ func (tn *tenant) runSyncer(t *testing.T, virtual *virtualCluster) {
 	if tn.opts.writes != nil {
 		virtualConfig.Wrap(tn.opts.writes.wrap)
 	}
-	tn.StopSyncer = startSyncer(t, syncer.Options{
+	o := syncer.Options{
 		Config:                 tn.Config,
 		Host:                   tn.host,
 		Virtual:                virtualConfig,
 		LeaderElection:         tn.opts.elect,
 		MetricsBindAddress:     "0",
 		HealthProbeBindAddress: "0",
-	})
+	}
+	if k := tn.opts.kubelet; k != nil {
+		virtualConfig.CAData = slices.Concat(virtualConfig.CAData, k.ca)
+		o.KubeletBindAddress = k.address
+	}
+	tn.StopSyncer = startSyncer(t, o)
 }
 
 // defaultSync is spec.sync as the CRD's defaults fill it in.

@@ -49,10 +49,13 @@ type entry struct {
 
 // controllers is the table of the syncer's controllers: one per kind it
 // copies to the host, keyed by GVK, then those of events and namespaces.
+// Pods bring the Nodes they run on.
 func (e *env) controllers() []entry {
 	to := e.cfg.ToHost
 	return append([]entry{
 		{to.Pods.IsEnabled(), ownController((*env).setupPods)},
+		// The nodes the pods run on, and their kubelet API (nodes.go).
+		{to.Pods.IsEnabled(), ownController((*env).setupNodes)},
 		{to.Secrets.IsEnabled(), kind[*corev1.Secret]{
 			gvk:     corev1.SchemeGroupVersion.WithKind("Secret"),
 			newObj:  func() *corev1.Secret { return &corev1.Secret{} },

@@ -48,7 +48,7 @@ func TestAReplacedVirtualClusterDeletesNothingOnTheHost(t *testing.T) {
 		// The control plane comes back with an empty etcd: nothing of the
 		// tenant's is there any more, and a new syncer starts on it.
 		tn.StopSyncer()
-		tn.runSyncer(t, newVirtualCluster(t))
+		tn.runSyncer(t, newVirtualCluster(t, nil))
 		now := tn.identity(g)
 		g.Expect(now).NotTo(Equal(earlier))
 

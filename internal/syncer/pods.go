@@ -215,6 +215,11 @@ func (r *podReconciler) hostPod(ctx context.Context, v, h *corev1.Pod) (exists, 
 // controllers set on the virtual pod, down to the host pod.
 func (r *podReconciler) statusUp(ctx context.Context, v, h *corev1.Pod) error {
 	if v.Spec.NodeName == "" && h.Spec.NodeName != "" {
+		// The node first: the virtual cluster's pod garbage collector
+		// deletes a pod bound to a node that does not exist.
+		if err := r.showNode(ctx, h.Spec.NodeName, h.Status.HostIP); err != nil {
+			return err
+		}
 		// The binding's annotations go onto the pod: they record that the
 		// host placed it.
 		binding := &corev1.Binding{

@@ -30,9 +30,10 @@ type RunOptions struct {
 	// Host reaches the host cluster: the pod's ServiceAccount in a
 	// deployment, a kubeconfig for local runs.
 	Host *rest.Config
-	// LeaderElection, MetricsBindAddress, HealthProbeBindAddress: see Options.
-	LeaderElection                             bool
-	MetricsBindAddress, HealthProbeBindAddress string
+	// LeaderElection, MetricsBindAddress, HealthProbeBindAddress,
+	// KubeletBindAddress: see Options.
+	LeaderElection                                                 bool
+	MetricsBindAddress, HealthProbeBindAddress, KubeletBindAddress string
 }
 
 // Run runs the syncer until ctx ends. When the configuration file changes
@@ -72,6 +73,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		mgr, err := New(ctx, Options{
 			Config: cfg, Host: o.Host, Virtual: virtual, LeaderElection: o.LeaderElection,
 			MetricsBindAddress: o.MetricsBindAddress, HealthProbeBindAddress: o.HealthProbeBindAddress,
+			KubeletBindAddress: o.KubeletBindAddress,
 		})
 		if err != nil {
 			return err

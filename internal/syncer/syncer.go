@@ -50,6 +50,9 @@ type Options struct {
 	LeaderElection bool
 	// MetricsBindAddress and HealthProbeBindAddress; "0" turns them off.
 	MetricsBindAddress, HealthProbeBindAddress string
+	// KubeletBindAddress is where the kubelet API of the virtual
+	// cluster's Nodes is served (kubelet.go); "" or "0" turns it off.
+	KubeletBindAddress string
 }
 
 // New builds the syncer's manager. Start runs it. The definitions of the
@@ -153,6 +156,15 @@ func New(ctx context.Context, o Options) (manager.Manager, error) {
 	if err := e.setup(mgr); err != nil {
 		return nil, err
 	}
+	if o.KubeletBindAddress != "" && o.KubeletBindAddress != "0" {
+		kubelet, err := newKubeletServer(e, o.KubeletBindAddress, o.Host, o.Virtual)
+		if err != nil {
+			return nil, err
+		}
+		if err := mgr.Add(kubelet); err != nil {
+			return nil, err
+		}
+	}
 	return mgr, nil
 }
 
@@ -189,6 +201,10 @@ func hostCacheOptions(cfg syncerconfig.Config, tr translate.Context, multi bool)
 			return co, fmt.Errorf("the selector of %s, %q: %w", cr.Resource, cr.Selector, err)
 		}
 		co.ByObject[newUnstructured(cr.GroupVersionKind())] = cache.ByObject{Label: sel}
+	}
+	if multi && cfg.FromHost.Nodes.IsEnabled() {
+		// The host's nodes are the platform's: all of them, read-only.
+		co.ByObject[&corev1.Node{}] = cache.ByObject{Label: labels.Everything()}
 	}
 	if !multi {
 		co.DefaultNamespaces = map[string]cache.Config{cfg.HostNamespace: {}}

@@ -319,14 +319,7 @@ func TestDeletion(t *testing.T) {
 
 			// A bound pod's deletion is graceful: the syncer passes it on,
 			// and the test, playing the host's kubelet, finishes it.
-			NewWithT(t).Expect(tn.Virtual.Delete(ctx, pod)).To(Succeed())
-			h := &corev1.Pod{}
-			NewWithT(t).Eventually(func(g Gomega) {
-				g.Expect(hostClient.Get(ctx, key, h)).To(Succeed())
-				g.Expect(h.DeletionTimestamp).NotTo(BeNil())
-			}).WithTimeout(timeout).WithPolling(poll).Should(Succeed(), "host pod %s not deleted", key)
-			forceDelete(t, hostClient, h)
-			gone(t, tn.Virtual, client.ObjectKeyFromObject(pod), &corev1.Pod{})
+			tn.deletePlaced(t, pod)
 		})
 
 		t.Run("bound host pod deleted", func(t *testing.T) {

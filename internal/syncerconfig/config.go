@@ -53,6 +53,18 @@ type Config struct {
 	// the virtual cluster gets them (EncodeDefinitions). The operator reads
 	// them from the host: in single-namespace mode the syncer may not.
 	Definitions []byte `json:"definitions,omitempty"`
+	// Kubelet is where the virtual cluster's API server reaches the
+	// kubelet API the syncer serves: the address and port every Node the
+	// syncer shows in the virtual cluster gives. The operator fills it in
+	// with the syncer's Service; empty, Nodes have no address and logs,
+	// exec and port-forward do not work.
+	Kubelet KubeletEndpoint `json:"kubelet,omitempty"`
+}
+
+// KubeletEndpoint is an address and port of the syncer's kubelet API.
+type KubeletEndpoint struct {
+	Address string `json:"address,omitempty"`
+	Port    int32  `json:"port,omitempty"`
 }
 
 // Reference identifies the VirtualCluster.

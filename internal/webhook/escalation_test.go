@@ -130,12 +130,12 @@ func TestRefusal(t *testing.T) {
 	}
 
 	described := describe(perms)
-	if described[0] != "create/delete/get/list/patch/update/watch configmaps (cluster-wide)" || len(described) != 14 {
+	if described[0] != "create/delete/get/list/patch/update/watch configmaps (cluster-wide)" || len(described) != 18 {
 		t.Fatalf("one entry per resource, with its verbs: %v", described)
 	}
 	msg := refusal(v, "alice", perms, fields, false)
 	for _, want := range []string{
-		"VirtualCluster team-a/vc", `user "alice"`, described[0], described[maxListed-1] + " and 4 more;",
+		"VirtualCluster team-a/vc", `user "alice"`, described[0], described[maxListed-1] + " and 8 more;",
 		"the user who creates it", "a cluster administrator can grant you these permissions",
 		"or `escalate` on virtualclusters.tenancy.nestor.dev in namespace team-a",
 	} {

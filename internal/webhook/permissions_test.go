@@ -121,6 +121,8 @@ func TestTheSyncersHousekeepingNeedsNoGrant(t *testing.T) {
 		rbacv1.PolicyRule{APIGroups: []string{tenancyv1alpha1.GroupVersion.Group}, Resources: []string{"virtualclusters"}, Verbs: []string{"create", "patch"}},
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods", "services", "persistentvolumeclaims", "configmaps", "secrets"}, Verbs: rw},
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"get", "list", "watch"}},
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/attach", "pods/exec", "pods/portforward"}, Verbs: []string{"create"}},
 	)
 	u := newUser(t, "narrow").bind(t, ns, narrow)
 	NewWithT(t).Expect(u.apply(manifest(t, ns, vcYAML("pods", endpointsOff)))).To(Succeed())

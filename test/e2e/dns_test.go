@@ -53,11 +53,6 @@ func namesResolve(t *testing.T, tn *tenant) {
 		Spec: corev1.ServiceSpec{
 			ClusterIP: corev1.ClusterIPNone, Selector: peerLabels,
 			Ports: []corev1.ServicePort{{Port: 8080, TargetPort: intstr.FromInt32(8080)}},
-			// The virtual cluster's EndpointSlice controller skips a pod
-			// whose node it does not know, unless the Service publishes
-			// not-ready addresses: the virtual cluster has no nodes yet
-			// (README, Project status).
-			PublishNotReadyAddresses: true,
 		},
 	}
 	for _, obj := range []client.Object{peer, peers} {

@@ -169,9 +169,40 @@ func portForward(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) string {
 			}
 		}
 	}()
+	file := adminKubeconfig(t, vc, "https://127.0.0.1:"+local)
+	NewWithT(t).Eventually(func() error {
+		conn, err := net.DialTimeout("tcp", "127.0.0.1:"+local, time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	}).WithTimeout(30*time.Second).WithPolling(200*time.Millisecond).Should(Succeed(), "kubectl port-forward to %s/%s", vc.Namespace, n.ControlPlane)
+	return file
+}
 
+// serviceKubeconfig returns the path of the VirtualCluster's admin
+// kubeconfig pointed at its API Service's cluster IP, which the node
+// reaches through kube-proxy as a host pod does. The scenarios after boot
+// use it: a port-forward breaks with a single stream of its (an exec that
+// ends, say), and a command started in the second before it is back fails.
+func serviceKubeconfig(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) string {
+	t.Helper()
+	svc := &corev1.Service{}
+	key := client.ObjectKey{Namespace: vc.Namespace, Name: naming.ForVirtualCluster(vc.Namespace, vc.Name).ControlPlane}
+	if err := host.Get(context.Background(), key, svc); err != nil {
+		t.Fatal(err)
+	}
+	return adminKubeconfig(t, vc, fmt.Sprintf("https://%s", net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(controlplane.ServicePort))))
+}
+
+// adminKubeconfig writes the VirtualCluster's admin kubeconfig (Secret
+// vc-<name>) with server as the address, checking the serving certificate
+// for the name the Secret gives.
+func adminKubeconfig(t *testing.T, vc *tenancyv1alpha1.VirtualCluster, server string) string {
+	t.Helper()
 	secret := &corev1.Secret{}
-	if err := host.Get(ctx, client.ObjectKey{Namespace: vc.Namespace, Name: n.Kubeconfig}, secret); err != nil {
+	key := client.ObjectKey{Namespace: vc.Namespace, Name: naming.ForVirtualCluster(vc.Namespace, vc.Name).Kubeconfig}
+	if err := host.Get(context.Background(), key, secret); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := clientcmd.Load(secret.Data["config"])
@@ -183,21 +214,13 @@ func portForward(t *testing.T, vc *tenancyv1alpha1.VirtualCluster) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The serving certificate names the Service, not the forwarded port.
 		c.TLSServerName = u.Hostname()
-		c.Server = "https://127.0.0.1:" + local
+		c.Server = server
 	}
 	file := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := clientcmd.WriteToFile(*raw, file); err != nil {
 		t.Fatal(err)
 	}
-	NewWithT(t).Eventually(func() error {
-		conn, err := net.DialTimeout("tcp", "127.0.0.1:"+local, time.Second)
-		if err == nil {
-			conn.Close()
-		}
-		return err
-	}).WithTimeout(30*time.Second).WithPolling(200*time.Millisecond).Should(Succeed(), "kubectl port-forward to %s/%s", vc.Namespace, n.ControlPlane)
 	return file
 }
 

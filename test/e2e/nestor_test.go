@@ -73,6 +73,7 @@ func lifecycle(t *testing.T, s samplefile) {
 		{"workload runs", runWorkload},
 		{"in-cluster clients and readiness gates", apiAccess},
 		{"names resolve", namesResolve},
+		{"nodes, and kubectl logs, exec, attach and port-forward through the syncer", kubeletAPI},
 		{"operator and syncer restarts converge", restartsConverge},
 		{"mode flip denied", modeFlipDenied},
 	}
@@ -130,9 +131,7 @@ func boot(t *testing.T, s samplefile, timeout time.Duration) *tenant {
 	if t.Failed() {
 		return nil
 	}
-	// The port-forward of the check above ended with it; the later steps get
-	// their own, for the whole of this test.
-	file := portForward(t, vc)
+	file := serviceKubeconfig(t, vc)
 	cfg, err := clientcmd.BuildConfigFromFlags("", file)
 	if err != nil {
 		t.Fatal(err)
@@ -219,12 +218,11 @@ func runWorkload(t *testing.T, tn *tenant) {
 		err := tn.client.Get(ctx, client.ObjectKeyFromObject(clientPod), p)
 		return p.Status.Phase, err
 	}).WithTimeout(2*time.Minute).WithPolling(time.Second).Should(Equal(corev1.PodSucceeded), func() string {
-		// kubectl logs does not reach the virtual cluster's pods yet: read
-		// the host copy's.
-		out, _ := kubectl("logs", "-n", tn.names.HostNamespace(demoNamespace), tn.names.HostName(demoNamespace, "client"))
+		out, _ := kubectl("--kubeconfig", tn.kubeconfig, "logs", "-n", demoNamespace, "client")
 		return "client log: " + out
 	})
-	out := mustKubectl(t, "logs", "-n", tn.names.HostNamespace(demoNamespace), tn.names.HostName(demoNamespace, "client"))
+	// kubectl logs in the virtual cluster reaches the host pod's, through the syncer.
+	out := mustKubectl(t, "--kubeconfig", tn.kubeconfig, "logs", "-n", demoNamespace, "client")
 	g.Expect(out).To(ContainSubstring(want))
 
 	// The host's events about each pod reach the virtual pod.

@@ -4,6 +4,9 @@
 //	testapp pause                   sleep until signalled (the pod sandbox image)
 //	testapp serve ADDR FILE         answer GET / with FILE's contents, $GREETING and $TOKEN
 //	testapp get URL WANT TIMEOUT    GET URL until the body contains WANT, print it
+//	testapp tick                    print "tick N" twice a second, until signalled
+//	testapp crash MESSAGE           print MESSAGE and exit 1
+//	testapp tty                     say whether stdin is a terminal, then echo its lines until "exit"
 //	testapp resolve NAME WANT TIMEOUT
 //	                                look NAME up until its addresses hold WANT, print them;
 //	                                WANT "-" says NAME must not exist
@@ -11,6 +14,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -53,6 +58,19 @@ func main() {
 			usage()
 		}
 		resolve(args[0], args[1], duration(args[2]))
+	case "tick":
+		for i := 1; ; i++ {
+			fmt.Printf("tick %d\n", i)
+			time.Sleep(500 * time.Millisecond)
+		}
+	case "crash":
+		if len(args) != 1 {
+			usage()
+		}
+		fmt.Println(args[0])
+		os.Exit(1)
+	case "tty":
+		echo()
 	case "pods":
 		if len(args) != 1 {
 			usage()
@@ -60,6 +78,21 @@ func main() {
 		pods(args[0])
 	default:
 		usage()
+	}
+}
+
+// echo tells a terminal on stdin apart (kubectl exec -t), then repeats
+// each line it reads.
+func echo() {
+	_, err := unix.IoctlGetTermios(int(os.Stdin.Fd()), unix.TCGETS)
+	fmt.Printf("tty=%t\n", err == nil)
+	lines := bufio.NewScanner(os.Stdin)
+	for lines.Scan() {
+		line := strings.TrimSpace(lines.Text())
+		if line == "exit" {
+			return
+		}
+		fmt.Printf("echo: %s\n", line)
 	}
 }
 
@@ -178,7 +211,7 @@ func duration(s string) time.Duration {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: testapp pause | serve ADDR FILE | get URL WANT TIMEOUT | resolve NAME WANT TIMEOUT | pods NAMESPACE")
+	fmt.Fprintln(os.Stderr, "usage: testapp pause | serve ADDR FILE | get URL WANT TIMEOUT | resolve NAME WANT TIMEOUT | pods NAMESPACE | tick | crash MESSAGE | tty")
 	os.Exit(2)
 }
 
