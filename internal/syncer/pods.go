@@ -100,6 +100,14 @@ func (r *podReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		// the virtual cluster had its own DNS keeps the host's until the
 		// tenant re-creates it, rather than be refused on every pass.
 		desired.Spec.DNSPolicy, desired.Spec.DNSConfig, desired.Spec.Subdomain = h.Spec.DNSPolicy, h.Spec.DNSConfig, h.Spec.Subdomain
+		// So are its containers' variables, service links included.
+		keepEnv(desired, h)
+	} else {
+		links, wait, err := r.serviceLinks(ctx, v)
+		if err != nil || wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, err
+		}
+		translate.WithServiceLinks(desired, links)
 	}
 	admitted, err := r.admitted(ctx, v, desired, ours)
 	if err != nil {
@@ -133,6 +141,64 @@ func (r *podReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	// The kubelet waits for the token's Secret before it starts the pod.
 	refresh, err := r.token(ctx, v)
 	return ctrl.Result{RequeueAfter: refresh}, err
+}
+
+// linkWait is how long a new pod waits for the host copy of a Service made
+// in its namespace just before it (its variables need the host's cluster
+// IP), and linkRetry how often it looks again. A Service whose copy takes
+// longer is left out, as a kubelet leaves out a Service made after the
+// container starts.
+const (
+	linkWait  = 10 * time.Second
+	linkRetry = 500 * time.Millisecond
+)
+
+// serviceLinks are the service variables of v's containers, for a pod that
+// keeps enableServiceLinks on: those of the Services of its namespace at
+// the cluster IPs of their host copies, the addresses host pods reach them
+// at (README, "The kubernetes Service"). Without synced Services there are
+// none: a virtual cluster IP leads nowhere on the host. wait > 0 says to
+// look again, as a Service of the last linkWait has no host copy yet.
+func (r *podReconciler) serviceLinks(ctx context.Context, v *corev1.Pod) ([]corev1.EnvVar, time.Duration, error) {
+	if !r.cfg.ToHost.Services.IsEnabled() || !ptr.Deref(v.Spec.EnableServiceLinks, true) {
+		return nil, 0, nil
+	}
+	var list corev1.ServiceList
+	if err := r.virtual.List(ctx, &list, client.InNamespace(v.Namespace)); err != nil {
+		return nil, 0, fmt.Errorf("listing the services of virtual namespace %s for pod %s's variables: %w", v.Namespace, v.Name, err)
+	}
+	var linked []corev1.Service
+	for _, svc := range list.Items {
+		if apiServerService(&svc) || svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == corev1.ClusterIPNone {
+			continue // the API server's variables are the translation's own
+		}
+		h := &corev1.Service{}
+		err := r.host.Get(ctx, r.tr.Names.HostKey(svc.Namespace, svc.Name), h)
+		switch {
+		case apierrors.IsNotFound(err):
+			if time.Since(svc.CreationTimestamp.Time) < linkWait {
+				return nil, linkRetry, nil
+			}
+			continue
+		case err != nil:
+			return nil, 0, fmt.Errorf("reading the host copy of service %s/%s for pod %s's variables: %w", svc.Namespace, svc.Name, v.Name, err)
+		}
+		svc.Spec.ClusterIP = h.Spec.ClusterIP
+		linked = append(linked, svc)
+	}
+	return translate.ServiceLinks(linked), 0, nil
+}
+
+// keepEnv gives desired, the host copy of a pod as it would be made now,
+// the variables of h, its host copy as it was made: they cannot change.
+func keepEnv(desired, h *corev1.Pod) {
+	for _, pair := range [][2][]corev1.Container{{desired.Spec.InitContainers, h.Spec.InitContainers}, {desired.Spec.Containers, h.Spec.Containers}} {
+		for i := range pair[0] {
+			if i < len(pair[1]) && pair[0][i].Name == pair[1][i].Name {
+				pair[0][i].Env = pair[1][i].Env
+			}
+		}
+	}
 }
 
 // admitted reports whether h, the host copy of virtual pod v, meets the

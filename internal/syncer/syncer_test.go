@@ -709,6 +709,55 @@ func TestTheKubernetesServiceLeadsToTheAPIServer(t *testing.T) {
 	})
 }
 
+// A pod made right after a Service gets the Service's variables, at the
+// host's cluster IP, as a kubelet gives them; one with enableServiceLinks
+// off gets none, and neither gets the host's.
+func TestPodsGetTheirNamespacesServiceVariables(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		g := NewWithT(t)
+		ctx := context.Background()
+		tn := newTenant(t, mode)
+		ns := tn.newVirtualNamespace(t)
+		tn.createVirtual(t, webService(ns, "web-front"))
+		linked := podUsing(ns, "linked", "", "")
+		unlinked := podUsing(ns, "unlinked", "", "")
+		unlinked.Spec.EnableServiceLinks = ptr.To(false)
+		for _, p := range []*corev1.Pod{linked, unlinked} {
+			tn.createVirtual(t, p)
+		}
+
+		hostSvc := &corev1.Service{}
+		tn.hostObject(t, ns, "web-front", hostSvc)
+		ip := hostSvc.Spec.ClusterIP
+		h := &corev1.Pod{}
+		tn.hostObject(t, ns, "linked", h)
+		c := h.Spec.Containers[0]
+		for name, want := range map[string]string{
+			"WEB_FRONT_SERVICE_HOST": ip, "WEB_FRONT_SERVICE_PORT": "80", "WEB_FRONT_SERVICE_PORT_HTTP": "80",
+			"WEB_FRONT_PORT": "tcp://" + ip + ":80", "WEB_FRONT_PORT_80_TCP_ADDR": ip,
+		} {
+			e := env(c, name)
+			g.Expect(e).NotTo(BeNil(), "%s missing: %v", name, c.Env)
+			g.Expect(e.Value).To(Equal(want), name)
+		}
+		g.Expect(*h.Spec.EnableServiceLinks).To(BeFalse(), "the host's Services stay out")
+
+		tn.hostObject(t, ns, "unlinked", h)
+		g.Expect(env(h.Spec.Containers[0], "WEB_FRONT_SERVICE_HOST")).To(BeNil())
+		g.Expect(env(h.Spec.Containers[0], "KUBERNETES_SERVICE_HOST")).NotTo(BeNil(), "the API server's are a kubelet's in any case")
+
+		// A Service made later changes nothing on a pod that exists: a
+		// container's variables are fixed.
+		tn.createVirtual(t, webService(ns, "later"))
+		tn.hostObject(t, ns, "later", &corev1.Service{})
+		g.Consistently(func(g Gomega) {
+			g.Expect(hostClient.Get(ctx, tn.HostKey(ns, "linked"), h)).To(Succeed())
+			g.Expect(env(h.Spec.Containers[0], "LATER_SERVICE_HOST")).To(BeNil())
+			g.Expect(env(h.Spec.Containers[0], "WEB_FRONT_SERVICE_HOST")).NotTo(BeNil())
+		}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+	})
+}
+
 // Kinds off by default go to the host when enabled, with the rules the
 // operator then generates.
 func TestOptionalKinds(t *testing.T) {

@@ -191,14 +191,20 @@ func containerRefs(env *[]corev1.EnvVar, envFrom []corev1.EnvFromSource, name, c
 	}
 }
 
-// withDefaults appends the variables of defaults that env does not set.
+// withDefaults puts the variables of defaults that env does not set ahead
+// of env's own: a kubelet's variables come first, so that a container's may
+// refer to them as $(NAME).
 func withDefaults(env, defaults []corev1.EnvVar) []corev1.EnvVar {
+	var out []corev1.EnvVar
 	for _, d := range defaults {
 		if !slices.ContainsFunc(env, func(e corev1.EnvVar) bool { return e.Name == d.Name }) {
-			env = append(env, d)
+			out = append(out, d)
 		}
 	}
-	return env
+	if out == nil {
+		return env
+	}
+	return append(out, env...)
 }
 
 func (c Context) volume(vol *corev1.Volume, v *corev1.Pod) {

@@ -144,9 +144,15 @@ func TestPod(t *testing.T) {
 				t.Errorf("downward namespace reads %q", got)
 			}
 			env := s.Containers[0].Env
-			if env[0].ValueFrom.SecretKeyRef.Name != name("s") || env[1].ValueFrom.ConfigMapKeyRef.Name != name("c") ||
-				env[2].ValueFrom.FieldRef.FieldPath != "metadata.annotations['nestor.dev/virtual-name']" {
+			// The container's own variables come after the kubelet's, in
+			// their order.
+			own := env[len(env)-4:]
+			if own[0].ValueFrom.SecretKeyRef.Name != name("s") || own[1].ValueFrom.ConfigMapKeyRef.Name != name("c") ||
+				own[2].ValueFrom.FieldRef.FieldPath != "metadata.annotations['nestor.dev/virtual-name']" {
 				t.Errorf("env not translated: %+v", env)
+			}
+			if env[0].Name != "KUBERNETES_SERVICE_HOST" {
+				t.Errorf("the API server's variables come first: %+v", env)
 			}
 			from := s.Containers[0].EnvFrom
 			if from[0].SecretRef.Name != name("s") || from[1].ConfigMapRef.Name != name("c") {
