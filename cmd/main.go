@@ -1,5 +1,6 @@
 // Command nestor is Nestor's one binary. "nestor manager" runs the operator;
-// "nestor syncer" runs a virtual cluster's syncer.
+// "nestor syncer" runs a virtual cluster's syncer; "nestor hosts-file" is
+// the init container the syncer gives a tenant pod of a subdomain.
 package main
 
 import (
@@ -22,6 +23,7 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/nestor-dev/nestor/internal/controlplane"
+	"github.com/nestor-dev/nestor/internal/hostsfile"
 	"github.com/nestor-dev/nestor/internal/operator"
 	"github.com/nestor-dev/nestor/internal/syncer"
 )
@@ -29,8 +31,9 @@ import (
 const usage = `Usage: nestor <command> [flags]
 
 Commands:
-  manager   run the operator (VirtualCluster controller)
-  syncer    run a virtual cluster's syncer
+  manager     run the operator (VirtualCluster controller)
+  syncer      run a virtual cluster's syncer
+  hosts-file  write a tenant pod's hosts file under its virtual names (the syncer's init container)
 
 Run "nestor <command> -h" for a command's flags.
 `
@@ -46,6 +49,8 @@ func main() {
 		err = runManager(args)
 	case "syncer":
 		err = runSyncer(args)
+	case "hosts-file":
+		err = runHostsFile(args)
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -167,6 +172,23 @@ func (s fromHostSelectors) Set(value string) error {
 	}
 	s[key] = parsed.String()
 	return nil
+}
+
+func runHostsFile(args []string) error {
+	fs := flag.NewFlagSet("hosts-file", flag.ContinueOnError)
+	var (
+		hostname = fs.String("hostname", "", "the pod's hostname")
+		fqdn     = fs.String("fqdn", "", "the pod's name in its virtual namespace: <hostname>.<subdomain>.<namespace>.svc.<domain>")
+		in       = fs.String("in", "/etc/hosts", "the hosts file the host's kubelet wrote")
+		out      = fs.String("out", "", "where to write the pod's hosts file")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *hostname == "" || *fqdn == "" || *out == "" {
+		return errors.New("--hostname, --fqdn and --out are required")
+	}
+	return hostsfile.RewriteFile(*in, *out, *hostname, *fqdn)
 }
 
 func runSyncer(args []string) error {

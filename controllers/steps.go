@@ -255,6 +255,7 @@ func (r *VirtualClusterReconciler) reconcileSyncer(ctx context.Context, st *stat
 		return notReady(ReasonWaiting, fmt.Sprintf("Waiting for the syncer's Service %s to appear.", kubelet.Name)), client.IgnoreNotFound(err)
 	}
 	cfg.Kubelet = syncerconfig.KubeletEndpoint{Address: kubelet.Spec.ClusterIP, Port: controlplane.SyncerKubeletPort}
+	_, _, _, cfg.Image = controlplane.Images(vc, r.SyncerImage)
 	rendered, err := cfg.Marshal()
 	if err != nil {
 		return outcome{}, err

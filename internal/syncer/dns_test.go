@@ -16,17 +16,22 @@ import (
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/internal/pki"
 	"github.com/nestor-dev/nestor/internal/syncerconfig"
+	"github.com/nestor-dev/nestor/internal/translate"
 )
 
-// dnsAddress plays the cluster IP of the virtual cluster's DNS Service.
-const dnsAddress = "10.96.0.53"
+// dnsAddress plays the cluster IP of the virtual cluster's DNS Service,
+// and syncerImage the syncer's image.
+const (
+	dnsAddress  = "10.96.0.53"
+	syncerImage = "ghcr.io/nestor-dev/nestor:test"
+)
 
 // A tenant pod that asks for its cluster's DNS gets the virtual cluster's,
 // under its virtual names; one that says how it resolves keeps that.
 func TestPodsResolveTheVirtualClustersNames(t *testing.T) {
 	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
 		g := NewWithT(t)
-		tn := newTenant(t, mode, withConfig(func(c *syncerconfig.Config) { c.DNSNameserver = dnsAddress }))
+		tn := newTenant(t, mode, withConfig(func(c *syncerconfig.Config) { c.DNSNameserver, c.Image = dnsAddress, syncerImage }))
 		ns := tn.newVirtualNamespace(t)
 
 		web := podUsing(ns, "web", "", "")
@@ -49,10 +54,18 @@ func TestPodsResolveTheVirtualClustersNames(t *testing.T) {
 		// ones, which the virtual cluster's DNS serves.
 		g.Expect(h.Spec.Hostname).To(Equal("web"))
 		g.Expect(h.Spec.Subdomain).To(Equal("peers"))
+		// Its hosts file, which the host's kubelet writes under the host
+		// namespace's name, is rewritten to the virtual one by the syncer's
+		// image before the tenant's containers start.
+		g.Expect(h.Spec.InitContainers).NotTo(BeEmpty())
+		g.Expect(h.Spec.InitContainers[0]).To(And(HaveField("Name", translate.HostsContainer), HaveField("Image", syncerImage),
+			HaveField("Args", ContainElement("--fqdn=web.peers."+ns+".svc.cluster.local"))))
+		g.Expect(h.Spec.Containers[0].VolumeMounts).To(ContainElement(HaveField("MountPath", "/etc/hosts")))
 
 		tn.hostObject(t, ns, "own", h)
 		g.Expect(h.Spec.DNSPolicy).To(Equal(corev1.DNSNone))
 		g.Expect(h.Spec.DNSConfig).To(Equal(own.Spec.DNSConfig))
+		g.Expect(h.Spec.InitContainers).To(BeEmpty(), "a pod of no subdomain keeps the kubelet's hosts file")
 	})
 }
 

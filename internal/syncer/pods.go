@@ -95,6 +95,9 @@ func (r *podReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		send = r.applier.Update
 	}
 	desired := r.tr.Pod(v)
+	if !ours || translate.RewritesHosts(h) {
+		r.tr.RewriteHosts(desired, v)
+	}
 	if ours {
 		// A pod's DNS is fixed when it is created: a host pod made before
 		// the virtual cluster had its own DNS keeps the host's until the

@@ -59,6 +59,10 @@ type Config struct {
 	// with the syncer's Service; empty, Nodes have no address and logs,
 	// exec and port-forward do not work.
 	Kubelet KubeletEndpoint `json:"kubelet,omitempty"`
+	// Image is the syncer's own image: the init container that writes the
+	// hosts file of a tenant pod of a subdomain runs it. The operator fills
+	// it in; empty, such pods keep the hosts file the host's kubelet writes.
+	Image string `json:"image,omitempty"`
 }
 
 // KubeletEndpoint is an address and port of the syncer's kubelet API.

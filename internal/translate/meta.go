@@ -49,6 +49,9 @@ type Context struct {
 	// and ClusterDomain the virtual cluster's domain: the tenant's pods
 	// resolve names there. Without a nameserver pods keep their DNS policy.
 	Nameserver, ClusterDomain string
+	// Image is the syncer's own image, which writes the hosts file of a pod
+	// of a subdomain (RewriteHosts); without it pods keep the host's.
+	Image string
 }
 
 // For is the translation of the virtual cluster that syncer configuration
@@ -72,6 +75,7 @@ func For(cfg syncerconfig.Config) Context {
 		CarryReadinessGates:    rbac.CarryReadinessGates(cfg.ToHost),
 		Nameserver:             cfg.DNSNameserver,
 		ClusterDomain:          domain,
+		Image:                  cfg.Image,
 	}
 }
 

@@ -39,6 +39,8 @@ func gates(v *corev1.Pod) []corev1.PodConditionType {
 // it.
 func (c Context) PodStatus(v, h *corev1.Pod) corev1.PodStatus {
 	s := *h.Status.DeepCopy()
+	// The hosts file's init container is the host pod's, not the tenant's.
+	s.InitContainerStatuses = slices.DeleteFunc(s.InitContainerStatuses, func(cs corev1.ContainerStatus) bool { return cs.Name == HostsContainer })
 	own := gates(v)
 	s.Conditions = slices.DeleteFunc(s.Conditions, func(cond corev1.PodCondition) bool { return slices.Contains(own, cond.Type) })
 	for _, cond := range v.Status.Conditions {

@@ -44,7 +44,7 @@ func namesResolve(t *testing.T, tn *tenant) {
 			Subdomain:       "peers",
 			SecurityContext: restricted(),
 			Containers: []corev1.Container{{Name: "serve", Image: "nestor.e2e/testapp:" + imageTag,
-				Args: []string{"serve", ":8080", "/etc/hostname"}, SecurityContext: containerRestricted(),
+				Args: []string{"serve", ":8080", "/etc/hosts"}, SecurityContext: containerRestricted(),
 				Ports: []corev1.ContainerPort{{ContainerPort: 8080}}}},
 		},
 	}
@@ -64,6 +64,8 @@ func namesResolve(t *testing.T, tn *tenant) {
 		{"service-fqdn", "get", "http://web." + demoNamespace + ".svc.cluster.local/", web},
 		{"service-short", "get", "http://web." + demoNamespace + "/", web},
 		{"headless-pod", "get", "http://peer-0.peers." + clientNamespace + ".svc.cluster.local:8080/", "host=peer-0"},
+		// Its hosts file names it in its virtual namespace, as `hostname -f` reads it.
+		{"own-fqdn", "get", "http://peer-0.peers." + clientNamespace + ".svc.cluster.local:8080/", "peer-0.peers." + clientNamespace + ".svc.cluster.local\tpeer-0"},
 		{"headless-bare", "get", "http://peers:8080/", "host=peer-0"},
 		{"outside", "resolve", outsideName, outsideAddress},
 		{"host-names-stay-out", "resolve", "kube-dns.kube-system.svc.cluster.local", "-"},
