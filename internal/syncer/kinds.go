@@ -9,7 +9,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -76,7 +75,7 @@ func (e *env) controllers() []entry {
 			gvk:     corev1.SchemeGroupVersion.WithKind("Service"),
 			newObj:  func() *corev1.Service { return &corev1.Service{} },
 			copyCtx: e.serviceCopy,
-			wanted:  func(_ context.Context, v *corev1.Service) (bool, error) { return !apiServerService(v), nil },
+			wanted:  func(_ context.Context, v *corev1.Service) (bool, error) { return !clusterService(v), nil },
 			status:  func(v, h *corev1.Service) { v.Status = *h.Status.DeepCopy() },
 			restore: e.restoreService,
 			after:   e.showHostClusterIP,
@@ -124,7 +123,7 @@ func (e *env) controllers() []entry {
 			// A namespace's labels decide which policies' peers it is in.
 			watches: []watch{{&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(e.allNetworkPolicies)}},
 		}},
-		{e.cfg.APIServerIP != "", ownController((*env).setupAPIServer)},
+		{e.cfg.APIServerIP != "" || e.cfg.DNSNameserver != "", ownController((*env).setupClusterServices)},
 		{e.cfg.FromHost.Events.IsEnabled(), ownController((*env).setupEvents)},
 		{e.tr.Names.MultiNamespace(), ownController((*env).setupNamespaces)},
 	}, e.customControllers()...)
@@ -282,10 +281,17 @@ func (e *env) secretNamingKinds() []syncerconfig.CustomResource {
 
 // apiServerService reports whether v is the virtual cluster's own API
 // server Service, default/kubernetes: its pods reach that API server
-// through KUBERNETES_SERVICE_HOST instead, and its endpoints are addresses
-// only the virtual cluster knows.
+// through KUBERNETES_SERVICE_HOST instead.
 func apiServerService(v *corev1.Service) bool {
-	return v.Namespace == metav1.NamespaceDefault && v.Name == "kubernetes"
+	return v.Namespace == translate.APIServerService.Namespace && v.Name == translate.APIServerService.Name
+}
+
+// clusterService reports whether v is one of the virtual cluster's own
+// Services (translate.ClusterServices), which lead to host Services of
+// Nestor's and whose endpoints are addresses only they know: never copied.
+func clusterService(v *corev1.Service) bool {
+	_, ok := translate.ClusterServiceOf(v.Namespace, v.Name)
+	return ok
 }
 
 // virtualNamespaces maps the virtual cluster's namespaces to their labels.
@@ -332,5 +338,5 @@ func (e *env) selectorless(ctx context.Context, v *corev1.Endpoints) (bool, erro
 	if err := e.virtual.Get(ctx, client.ObjectKeyFromObject(v), svc); err != nil {
 		return false, client.IgnoreNotFound(err)
 	}
-	return !apiServerService(svc) && len(svc.Spec.Selector) == 0 && svc.Spec.Type != corev1.ServiceTypeExternalName, nil
+	return !clusterService(svc) && len(svc.Spec.Selector) == 0 && svc.Spec.Type != corev1.ServiceTypeExternalName, nil
 }

@@ -175,6 +175,10 @@ func (r *podReconciler) serviceLinks(ctx context.Context, v *corev1.Pod) ([]core
 		if apiServerService(&svc) || svc.Spec.ClusterIP == "" || svc.Spec.ClusterIP == corev1.ClusterIPNone {
 			continue // the API server's variables are the translation's own
 		}
+		if clusterService(&svc) {
+			linked = append(linked, svc) // shown at its host Service's address, with no copy
+			continue
+		}
 		h := &corev1.Service{}
 		err := r.host.Get(ctx, r.tr.Names.HostKey(svc.Namespace, svc.Name), h)
 		switch {

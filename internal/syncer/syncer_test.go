@@ -709,6 +709,46 @@ func TestTheKubernetesServiceLeadsToTheAPIServer(t *testing.T) {
 	})
 }
 
+// The virtual cluster's kube-system/kube-dns is made at its DNS's host
+// address, with endpoints there, comes back when deleted, and is never
+// copied to the host.
+func TestTheDNSServiceIsTheVirtualClustersOwn(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		g := NewWithT(t)
+		ctx := context.Background()
+		const ip = "10.0.1.53"
+		tn := newTenant(t, mode, withConfig(func(c *syncerconfig.Config) { c.DNSNameserver = ip }))
+		key := client.ObjectKey{Namespace: "kube-system", Name: "kube-dns"}
+		shown := func(g Gomega) *corev1.Service {
+			svc := &corev1.Service{}
+			g.Expect(tn.Virtual.Get(ctx, key, svc)).To(Succeed())
+			g.Expect(svc.Spec.ClusterIP).To(Equal(ip))
+			g.Expect(svc.Labels).To(HaveKeyWithValue("k8s-app", "kube-dns"))
+			g.Expect(svc.Spec.Ports).To(ConsistOf(
+				And(HaveField("Name", "dns"), HaveField("Port", int32(53)), HaveField("Protocol", corev1.ProtocolUDP)),
+				And(HaveField("Name", "dns-tcp"), HaveField("Port", int32(53)), HaveField("Protocol", corev1.ProtocolTCP))))
+			slice := &discoveryv1.EndpointSlice{}
+			g.Expect(tn.Virtual.Get(ctx, key, slice)).To(Succeed())
+			g.Expect(slice.Endpoints).To(HaveExactElements(HaveField("Addresses", []string{ip})))
+			g.Expect(slice.Ports).To(HaveLen(2))
+			return svc
+		}
+		var first *corev1.Service
+		g.Eventually(func(g Gomega) { first = shown(g) }).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+
+		g.Expect(tn.Virtual.Delete(ctx, first)).To(Succeed())
+		g.Eventually(func(g Gomega) {
+			g.Expect(shown(g).UID).NotTo(Equal(first.UID))
+		}).WithTimeout(timeout).WithPolling(poll).Should(Succeed(), "made again")
+		g.Consistently(func(g Gomega) {
+			for _, obj := range []client.Object{&corev1.Service{}, &corev1.Endpoints{}} {
+				err := hostClient.Get(ctx, tn.HostKey("kube-system", "kube-dns"), obj)
+				g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%T kube-system/kube-dns reached the host: %v", obj, err)
+			}
+		}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+	})
+}
+
 // A pod made right after a Service gets the Service's variables, at the
 // host's cluster IP, as a kubelet gives them; one with enableServiceLinks
 // off gets none, and neither gets the host's.

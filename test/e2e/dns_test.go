@@ -59,6 +59,8 @@ func namesResolve(t *testing.T, tn *tenant) {
 		g.Expect(tn.client.Create(ctx, obj)).To(Succeed())
 	}
 
+	dnsSvc := &corev1.Service{}
+	g.Expect(host.Get(ctx, client.ObjectKey{Namespace: tn.vc.Namespace, Name: naming.ForVirtualCluster(tn.vc.Namespace, tn.vc.Name).DNS}, dnsSvc)).To(Succeed())
 	web := fmt.Sprintf("file=%s", greeting)
 	checks := []struct{ name, command, arg, want string }{
 		{"service-fqdn", "get", "http://web." + demoNamespace + ".svc.cluster.local/", web},
@@ -68,7 +70,10 @@ func namesResolve(t *testing.T, tn *tenant) {
 		{"own-fqdn", "get", "http://peer-0.peers." + clientNamespace + ".svc.cluster.local:8080/", "peer-0.peers." + clientNamespace + ".svc.cluster.local\tpeer-0"},
 		{"headless-bare", "get", "http://peers:8080/", "host=peer-0"},
 		{"outside", "resolve", outsideName, outsideAddress},
-		{"host-names-stay-out", "resolve", "kube-dns.kube-system.svc.cluster.local", "-"},
+		// The virtual cluster's own kube-dns is its DNS; the host's Services
+		// stay out of its names.
+		{"kube-dns", "resolve", "kube-dns.kube-system.svc.cluster.local", dnsSvc.Spec.ClusterIP},
+		{"host-names-stay-out", "resolve", "nestor-webhook-service." + operatorNamespace + ".svc.cluster.local", "-"},
 	}
 	var containers []corev1.Container
 	for _, c := range checks {
@@ -107,8 +112,6 @@ func namesResolve(t *testing.T, tn *tenant) {
 	// its virtual namespace, under its virtual names.
 	h := &corev1.Pod{}
 	g.Expect(host.Get(ctx, client.ObjectKey{Namespace: hostNs, Name: hostName}, h)).To(Succeed())
-	dnsSvc := &corev1.Service{}
-	g.Expect(host.Get(ctx, client.ObjectKey{Namespace: tn.vc.Namespace, Name: naming.ForVirtualCluster(tn.vc.Namespace, tn.vc.Name).DNS}, dnsSvc)).To(Succeed())
 	g.Expect(h.Spec.DNSPolicy).To(Equal(corev1.DNSNone))
 	g.Expect(h.Spec.DNSConfig.Nameservers).To(Equal([]string{dnsSvc.Spec.ClusterIP}))
 	g.Expect(h.Spec.DNSConfig.Searches).To(HaveExactElements(clientNamespace+".svc.cluster.local", "svc.cluster.local", "cluster.local"))
