@@ -105,6 +105,14 @@ func TestGeneratedControlPlaneBoots(t *testing.T) {
 		return err
 	}).WithTimeout(90*time.Second).WithPolling(time.Second).Should(Succeed(), pod.Logs)
 
+	// A Node made as the syncer makes one stays untainted: no
+	// node-lifecycle controller runs that would lift the not-ready taint an
+	// API server puts on a new Node by default, so the framework and the
+	// scheduler of a tenant would see it unschedulable for good.
+	node, err := virtual.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "host-node"}}, metav1.CreateOptions{})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(node.Spec.Taints).To(BeEmpty())
+
 	// No container exited on the way: a kubelet would show a restartCount
 	// of 0 for each (kube-controller-manager once exited until the API
 	// server had bootstrapped its RBAC).

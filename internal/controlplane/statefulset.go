@@ -286,6 +286,10 @@ func apiServerContainer(vc *tenancyv1alpha1.VirtualCluster, image string) corev1
 		// The syncer, not the API server, points the virtual "kubernetes"
 		// Service at something the tenant's host pods can reach.
 		"--endpoint-reconciler-type=none",
+		// No node-lifecycle controller runs (disabledControllers) to lift
+		// the not-ready taint this plugin puts on every new Node, which would
+		// keep the syncer's Nodes, Ready as they are, tainted for good.
+		"--disable-admission-plugins=TaintNodesByCondition",
 		"--bind-address=0.0.0.0",
 		fmt.Sprintf("--secure-port=%d", APIServerPort),
 		"--allow-privileged=true",

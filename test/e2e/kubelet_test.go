@@ -52,6 +52,8 @@ func kubeletAPI(t *testing.T, tn *tenant) {
 		g.Expect(node.Status.Capacity.Cpu().IsZero()).To(BeFalse(), "the host node's capacity")
 	} else {
 		g.Expect(node.Annotations).To(HaveKeyWithValue(translate.AnnotationHostIP, web[0].Status.HostIP))
+		// Schedulable as a tenant's tools judge it: no taint, Ready.
+		g.Expect(node.Spec.Taints).To(BeEmpty())
 	}
 
 	talker := testPod("talker", corev1.RestartPolicyAlways, "tick")
