@@ -246,15 +246,14 @@ func (r *VirtualClusterReconciler) reconcileSyncer(ctx context.Context, st *stat
 		return notReady(ReasonWaiting, "Waiting for the DNS Service's cluster IP, the tenant's pods' nameserver."), nil
 	}
 	cfg.DNSNameserver = st.dnsNameserver
-	// The Nodes' kubelet address is the syncer's Service (README, "Nodes").
+	// The Nodes' kubelet address is the syncer's Service, by its name, which
+	// the control plane's pod resolves through the host's DNS (README,
+	// "Nodes").
 	kubelet := controlplane.SyncerService(vc)
 	if err := r.applyAll(ctx, vc, kubelet); err != nil {
 		return outcome{}, err
 	}
-	if err := r.Get(ctx, client.ObjectKeyFromObject(kubelet), kubelet); err != nil {
-		return notReady(ReasonWaiting, fmt.Sprintf("Waiting for the syncer's Service %s to appear.", kubelet.Name)), client.IgnoreNotFound(err)
-	}
-	cfg.Kubelet = syncerconfig.KubeletEndpoint{Address: kubelet.Spec.ClusterIP, Port: controlplane.SyncerKubeletPort}
+	cfg.Kubelet = syncerconfig.KubeletEndpoint{Address: kubelet.Name + "." + kubelet.Namespace + ".svc", Port: controlplane.SyncerKubeletPort}
 	_, _, _, cfg.Image = controlplane.Images(vc, r.SyncerImage)
 	rendered, err := cfg.Marshal()
 	if err != nil {

@@ -314,12 +314,13 @@ func apiServerContainer(vc *tenancyv1alpha1.VirtualCluster, image string) corev1
 		"--proxy-client-cert-file=" + pkiPath(pki.FrontProxyClientCert),
 		"--proxy-client-key-file=" + pkiPath(pki.FrontProxyClientKey),
 		// A Node's kubelet is the syncer's kubelet API, at the Node's
-		// InternalIP (README, "Nodes"). The API server proves itself to it
+		// InternalDNS address; its InternalIP is the host node's, where
+		// node ports answer (README, "Nodes"). The API server proves itself to it
 		// with this certificate; it does not check the syncer's, which the
 		// syncer makes itself at start (internal/syncer/kubelet.go).
 		"--kubelet-client-certificate=" + pkiPath(pki.KubeletClientCert),
 		"--kubelet-client-key=" + pkiPath(pki.KubeletClientKey),
-		"--kubelet-preferred-address-types=InternalIP",
+		"--kubelet-preferred-address-types=InternalDNS",
 	}
 	return corev1.Container{
 		Name:    "kube-apiserver",

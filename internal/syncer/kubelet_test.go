@@ -59,7 +59,7 @@ func TestKubeletAPI(t *testing.T) {
 		virtual := newVirtualCluster(t, map[string]string{
 			"kubelet-client-certificate":      filepath.Join(dir, pki.KubeletClientCert),
 			"kubelet-client-key":              filepath.Join(dir, pki.KubeletClientKey),
-			"kubelet-preferred-address-types": "InternalIP",
+			"kubelet-preferred-address-types": "InternalDNS",
 		})
 		address := freeAddress(t)
 		host, port, _ := net.SplitHostPort(address)

@@ -17,7 +17,7 @@ import (
 )
 
 // kubeletEndpoint plays the address of the syncer's Service.
-var kubeletEndpoint = syncerconfig.KubeletEndpoint{Address: "10.0.0.250", Port: 10250}
+var kubeletEndpoint = syncerconfig.KubeletEndpoint{Address: "vc-syncer.team.svc", Port: 10250}
 
 func withKubelet(c *syncerconfig.Config) { c.Kubelet = kubeletEndpoint }
 
@@ -41,8 +41,11 @@ func TestNodeStandIn(t *testing.T) {
 				HaveField("Type", corev1.NodeReady), HaveField("Status", corev1.ConditionTrue))))
 		}).WithTimeout(timeout).WithPolling(poll).Should(Succeed(), "virtual node %s", node)
 		g := NewWithT(t)
+		// The kubelet's address is the syncer's; the host's address its pods
+		// report is the node's, where node ports answer.
 		g.Expect(v.Status.Addresses).To(Equal([]corev1.NodeAddress{
-			{Type: corev1.NodeInternalIP, Address: kubeletEndpoint.Address}, {Type: corev1.NodeHostName, Address: node}}))
+			{Type: corev1.NodeInternalDNS, Address: kubeletEndpoint.Address},
+			{Type: corev1.NodeInternalIP, Address: "192.168.10.7"}, {Type: corev1.NodeHostName, Address: node}}))
 		g.Expect(v.Status.DaemonEndpoints.KubeletEndpoint.Port).To(Equal(kubeletEndpoint.Port))
 		g.Expect(v.Annotations).To(HaveKeyWithValue(translate.AnnotationHostIP, "192.168.10.7"))
 		g.Expect(v.Labels).To(HaveKeyWithValue(corev1.LabelHostname, node))
@@ -57,8 +60,8 @@ func TestNodeStandIn(t *testing.T) {
 }
 
 // TestNodeFromHost: in multi-namespace mode with fromHost.nodes, the Node
-// is the host's, capacity and labels, and follows it; its address is still
-// the syncer's.
+// is the host's, capacity, labels and addresses, and follows it; its
+// kubelet's address is still the syncer's, the host's InternalDNS left out.
 func TestNodeFromHost(t *testing.T) {
 	ctx := context.Background()
 	tn := newTenant(t, tenancyv1alpha1.MultiNamespaceMode, withConfig(withKubelet),
@@ -68,7 +71,7 @@ func TestNodeFromHost(t *testing.T) {
 	g.Expect(hostClient.Create(ctx, h)).To(Succeed())
 	t.Cleanup(func() { _ = hostClient.Delete(context.Background(), h) })
 	h.Status.Capacity = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourcePods: resource.MustParse("110")}
-	h.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.168.10.8"}}
+	h.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.168.10.8"}, {Type: corev1.NodeInternalDNS, Address: "ip-192-168-10-8.internal"}}
 	g.Expect(hostClient.Status().Update(ctx, h)).To(Succeed())
 
 	ns := tn.newVirtualNamespace(t)
@@ -78,8 +81,9 @@ func TestNodeFromHost(t *testing.T) {
 		g.Expect(tn.Virtual.Get(ctx, client.ObjectKey{Name: h.Name}, v)).To(Succeed())
 		g.Expect(v.Labels).To(HaveKeyWithValue("topology.kubernetes.io/zone", "z1"))
 		g.Expect(v.Status.Capacity.Cpu().String()).To(Equal("8"))
-		g.Expect(v.Status.Addresses).To(ContainElement(corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: kubeletEndpoint.Address}))
-		g.Expect(v.Status.Addresses).NotTo(ContainElement(HaveField("Address", "192.168.10.8")))
+		g.Expect(v.Status.Addresses).To(Equal([]corev1.NodeAddress{
+			{Type: corev1.NodeInternalDNS, Address: kubeletEndpoint.Address},
+			{Type: corev1.NodeInternalIP, Address: "192.168.10.8"}, {Type: corev1.NodeHostName, Address: h.Name}}))
 	}).WithTimeout(timeout).WithPolling(poll).Should(Succeed(), "virtual node %s", h.Name)
 
 	h.Labels["topology.kubernetes.io/zone"] = "z2"

@@ -54,9 +54,9 @@ type Config struct {
 	// them from the host: in single-namespace mode the syncer may not.
 	Definitions []byte `json:"definitions,omitempty"`
 	// Kubelet is where the virtual cluster's API server reaches the
-	// kubelet API the syncer serves: the address and port every Node the
-	// syncer shows in the virtual cluster gives. The operator fills it in
-	// with the syncer's Service; empty, Nodes have no address and logs,
+	// kubelet API the syncer serves: the InternalDNS address and the port
+	// every Node the syncer shows in the virtual cluster gives. The
+	// operator fills it in with the syncer's Service's name; empty, logs,
 	// exec and port-forward do not work.
 	Kubelet KubeletEndpoint `json:"kubelet,omitempty"`
 	// Image is the syncer's own image: the init container that writes the

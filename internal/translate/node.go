@@ -18,8 +18,8 @@ const ReasonStandIn = "HostPodsRunning"
 // StandInNode is the virtual cluster's Node for host node name when the
 // syncer may not read the host's nodes (README, "Nodes"): what the host
 // copies of the tenant's pods tell of it (its name, the address they
-// report), Ready since they run there, and the syncer's kubelet API as its
-// address. since is when it was first shown, which its condition keeps.
+// report, its InternalIP), Ready since they run there, and the syncer's
+// kubelet API as its kubelet's address. since is when it was first shown, which its condition keeps.
 func StandInNode(name, hostIP string, kubelet syncerconfig.KubeletEndpoint, since metav1.Time) *corev1.Node {
 	n := &corev1.Node{
 		ObjectMeta: showMeta(&metav1.ObjectMeta{Name: name, Labels: map[string]string{corev1.LabelHostname: name}}, "", name),
@@ -31,17 +31,19 @@ func StandInNode(name, hostIP string, kubelet syncerconfig.KubeletEndpoint, sinc
 			}},
 		},
 	}
+	var host []corev1.NodeAddress
 	if hostIP != "" {
 		n.Annotations[AnnotationHostIP] = hostIP
+		host = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: hostIP}}
 	}
-	kubeletAddress(n, kubelet)
+	kubeletAddress(n, kubelet, host)
 	return n
 }
 
 // NodeFromHost is the virtual cluster's Node for host node h, which the
 // syncer may read (multi-namespace mode with spec.sync.fromHost.nodes):
-// h's labels, taints, capacity, conditions and node info, with the
-// syncer's kubelet API as its address.
+// h's labels, taints, capacity, conditions, addresses and node info, with
+// the syncer's kubelet API as its kubelet's address.
 func NodeFromHost(h *corev1.Node, kubelet syncerconfig.KubeletEndpoint) *corev1.Node {
 	n := &corev1.Node{
 		ObjectMeta: showMeta(h, "", h.Name),
@@ -50,17 +52,33 @@ func NodeFromHost(h *corev1.Node, kubelet syncerconfig.KubeletEndpoint) *corev1.
 	}
 	// What the kubelet reports of its images and volumes is the host's.
 	n.Status.Images, n.Status.VolumesInUse, n.Status.VolumesAttached = nil, nil, nil
-	kubeletAddress(n, kubelet)
+	kubeletAddress(n, kubelet, h.Status.Addresses)
 	return n
 }
 
-// kubeletAddress points n's kubelet at the syncer: the virtual API server
-// reaches the kubelet of a pod's node at its InternalIP (the control
-// plane's --kubelet-preferred-address-types) and daemon endpoint port.
-func kubeletAddress(n *corev1.Node, kubelet syncerconfig.KubeletEndpoint) {
-	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: n.Name}}
+// kubeletAddress gives n the addresses a kubelet of the virtual cluster
+// would: the host node's own, at which its node ports and pods' host ports
+// answer (hostAddresses), and an InternalDNS address leading to the
+// syncer's kubelet API, which the virtual API server prefers for a
+// kubelet (the control plane's --kubelet-preferred-address-types) and
+// reaches at the daemon endpoint port. A host InternalDNS address, which
+// the API server would take for the kubelet's, is left out.
+func kubeletAddress(n *corev1.Node, kubelet syncerconfig.KubeletEndpoint, hostAddresses []corev1.NodeAddress) {
+	var addresses []corev1.NodeAddress
 	if kubelet.Address != "" {
-		n.Status.Addresses = append([]corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: kubelet.Address}}, n.Status.Addresses...)
+		addresses = append(addresses, corev1.NodeAddress{Type: corev1.NodeInternalDNS, Address: kubelet.Address})
 	}
+	hasHostname := false
+	for _, a := range hostAddresses {
+		if a.Type == corev1.NodeInternalDNS {
+			continue
+		}
+		hasHostname = hasHostname || a.Type == corev1.NodeHostName
+		addresses = append(addresses, a)
+	}
+	if !hasHostname {
+		addresses = append(addresses, corev1.NodeAddress{Type: corev1.NodeHostName, Address: n.Name})
+	}
+	n.Status.Addresses = addresses
 	n.Status.DaemonEndpoints = corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: kubelet.Port}}
 }

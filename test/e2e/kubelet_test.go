@@ -48,6 +48,10 @@ func kubeletAPI(t *testing.T, tn *tenant) {
 	g.Expect(vk("get", "nodes", "-o", "name")).To(ContainSubstring("node/" + nodeName))
 	node := &corev1.Node{}
 	g.Expect(tn.client.Get(ctx, client.ObjectKey{Name: nodeName}, node)).To(Succeed())
+	// Its InternalIP is the host node's, where node ports answer; its
+	// kubelet, the syncer's, is at its InternalDNS address.
+	g.Expect(node.Status.Addresses).To(ContainElement(corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: web[0].Status.HostIP}))
+	g.Expect(node.Status.Addresses[0].Type).To(Equal(corev1.NodeInternalDNS))
 	if tn.vc.Spec.Sync.FromHost.Nodes.IsEnabled() {
 		g.Expect(node.Status.Capacity.Cpu().IsZero()).To(BeFalse(), "the host node's capacity")
 	} else {
