@@ -78,7 +78,7 @@ func (e *env) controllers() []entry {
 			wanted:  func(_ context.Context, v *corev1.Service) (bool, error) { return !clusterService(v), nil },
 			status:  func(v, h *corev1.Service) { v.Status = *h.Status.DeepCopy() },
 			restore: e.restoreService,
-			after:   e.showHostClusterIP,
+			after:   e.showHost,
 		}},
 		{to.Endpoints.IsEnabled(), kind[*corev1.Endpoints]{
 			gvk:    corev1.SchemeGroupVersion.WithKind("Endpoints"),

@@ -39,6 +39,15 @@ const annotationClusterIPRefused = "nestor.dev/host-cluster-ip-refused"
 // Service is there: that Service's copy does not carry it (serviceCopy).
 const annotationRestore = "nestor.dev/restore-virtual-service"
 
+// annotationNodePortsRefused marks a virtual Service that the virtual
+// cluster refused to give its host copy's node ports, with those ports,
+// which are not tried again.
+const annotationNodePortsRefused = "nestor.dev/host-node-ports-refused"
+
+// ReasonNodePortsNotShown says the host's node ports of a service cannot be
+// shown in the virtual cluster.
+const ReasonNodePortsNotShown = "HostNodePortsNotShown"
+
 // ReasonServiceNotRestored says a virtual Service being re-created with the
 // host's cluster IP could not be created yet.
 const ReasonServiceNotRestored = "VirtualServiceNotRestored"
@@ -58,6 +67,85 @@ func (e *env) serviceCopy(ctx context.Context, v *corev1.Service) (*corev1.Servi
 		}
 	}
 	return desired, nil
+}
+
+// showHost makes virtual service v show the addresses its host copy h
+// answers at: its cluster IP, then its node ports.
+func (e *env) showHost(ctx context.Context, v, h *corev1.Service) error {
+	if err := e.showHostClusterIP(ctx, v, h); err != nil {
+		return err
+	}
+	return e.showHostNodePorts(ctx, v, h)
+}
+
+// showHostNodePorts makes virtual service v show the node ports of its host
+// copy h, where the host's nodes answer: the host gives them, as it gives
+// the cluster IP, so a node port the tenant asked for is replaced by the
+// host's (README, "Cluster IPs"). A port the virtual cluster refuses
+// (another Service holds it there, or its range lacks it) is reported once
+// and not tried again.
+func (e *env) showHostNodePorts(ctx context.Context, v, h *corev1.Service) error {
+	ports, changed := hostNodePorts(v.Spec.Ports, h.Spec.Ports)
+	if !changed || v.Annotations[annotationNodePortsRefused] == nodePortList(ports) {
+		return nil
+	}
+	updated := v.DeepCopy()
+	updated.Spec.Ports = ports
+	err := e.virtual.Update(ctx, updated, client.FieldOwner(FieldOwner))
+	switch {
+	case err == nil, apierrors.IsConflict(err), apierrors.IsNotFound(err):
+		return nil // shown, or changed or re-created meanwhile: its event brings it back
+	case !nodePortRefused(err):
+		return fmt.Errorf("showing the host's node ports on virtual service %s/%s: %w", v.Namespace, v.Name, err)
+	}
+	e.recorder.Eventf(v, nil, corev1.EventTypeWarning, ReasonNodePortsNotShown, "Sync",
+		"The host gave this service node ports %s, which the virtual cluster refused (%s): the host's nodes answer there, not at the ports shown.",
+		nodePortList(ports), err.Error())
+	patch := client.MergeFrom(v.DeepCopy())
+	marked := v.DeepCopy()
+	if marked.Annotations == nil {
+		marked.Annotations = map[string]string{}
+	}
+	marked.Annotations[annotationNodePortsRefused] = nodePortList(ports)
+	if err := e.virtual.Patch(ctx, marked, patch); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("marking virtual service %s/%s: %w", v.Namespace, v.Name, err)
+	}
+	return nil
+}
+
+// hostNodePorts is virtual with each port's node port that of the host
+// port of the same port and protocol, where the host gave one, and whether
+// that changes any.
+func hostNodePorts(virtual, host []corev1.ServicePort) ([]corev1.ServicePort, bool) {
+	out := make([]corev1.ServicePort, len(virtual))
+	copy(out, virtual)
+	changed := false
+	for i := range out {
+		for _, hp := range host {
+			if hp.Port == out[i].Port && hp.Protocol == out[i].Protocol && hp.NodePort != 0 && hp.NodePort != out[i].NodePort {
+				out[i].NodePort, changed = hp.NodePort, true
+			}
+		}
+	}
+	return out, changed
+}
+
+// nodePortList names ports' node ports, as the refusal mark records them.
+func nodePortList(ports []corev1.ServicePort) string {
+	var parts []string
+	for _, p := range ports {
+		if p.NodePort != 0 {
+			parts = append(parts, fmt.Sprintf("%d/%s", p.NodePort, p.Protocol))
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// nodePortRefused reports whether err refuses a Service a node port.
+func nodePortRefused(err error) bool {
+	return invalidField(err, func(field string) bool {
+		return strings.HasPrefix(field, "spec.ports[") && strings.HasSuffix(field, ".nodePort")
+	})
 }
 
 // showHostClusterIP makes virtual service v show the cluster IP of its host
@@ -196,12 +284,18 @@ func (e *env) recreate(ctx context.Context, again, h *corev1.Service) error {
 // ipRefused reports whether err refuses a Service its cluster IP itself:
 // the address is taken, or outside the range.
 func ipRefused(err error) bool {
+	return invalidField(err, func(field string) bool { return strings.HasPrefix(field, "spec.clusterIP") })
+}
+
+// invalidField reports whether err is the API's Invalid error for a field
+// that match accepts.
+func invalidField(err error, match func(field string) bool) bool {
 	var status apierrors.APIStatus
 	if !apierrors.IsInvalid(err) || !errors.As(err, &status) || status.Status().Details == nil {
 		return false
 	}
 	for _, c := range status.Status().Details.Causes {
-		if strings.HasPrefix(c.Field, "spec.clusterIP") {
+		if match(c.Field) {
 			return true
 		}
 	}

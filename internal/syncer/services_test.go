@@ -37,6 +37,62 @@ func TestIPRefused(t *testing.T) {
 	}
 }
 
+// A node port refusal is one of a port's node port, and nothing else.
+func TestNodePortRefused(t *testing.T) {
+	services := schema.GroupKind{Kind: "Service"}
+	invalid := func(path *field.Path) error {
+		return apierrors.NewInvalid(services, "web", field.ErrorList{field.Invalid(path, 30080, "provided port is already allocated")})
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"the port is taken", invalid(field.NewPath("spec", "ports").Index(1).Child("nodePort")), true},
+		{"another field of the port", invalid(field.NewPath("spec", "ports").Index(0).Child("port")), false},
+		{"the address", invalid(field.NewPath("spec", "clusterIP")), false},
+		{"a policy refuses it", apierrors.NewForbidden(schema.GroupResource{Resource: "services"}, "web", errors.New("denied")), false},
+		{"no error", nil, false},
+	} {
+		if got := nodePortRefused(tc.err); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// A virtual port takes the node port of the host port of its port and
+// protocol; a port the host gave none keeps its own.
+func TestHostNodePorts(t *testing.T) {
+	port := func(p int32, proto corev1.Protocol, node int32) corev1.ServicePort {
+		return corev1.ServicePort{Port: p, Protocol: proto, NodePort: node}
+	}
+	for _, tc := range []struct {
+		name          string
+		virtual, host []corev1.ServicePort
+		want          []corev1.ServicePort
+		changed       bool
+	}{
+		{"the host's replaces the virtual cluster's",
+			[]corev1.ServicePort{port(80, corev1.ProtocolTCP, 30001)}, []corev1.ServicePort{port(80, corev1.ProtocolTCP, 31500)},
+			[]corev1.ServicePort{port(80, corev1.ProtocolTCP, 31500)}, true},
+		{"matched by port and protocol, not position",
+			[]corev1.ServicePort{port(53, corev1.ProtocolUDP, 30001), port(53, corev1.ProtocolTCP, 30002)},
+			[]corev1.ServicePort{port(53, corev1.ProtocolTCP, 31002), port(53, corev1.ProtocolUDP, 31001)},
+			[]corev1.ServicePort{port(53, corev1.ProtocolUDP, 31001), port(53, corev1.ProtocolTCP, 31002)}, true},
+		{"already the host's", []corev1.ServicePort{port(80, corev1.ProtocolTCP, 31500)}, []corev1.ServicePort{port(80, corev1.ProtocolTCP, 31500)},
+			[]corev1.ServicePort{port(80, corev1.ProtocolTCP, 31500)}, false},
+		{"the host gave none (a ClusterIP copy not yet changed)", []corev1.ServicePort{port(80, corev1.ProtocolTCP, 30001)}, []corev1.ServicePort{port(80, corev1.ProtocolTCP, 0)},
+			[]corev1.ServicePort{port(80, corev1.ProtocolTCP, 30001)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, changed := hostNodePorts(tc.virtual, tc.host)
+			if !equality.Semantic.DeepEqual(got, tc.want) || changed != tc.changed {
+				t.Errorf("got %v, %v; want %v, %v", got, changed, tc.want, tc.changed)
+			}
+		})
+	}
+}
+
 // The record holds everything the tenant set, the host's address, and the
 // UID of the Service it replaces, and reads back as it was written.
 func TestRecreationRecord(t *testing.T) {

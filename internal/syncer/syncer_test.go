@@ -709,6 +709,28 @@ func TestTheKubernetesServiceLeadsToTheAPIServer(t *testing.T) {
 	})
 }
 
+// A NodePort service shows the node ports the host gave its copy, where
+// the host's nodes answer.
+func TestNodePortsAreTheHosts(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		g := NewWithT(t)
+		ctx := context.Background()
+		tn := newTenant(t, mode)
+		ns := tn.newVirtualNamespace(t)
+		svc := webService(ns, "node-port")
+		svc.Spec.Type = corev1.ServiceTypeNodePort
+		tn.createVirtual(t, svc)
+		h := &corev1.Service{}
+		g.Eventually(func(g Gomega) {
+			g.Expect(hostClient.Get(ctx, tn.HostKey(ns, "node-port"), h)).To(Succeed())
+			g.Expect(h.Spec.Ports[0].NodePort).NotTo(BeZero())
+			v := &corev1.Service{}
+			g.Expect(tn.Virtual.Get(ctx, client.ObjectKeyFromObject(svc), v)).To(Succeed())
+			g.Expect(v.Spec.Ports[0].NodePort).To(Equal(h.Spec.Ports[0].NodePort))
+		}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+	})
+}
+
 // The virtual cluster's kube-system/kube-dns is made at its DNS's host
 // address, with endpoints there, comes back when deleted, and is never
 // copied to the host.

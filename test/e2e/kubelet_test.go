@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/nestor-dev/nestor/internal/translate"
@@ -136,6 +137,41 @@ func kubeletAPI(t *testing.T, tn *tenant) {
 	t.Run("attach", func(t *testing.T) {
 		lines := streamKubectl(t, tn, "attach", "-n", demoNamespace, "talker")
 		NewWithT(t).Eventually(lines).WithTimeout(30 * time.Second).Should(Receive(HavePrefix("tick ")))
+	})
+
+	t.Run("node port at the Node's InternalIP", func(t *testing.T) {
+		g := NewWithT(t)
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Namespace: demoNamespace, Name: "web-node-port"},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app": "web"},
+				Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+		}
+		g.Expect(tn.client.Create(ctx, svc)).To(Succeed())
+		var nodePort int32
+		g.Eventually(func(g Gomega) {
+			h := &corev1.Service{}
+			g.Expect(host.Get(ctx, tn.names.HostKey(demoNamespace, svc.Name), h)).To(Succeed())
+			v := &corev1.Service{}
+			g.Expect(tn.client.Get(ctx, client.ObjectKeyFromObject(svc), v)).To(Succeed())
+			nodePort = v.Spec.Ports[0].NodePort
+			g.Expect(nodePort).To(Equal(h.Spec.Ports[0].NodePort), "the virtual Service shows the host's node port")
+		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(Succeed())
+		var internalIP string
+		for _, a := range node.Status.Addresses {
+			if a.Type == corev1.NodeInternalIP {
+				internalIP = a.Address
+			}
+		}
+		url := fmt.Sprintf("http://%s/", net.JoinHostPort(internalIP, strconv.Itoa(int(nodePort))))
+		g.Eventually(func() (string, error) {
+			resp, err := http.Get(url)
+			if err != nil {
+				return "", err
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			return string(body), err
+		}).WithTimeout(time.Minute).WithPolling(time.Second).Should(ContainSubstring("file="+greeting), url)
 	})
 
 	t.Run("port-forward", func(t *testing.T) {
