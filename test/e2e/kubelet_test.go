@@ -62,7 +62,9 @@ func kubeletAPI(t *testing.T, tn *tenant) {
 	}
 
 	talker := testPod("talker", corev1.RestartPolicyAlways, "tick")
-	crasher := testPod("crasher", corev1.RestartPolicyAlways, "crash", "crashed once")
+	crasher := testPod("crasher", corev1.RestartPolicyAlways, "crash", "crashed once", "/scratch/crashed")
+	crasher.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	crasher.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: "/scratch"}}
 	for _, p := range []*corev1.Pod{talker, crasher} {
 		g.Expect(tn.client.Create(ctx, p)).To(Succeed())
 	}

@@ -5,7 +5,7 @@
 //	testapp serve ADDR FILE         answer GET / with FILE's contents, $GREETING and $TOKEN
 //	testapp get URL WANT TIMEOUT    GET URL until the body contains WANT, print it
 //	testapp tick                    print "tick N" twice a second, until signalled
-//	testapp crash MESSAGE           print MESSAGE and exit 1
+//	testapp crash MESSAGE MARKER    print MESSAGE and exit 1, unless file MARKER exists: then run until signalled
 //	testapp tty                     say whether stdin is a terminal, then echo its lines until "exit"
 //	testapp resolve NAME WANT TIMEOUT
 //	                                look NAME up until its addresses hold WANT, print them;
@@ -64,8 +64,20 @@ func main() {
 			time.Sleep(500 * time.Millisecond)
 		}
 	case "crash":
-		if len(args) != 1 {
+		if len(args) != 2 {
 			usage()
+		}
+		// Once: a second start finds the marker and keeps running, so that
+		// the crashed container stays the previous one.
+		if _, err := os.Stat(args[1]); err == nil {
+			fmt.Println("running again")
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			<-ctx.Done()
+			return
+		}
+		if err := os.WriteFile(args[1], nil, 0o644); err != nil {
+			fail(err)
 		}
 		fmt.Println(args[0])
 		os.Exit(1)
@@ -211,7 +223,7 @@ func duration(s string) time.Duration {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: testapp pause | serve ADDR FILE | get URL WANT TIMEOUT | resolve NAME WANT TIMEOUT | pods NAMESPACE | tick | crash MESSAGE | tty")
+	fmt.Fprintln(os.Stderr, "usage: testapp pause | serve ADDR FILE | get URL WANT TIMEOUT | resolve NAME WANT TIMEOUT | pods NAMESPACE | tick | crash MESSAGE MARKER | tty")
 	os.Exit(2)
 }
 
