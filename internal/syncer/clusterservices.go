@@ -118,10 +118,14 @@ func (e *env) showClusterServiceIP(ctx context.Context, s translate.ClusterServi
 			ip, e.cfg.ServiceCIDR, v.Spec.ClusterIP, e.cfg.HostNamespace, e.cfg.VirtualCluster.Name)
 		return nil
 	}
-	again := s.Service(ip)
+	// The API server's own keeps what it was made with; the syncer's is
+	// made as the table says.
+	var again *corev1.Service
 	if s.MadeByAPIServer {
 		again = recreation(v, ip)
 		again.UID = ""
+	} else {
+		again = s.Service(ip)
 	}
 	uid := v.UID
 	err := e.virtual.Delete(ctx, v, client.Preconditions{UID: &uid, ResourceVersion: &v.ResourceVersion})

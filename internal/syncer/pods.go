@@ -159,7 +159,7 @@ const (
 // serviceLinks are the service variables of v's containers, for a pod that
 // keeps enableServiceLinks on: those of the Services of its namespace at
 // the cluster IPs of their host copies, the addresses host pods reach them
-// at (README, "The kubernetes Service"). Without synced Services there are
+// at (README, "Service variables"). Without synced Services there are
 // none: a virtual cluster IP leads nowhere on the host. wait > 0 says to
 // look again, as a Service of the last linkWait has no host copy yet.
 func (r *podReconciler) serviceLinks(ctx context.Context, v *corev1.Pod) ([]corev1.EnvVar, time.Duration, error) {

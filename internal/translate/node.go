@@ -19,7 +19,8 @@ const ReasonStandIn = "HostPodsRunning"
 // syncer may not read the host's nodes (README, "Nodes"): what the host
 // copies of the tenant's pods tell of it (its name, the address they
 // report, its InternalIP), Ready since they run there, and the syncer's
-// kubelet API as its kubelet's address. since is when it was first shown, which its condition keeps.
+// kubelet API as its kubelet's address. since is when it was first shown,
+// which its condition keeps.
 func StandInNode(name, hostIP string, kubelet syncerconfig.KubeletEndpoint, since metav1.Time) *corev1.Node {
 	n := &corev1.Node{
 		ObjectMeta: showMeta(&metav1.ObjectMeta{Name: name, Labels: map[string]string{corev1.LabelHostname: name}}, "", name),
