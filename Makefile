@@ -11,6 +11,9 @@ CONTROLLER_GEN ?= $(CURDIR)/bin/controller-gen
 KUBE_BIN_DIR := $(shell hack/kube-binaries.sh --print-dir)
 CERT_MANAGER_DIR := $(shell hack/kube-binaries.sh --print-cert-manager-dir)
 GO_TEST_FLAGS ?=
+# The modes of the virtual clusters `make test-conformance` runs the
+# Kubernetes conformance subset in, one after the other.
+CONFORMANCE_MODES ?= single multi
 
 .PHONY: all
 all: build
@@ -28,6 +31,10 @@ test: verify-generated kube-binaries vet ## Run every test: generated-file check
 .PHONY: test-e2e
 test-e2e: ## Run the end-to-end suite on a real single-node cluster it brings up (root; docs/e2e.md).
 	hack/e2e/run.sh
+
+.PHONY: test-conformance
+test-conformance: ## Run a Kubernetes [Conformance] subset in a virtual cluster per mode (CONFORMANCE_MODES) on that node (root; over an hour a mode; docs/conformance.md).
+	NESTOR_E2E_CONFORMANCE="$(CONFORMANCE_MODES)" E2E_TEST_FLAGS="-test.run=^TestConformance$$ -test.timeout=5h" hack/e2e/run.sh
 
 ##@ Development
 

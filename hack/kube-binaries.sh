@@ -4,6 +4,10 @@
 # envtest and `make run` use that directory as KUBEBUILDER_ASSETS. With --node
 # it also builds what a real node runs for the end-to-end suite: kubelet,
 # kube-scheduler, kube-proxy, kubectl, and CoreDNS (hack/coredns/go.mod).
+# With --conformance it builds what `make test-conformance` runs
+# (docs/conformance.md): the Kubernetes e2e test binary e2e.test, the ginkgo
+# CLI at the version that binary was written for, and agnhost, the command of
+# the e2e tests' main image.
 # It also builds cert-manager's controller (hack/cert-manager/go.mod) and its
 # CRDs, rendered to plain YAML, into bin/cert-manager/<version>-<os>-<arch>
 # for the tests that run cert-manager (--print-cert-manager-dir prints it).
@@ -51,12 +55,14 @@ version_of() {
 	# cert-manager's controller has no --version; its build info names the
 	# module it was built from.
 	controller) go version -m "$1" 2>/dev/null | awk '$1 == "mod" { print $2, $3 }' ;;
+	ginkgo) "$1" version 2>/dev/null ;;
 	*) "$1" --version 2>/dev/null ;;
 	esac
 }
 
 # build <binary> <package> <expected version string> [module directory]
-# builds into $dir with $ldflags; a caller may set either for one call.
+# builds into $dir with $ldflags; a caller may set either for one call. A
+# binary named *.test is the package's test binary.
 build() {
 	local bin=$1 pkg=$2 want=$3 mod=${4:-$mod}
 	if [ -x "$dir/$bin" ] && version_of "$dir/$bin" | grep -F "$want" >/dev/null; then
@@ -64,7 +70,9 @@ build() {
 	fi
 	echo "building $bin $want (first build takes several minutes)" >&2
 	local start=$SECONDS
-	(cd "$mod" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$dir/.$bin.tmp" "$pkg")
+	local gocmd=(build)
+	[[ $bin == *.test ]] && gocmd=(test -c)
+	(cd "$mod" && CGO_ENABLED=0 go "${gocmd[@]}" -trimpath -ldflags "$ldflags" -o "$dir/.$bin.tmp" "$pkg")
 	mv "$dir/.$bin.tmp" "$dir/$bin"
 	if ! version_of "$dir/$bin" | grep -F "$want" >/dev/null; then
 		echo "$bin does not report $want: $(version_of "$dir/$bin" | head -n1)" >&2
@@ -84,6 +92,17 @@ if [ "${1:-}" = "--node" ]; then
 	build kubelet k8s.io/kubernetes/cmd/kubelet "Kubernetes $version"
 	coredns_version=$(awk '$1 == "github.com/coredns/coredns" { print $2 }' "$root/hack/coredns/go.mod")
 	build coredns github.com/coredns/coredns "CoreDNS-${coredns_version#v}" "$root/hack/coredns"
+fi
+
+if [ "${1:-}" = "--conformance" ]; then
+	# e2e.test --version prints the gitVersion its ldflags stamped.
+	build e2e.test k8s.io/kubernetes/test/e2e "$version"
+	ginkgo_version=$(awk '$1 == "github.com/onsi/ginkgo/v2" { print $2 }' "$mod/go.mod")
+	build ginkgo github.com/onsi/ginkgo/v2/ginkgo "Ginkgo Version ${ginkgo_version#v}"
+	# agnhost's version is the tag of its image, kept beside its source.
+	agnhost_version=$(cat "$(cd "$mod" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/test/images/agnhost/VERSION")
+	ldflags="-s -w -X main.Version=$agnhost_version" \
+		build agnhost k8s.io/kubernetes/test/images/agnhost "app version $agnhost_version"
 fi
 
 # cert-manager keeps its version in a variable of its own; the Kubernetes

@@ -3,12 +3,12 @@
 # $E2E_NETNS (run.sh creates it and runs this script inside it): etcd,
 # kube-apiserver, kube-controller-manager, kube-scheduler, containerd, the
 # kubelet and kube-proxy, each a process whose PID is kept in $E2E_RUN/pids;
-# then it imports the images in $1 and deploys CoreDNS. node-down.sh undoes
-# all of it. Usage: node-up.sh IMAGE_DIR
+# then it imports the images in each IMAGE_DIR and deploys CoreDNS.
+# node-down.sh undoes all of it. Usage: node-up.sh IMAGE_DIR...
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/hack/e2e/env.sh"
-images=$1
+images=("$@")
 bin=$("$root/hack/kube-binaries.sh" --print-dir)
 pki=$E2E_STATE/pki
 logs=$E2E_STATE/logs
@@ -159,8 +159,10 @@ CNI
 start containerd containerd --config "$E2E_STATE/containerd.toml"
 ctr() { command ctr --address "$E2E_RUN/containerd.sock" -n k8s.io "$@"; }
 until_ok 60 containerd ctr version
-for tar in "$images"/*.tar; do
-	ctr images import "$tar" >/dev/null
+for dir in "${images[@]}"; do
+	for tar in "$dir"/*.tar; do
+		ctr images import "$tar" >/dev/null
+	done
 done
 
 # --- kubelet and kube-proxy ------------------------------------------------------

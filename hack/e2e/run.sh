@@ -5,6 +5,8 @@
 # fails or the run is interrupted — then checks that nothing was left behind
 # and that no image was pulled. docs/e2e.md says what it covers.
 # E2E_TEST_FLAGS adds flags to the test binary, e.g. -test.run=TestNestor/modes/single.
+# NESTOR_E2E_CONFORMANCE, the modes `make test-conformance` runs the
+# Kubernetes conformance subset in (docs/conformance.md), adds what that needs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -47,6 +49,12 @@ image coredns "nestor.e2e/coredns:$E2E_IMAGE_TAG" -tag "$coredns_image" -user 65
 image testapp "nestor.e2e/testapp:$E2E_IMAGE_TAG" -user 65532 -entrypoint /testapp "$out/testapp=/testapp"
 # The suite installs cert-manager on the host (test/e2e/manifests/cert-manager.yaml).
 image cert-manager-controller "nestor.e2e/cert-manager-controller:$E2E_IMAGE_TAG" -user 65532 -entrypoint /controller "$cert_manager/controller=/controller"
+image_dirs=("$out/images")
+if [ -n "${NESTOR_E2E_CONFORMANCE:-}" ]; then
+	hack/kube-binaries.sh --conformance
+	image_dirs+=("$out/conformance/images")
+	hack/e2e/conformance-images.sh "$out/conformance/images"
+fi
 echo "e2e: built in $((SECONDS - start))s" >&2
 
 # --- node ---------------------------------------------------------------------------
@@ -93,7 +101,7 @@ step() {
 	child=
 	return "$status"
 }
-step "${in_netns[@]}" unshare --mount --propagation slave hack/e2e/node-up.sh "$out/images" || { rc=$?; exit; }
+step "${in_netns[@]}" unshare --mount --propagation slave hack/e2e/node-up.sh "${image_dirs[@]}" || { rc=$?; exit; }
 echo "e2e: node up in $((SECONDS - node_start))s" >&2
 
 # --- suite ---------------------------------------------------------------------------
@@ -101,7 +109,7 @@ echo "e2e: node up in $((SECONDS - node_start))s" >&2
 step "${in_netns[@]}" env \
 	KUBECONFIG="$E2E_STATE/pki/admin.kubeconfig" NESTOR_E2E_KUBECTL="$k8s/kubectl" \
 	NESTOR_E2E_LOGS="$E2E_STATE/logs" NESTOR_E2E_IMAGE_TAG="$E2E_IMAGE_TAG" NESTOR_E2E_ROOT="$root" \
-	NESTOR_E2E_CERT_MANAGER="$cert_manager" \
+	NESTOR_E2E_CERT_MANAGER="$cert_manager" NESTOR_E2E_CONFORMANCE="${NESTOR_E2E_CONFORMANCE:-}" NESTOR_E2E_K8S="$k8s" \
 	"$out/e2e.test" -test.v -test.timeout 45m ${E2E_TEST_FLAGS:-} || rc=$?
 
 # No image may have been pulled: every registry points at a closed port, and

@@ -29,13 +29,14 @@ func (l *list) String() string     { return strings.Join(*l, ",") }
 func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 
 func main() {
-	var tags, entrypoint list
+	var tags, entrypoint, links list
 	out := flag.String("o", "", "the image tarball to write")
 	user := flag.String("user", "", "the image's numeric user, such as 65532 (an image of one binary has no user database)")
 	flag.Var(&tags, "tag", "a reference the image is known by (repeatable)")
 	flag.Var(&entrypoint, "entrypoint", "one word of the entrypoint (repeatable)")
+	flag.Var(&links, "link", "a symbolic link, DEST=TARGET, such as /bin/sh=busybox (repeatable)")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: mkimage -o FILE -tag REF [-entrypoint WORD]... [-user UID] SRC=DEST...")
+		fmt.Fprintln(os.Stderr, "usage: mkimage -o FILE -tag REF [-entrypoint WORD]... [-user UID] [-link DEST=TARGET]... SRC=DEST...")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -43,14 +44,14 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := write(*out, tags, entrypoint, *user, flag.Args()); err != nil {
+	if err := write(*out, tags, entrypoint, *user, flag.Args(), links); err != nil {
 		fmt.Fprintln(os.Stderr, "mkimage:", err)
 		os.Exit(1)
 	}
 }
 
-func write(out string, tags, entrypoint []string, user string, files []string) error {
-	layer, err := layerOf(files)
+func write(out string, tags, entrypoint []string, user string, files, links []string) error {
+	layer, err := layerOf(files, links)
 	if err != nil {
 		return err
 	}
@@ -97,23 +98,39 @@ func write(out string, tags, entrypoint []string, user string, files []string) e
 	return f.Close()
 }
 
-// layerOf is a tar of the files, SRC=DEST each, with their parent
-// directories, in a fixed order and with fixed times so the same binaries
-// give the same image.
-func layerOf(files []string) ([]byte, error) {
+// layerOf is a tar of the files, SRC=DEST each, and the symbolic links,
+// DEST=TARGET each (a busybox's applets), with their parent directories, in
+// a fixed order and with fixed times so the same binaries give the same
+// image.
+func layerOf(files, links []string) ([]byte, error) {
 	dirs := map[string]bool{"tmp": true}
-	type file struct{ src, dest string }
-	var fs []file
-	for _, spec := range files {
-		src, dest, ok := strings.Cut(spec, "=")
-		if !ok || !path.IsAbs(dest) {
-			return nil, fmt.Errorf("%q: want SRC=/absolute/destination", spec)
+	// entry is a file to copy (from is its source) or a link (from is its target).
+	type entry struct{ from, dest string }
+	parse := func(specs []string, isLink bool) ([]entry, error) {
+		var es []entry
+		for _, spec := range specs {
+			from, dest, ok := strings.Cut(spec, "=")
+			if isLink { // DEST=TARGET
+				from, dest = dest, from
+			}
+			if !ok || from == "" || !path.IsAbs(dest) {
+				return nil, fmt.Errorf("%q: want SRC=/absolute/destination or /absolute/link=TARGET", spec)
+			}
+			dest = strings.TrimPrefix(path.Clean(dest), "/")
+			es = append(es, entry{from, dest})
+			for d := path.Dir(dest); d != "."; d = path.Dir(d) {
+				dirs[d] = true
+			}
 		}
-		dest = strings.TrimPrefix(path.Clean(dest), "/")
-		fs = append(fs, file{src, dest})
-		for d := path.Dir(dest); d != "."; d = path.Dir(d) {
-			dirs[d] = true
-		}
+		return es, nil
+	}
+	fs, err := parse(files, false)
+	if err != nil {
+		return nil, err
+	}
+	ls, err := parse(links, true)
+	if err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -132,11 +149,16 @@ func layerOf(files []string) ([]byte, error) {
 		}
 	}
 	for _, f := range fs {
-		data, err := os.ReadFile(f.src)
+		data, err := os.ReadFile(f.from)
 		if err != nil {
 			return nil, err
 		}
 		if err := add(tw, f.dest, data, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	for _, l := range ls {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: l.dest, Linkname: l.from, Mode: 0o777, ModTime: time.Unix(0, 0)}); err != nil {
 			return nil, err
 		}
 	}
