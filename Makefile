@@ -12,7 +12,7 @@ KUBE_BIN_DIR := $(shell hack/kube-binaries.sh --print-dir)
 CERT_MANAGER_DIR := $(shell hack/kube-binaries.sh --print-cert-manager-dir)
 GO_TEST_FLAGS ?=
 # The modes of the virtual clusters `make test-conformance` runs the
-# Kubernetes conformance subset in, one after the other.
+# Kubernetes conformance subset in, side by side.
 CONFORMANCE_MODES ?= single multi
 
 .PHONY: all
@@ -33,7 +33,7 @@ test-e2e: ## Run the end-to-end suite on a real single-node cluster it brings up
 	hack/e2e/run.sh
 
 .PHONY: test-conformance
-test-conformance: ## Run a Kubernetes [Conformance] subset in a virtual cluster per mode (CONFORMANCE_MODES) on that node (root; over an hour a mode; docs/conformance.md).
+test-conformance: ## Run a Kubernetes [Conformance] subset in a virtual cluster per mode (CONFORMANCE_MODES) on that node (root; about an hour; docs/conformance.md).
 	NESTOR_E2E_CONFORMANCE="$(CONFORMANCE_MODES)" E2E_TEST_FLAGS="-test.run=^TestConformance$$ -test.timeout=5h" hack/e2e/run.sh
 
 ##@ Development

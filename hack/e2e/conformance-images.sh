@@ -4,10 +4,10 @@
 # k8s.io/kubernetes/test/utils/image/manifest.go gives them at the pinned
 # version, so that the node runs them without pulling. They are stand-ins
 # built here: agnhost from its source (hack/kube-binaries.sh --conformance),
-# and a shell, dig, getent and curl for the images that run shell scripts,
-# from Debian's busybox-static and bind9-dnsutils (fetched once with
-# apt-get download) and the host's own getent and curl, each with the shared
-# libraries ldd finds for it.
+# and a shell, nc, dig, getent and curl for the images that run shell
+# scripts, from Debian's busybox-static, bash-static, netcat-openbsd and
+# bind9-dnsutils (fetched once with apt-get download) and the host's own
+# getent and curl, each with the shared libraries ldd finds for it.
 # Usage: conformance-images.sh IMAGE_DIR (run.sh has built bin/e2e/mkimage
 # and bin/e2e/testapp).
 set -euo pipefail
@@ -30,12 +30,14 @@ ref() {
 	echo "$registry/$name:$version"
 }
 
-# Debian's files, unpacked once: busybox, and dig with BIND's libraries.
+# Debian's files, unpacked once: busybox, bash, OpenBSD's nc, and dig with
+# BIND's libraries.
 debian=$e2e/conformance/debian
-if [ ! -x "$debian/root/usr/bin/dig" ] || [ ! -x "$debian/root/bin/busybox" ]; then
+if [ ! -x "$debian/root/usr/bin/dig" ] || [ ! -x "$debian/root/bin/busybox" ] ||
+	[ ! -x "$debian/root/bin/nc.openbsd" ] || [ ! -x "$debian/root/bin/bash-static" ]; then
 	rm -rf "$debian.tmp"
 	mkdir -p "$debian.tmp/debs"
-	(cd "$debian.tmp/debs" && apt-get download busybox-static bind9-dnsutils bind9-libs)
+	(cd "$debian.tmp/debs" && apt-get download busybox-static bash-static netcat-openbsd bind9-dnsutils bind9-libs)
 	for deb in "$debian.tmp"/debs/*.deb; do
 		dpkg -x "$deb" "$debian.tmp/root"
 	done
@@ -44,12 +46,21 @@ if [ ! -x "$debian/root/usr/bin/dig" ] || [ ! -x "$debian/root/bin/busybox" ]; t
 fi
 busybox=$debian/root/bin/busybox
 
-# Busybox's applets, each a link to it, as in the busybox image.
-links=()
+# Busybox's applets, each a link to it, as in the busybox image, but for
+# its shell and nc. The shell is bash: Debian's busybox 1.35 sh drops the
+# environment variables whose names are no shell names (data-1, which
+# envFrom gives and the ConfigMap and Secret specs look for), where the
+# busybox of the e2e image keeps them. The e2e scripts call nc with
+# OpenBSD's flags (-v -t -u), which busybox's lacks.
+links=(-link /bin/sh=/bin/bash)
 applets=$("$busybox" --list-full)
 for applet in $applets; do
-	[ "$applet" = bin/busybox ] || links+=(-link "/$applet=/bin/busybox")
+	case $applet in
+	bin/busybox | bin/sh | usr/bin/nc) ;;
+	*) links+=(-link "/$applet=/bin/busybox") ;;
+	esac
 done
+shell=("$debian/root/bin/bash-static=/bin/bash")
 
 # tools: dig, getent and curl, SRC=DEST each, and each shared library and
 # loader they need, found by ldd among Debian's unpacked libraries first,
@@ -57,7 +68,8 @@ done
 libpath=$(find "$debian/root" -name '*.so*' -printf '%h\n' | sort -u | paste -sd:)
 tools=()
 declare -A seen
-for spec in "$debian/root/usr/bin/dig=/usr/bin/dig" "$(command -v getent)=/usr/bin/getent" "$(command -v curl)=/usr/bin/curl"; do
+for spec in "$debian/root/usr/bin/dig=/usr/bin/dig" "$debian/root/bin/nc.openbsd=/usr/bin/nc" \
+	"$(command -v getent)=/usr/bin/getent" "$(command -v curl)=/usr/bin/curl"; do
 	deps=$(LD_LIBRARY_PATH=$libpath ldd "${spec%%=*}")
 	if grep 'not found' <<<"$deps" >&2; then
 		echo "conformance-images: ${spec%%=*} needs the libraries above" >&2
@@ -82,9 +94,9 @@ image() { # image NAME [mkimage flags and files]
 # queries in glibc-dns-testing, which this also stands in for: its dig and
 # getent are glibc's.
 image agnhost -tag "$agnhost" -tag "$agnhost_prev" -tag "$glibc_dns" \
-	-entrypoint /agnhost "${links[@]}" "$k8s/agnhost=/agnhost" "$busybox=/bin/busybox" "${tools[@]}"
-image busybox -tag "$busybox_ref" "${links[@]}" "$busybox=/bin/busybox"
+	-entrypoint /agnhost "${links[@]}" "$k8s/agnhost=/agnhost" "$busybox=/bin/busybox" "${shell[@]}" "${tools[@]}"
+image busybox -tag "$busybox_ref" "${links[@]}" "$busybox=/bin/busybox" "${shell[@]}"
 # nginx: a web server on port 80, agnhost's, and a shell.
 image nginx -tag "$nginx" -tag "$nginx_new" -entrypoint /agnhost -entrypoint test-webserver \
-	"${links[@]}" "$k8s/agnhost=/agnhost" "$busybox=/bin/busybox"
+	"${links[@]}" "$k8s/agnhost=/agnhost" "$busybox=/bin/busybox" "${shell[@]}"
 image pause -tag "$pause" -user 65535 -entrypoint /testapp -entrypoint pause "$e2e/testapp=/testapp"

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,10 +36,9 @@ var conformanceSamples = map[string]struct{ file, namespace string }{
 }
 
 // TestConformance runs the Kubernetes e2e specs of conformance.Groups inside
-// a virtual cluster of each mode, one mode after the other, and writes their
+// a virtual cluster of each mode, the modes side by side, and writes their
 // counts per group to bin/e2e/conformance/<mode>/summary.txt
-// (docs/conformance.md). `make test-e2e` skips it: it takes over an hour a
-// mode.
+// (docs/conformance.md). `make test-e2e` skips it: it takes about an hour.
 func TestConformance(t *testing.T) {
 	modes := strings.Fields(conformanceModes)
 	if len(modes) == 0 {
@@ -49,11 +49,20 @@ func TestConformance(t *testing.T) {
 		if !ok {
 			t.Fatalf("no mode %q: CONFORMANCE_MODES takes single and multi", mode)
 		}
-		t.Run(mode, func(t *testing.T) { runConformance(t, mode, sample(t, s.file, s.namespace)) })
+		t.Run(mode, func(t *testing.T) {
+			// Most specs wait on pods, so the modes share the node's two
+			// cores: three spec processes in all, or two a mode.
+			procs := 3
+			if len(modes) > 1 {
+				t.Parallel()
+				procs = 2
+			}
+			runConformance(t, mode, sample(t, s.file, s.namespace), procs)
+		})
 	}
 }
 
-func runConformance(t *testing.T, mode string, s samplefile) {
+func runConformance(t *testing.T, mode string, s samplefile, procs int) {
 	tn := boot(t, s, 4*time.Minute)
 	if tn == nil {
 		return
@@ -95,9 +104,8 @@ func runConformance(t *testing.T, mode string, s samplefile) {
 			t.Fatal(err)
 		}
 		defer log.Close()
-		// Three processes fit the node's two cores: most specs wait on
-		// pods. The suite's timeout leaves the Go test's room to report.
-		args := append([]string{"--procs=3", "--timeout=2h", "--no-color", "--silence-skips",
+		// The suite's timeout leaves the Go test's room to report.
+		args := append([]string{"--procs=" + strconv.Itoa(procs), "--timeout=2h", "--no-color", "--silence-skips",
 			"--focus=" + focus, "--skip=" + skip, e2eTest, "--"}, flags(dir)...)
 		cmd := e2eCommand(tn, dir, ginkgo, args...)
 		cmd.Stdout = io.MultiWriter(os.Stdout, log)
@@ -110,7 +118,6 @@ func runConformance(t *testing.T, mode string, s samplefile) {
 		}
 	})
 
-	// The next mode gets the node's cores.
 	t.Run("deletion leaves nothing", func(t *testing.T) { deleteVirtualCluster(t, tn.vc) })
 }
 
