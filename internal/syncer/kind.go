@@ -28,6 +28,9 @@ type kind[V client.Object] struct {
 	// other virtual objects, is used instead.
 	copy    func(v V) V
 	copyCtx func(ctx context.Context, v V) (V, error)
+	// fallback, if set, builds the copy sent instead when the host finds
+	// the first one invalid: one that asks it for less.
+	fallback func(ctx context.Context, v V) (V, error)
 	// wanted reports whether v goes to the host at all; nil means always.
 	wanted func(ctx context.Context, v V) (bool, error)
 	// status, if set, copies the status of host copy h into v; v's status
@@ -126,7 +129,15 @@ func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	} else {
 		desired = r.copy(v)
 	}
-	synced, err := r.toHost(ctx, r.gvk.GroupKind(), v, desired)
+	var fallbacks []client.Object
+	if r.fallback != nil {
+		alt, err := r.fallback(ctx, v)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		fallbacks = append(fallbacks, alt)
+	}
+	synced, err := r.toHost(ctx, r.gvk.GroupKind(), v, desired, fallbacks...)
 	if err != nil {
 		return ctrl.Result{}, err
 	}

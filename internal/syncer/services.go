@@ -52,14 +52,33 @@ const ReasonNodePortsNotShown = "HostNodePortsNotShown"
 // host's cluster IP could not be created yet.
 const ReasonServiceNotRestored = "VirtualServiceNotRestored"
 
-// serviceCopy is the host copy of virtual Service v. While v is the Service
-// a record stands for (the virtual cache may lag behind its deletion), the
-// copy keeps the record: only the re-created Service's copy drops it.
+// serviceCopy is the host copy of virtual Service v, asking the host for
+// v's own addresses where its copy there has none yet (withAddresses). While
+// v is the Service a record stands for (the virtual cache may lag behind its
+// deletion), the copy keeps the record: only the re-created Service's copy
+// drops it.
 func (e *env) serviceCopy(ctx context.Context, v *corev1.Service) (*corev1.Service, error) {
+	return e.serviceCopyAsking(ctx, v, true)
+}
+
+// serviceCopyHostChosen is serviceCopy leaving to the host the addresses
+// its copy does not have yet: what is sent when the host refuses v's own.
+func (e *env) serviceCopyHostChosen(ctx context.Context, v *corev1.Service) (*corev1.Service, error) {
+	return e.serviceCopyAsking(ctx, v, false)
+}
+
+func (e *env) serviceCopyAsking(ctx context.Context, v *corev1.Service, ask bool) (*corev1.Service, error) {
 	desired := e.tr.Service(v)
 	live := &corev1.Service{}
-	if err := e.host.Get(ctx, client.ObjectKeyFromObject(desired), live); client.IgnoreNotFound(err) != nil {
+	switch err := e.host.Get(ctx, client.ObjectKeyFromObject(desired), live); {
+	case apierrors.IsNotFound(err):
+		live = nil
+	case err != nil:
 		return nil, err
+	}
+	withAddresses(desired, v, live, ask, e.cfg.ServiceCIDR)
+	if live == nil {
+		return desired, nil
 	}
 	if record, ok := live.Annotations[annotationRestore]; ok {
 		if again, err := decodeRestore(record); err == nil && again.UID == v.UID {
@@ -79,11 +98,10 @@ func (e *env) showHost(ctx context.Context, v, h *corev1.Service) error {
 }
 
 // showHostNodePorts makes virtual service v show the node ports of its host
-// copy h, where the host's nodes answer: the host gives them, as it gives
-// the cluster IP, so a node port the tenant asked for is replaced by the
-// host's (README, "Cluster IPs"). A port the virtual cluster refuses
-// (another Service holds it there, or its range lacks it) is reported once
-// and not tried again.
+// copy h, where the host's nodes answer: those differ from v's where the
+// host would not give v's (README, "Node ports"). A port the virtual cluster
+// refuses (another Service holds it there, or its range lacks it) is
+// reported once and not tried again.
 func (e *env) showHostNodePorts(ctx context.Context, v, h *corev1.Service) error {
 	ports, changed := hostNodePorts(v.Spec.Ports, h.Spec.Ports)
 	if !changed || v.Annotations[annotationNodePortsRefused] == nodePortList(ports) {
@@ -149,8 +167,9 @@ func nodePortRefused(err error) bool {
 }
 
 // showHostClusterIP makes virtual service v show the cluster IP of its host
-// copy h, the address pods on the host actually reach it at. A service's
-// cluster IP cannot change, so v is re-created with h's (as vcluster does):
+// copy h, the address pods on the host actually reach it at, where the host
+// would not give v's own (README, "Cluster IPs"). A service's cluster IP
+// cannot change, so v is re-created with h's (as vcluster does):
 // this needs the virtual cluster's service range to hold the host's
 // addresses, which spec.networking.serviceCIDR is for.
 func (e *env) showHostClusterIP(ctx context.Context, v, h *corev1.Service) error {
@@ -181,6 +200,7 @@ func (e *env) showHostClusterIP(ctx context.Context, v, h *corev1.Service) error
 		return err
 	}
 	desired := e.tr.Service(v)
+	withAddresses(desired, v, h, false, e.cfg.ServiceCIDR)
 	desired.Annotations[annotationRestore] = string(record)
 	if synced, err := e.toHost(ctx, kindService, v, desired); err != nil || !synced {
 		return err

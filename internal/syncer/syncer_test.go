@@ -2,7 +2,9 @@ package syncer_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -729,6 +731,79 @@ func TestNodePortsAreTheHosts(t *testing.T) {
 			g.Expect(v.Spec.Ports[0].NodePort).To(Equal(h.Spec.Ports[0].NodePort))
 		}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
 	})
+}
+
+// A Service keeps the cluster IP and node port the virtual cluster gave it,
+// the ones its creator was told, where the host can give the same: its copy
+// asks for them and it is not re-created. Where the host cannot (another
+// Service holds the address), the host chooses, and the Service shows that.
+func TestServicesKeepTheirVirtualAddresses(t *testing.T) {
+	modes(t, func(t *testing.T, mode tenancyv1alpha1.Mode) {
+		ctx := context.Background()
+		// The virtual range is the host's, as spec.networking.serviceCIDR
+		// should say.
+		tn := newTenant(t, mode, withConfig(func(c *syncerconfig.Config) { c.ServiceCIDR = hostServiceCIDR }))
+		ns := tn.newVirtualNamespace(t)
+
+		t.Run("free", func(t *testing.T) {
+			g := NewWithT(t)
+			svc := webService(ns, "kept")
+			svc.Spec.Type = corev1.ServiceTypeNodePort
+			svc.Spec.ClusterIP = freeHostIP(t)
+			tn.createVirtual(t, svc)
+			g.Expect(svc.Spec.Ports[0].NodePort).NotTo(BeZero())
+			g.Eventually(func(g Gomega) {
+				h := &corev1.Service{}
+				g.Expect(hostClient.Get(ctx, tn.HostKey(ns, svc.Name), h)).To(Succeed())
+				g.Expect(h.Spec.ClusterIP).To(Equal(svc.Spec.ClusterIP))
+				g.Expect(h.Spec.Ports[0].NodePort).To(Equal(svc.Spec.Ports[0].NodePort))
+			}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+			g.Consistently(func(g Gomega) {
+				v := &corev1.Service{}
+				g.Expect(tn.Virtual.Get(ctx, client.ObjectKeyFromObject(svc), v)).To(Succeed())
+				g.Expect(v.UID).To(Equal(svc.UID), "re-created")
+			}).WithTimeout(quiet).WithPolling(poll).Should(Succeed())
+		})
+
+		t.Run("taken", func(t *testing.T) {
+			g := NewWithT(t)
+			holder := &corev1.Service{
+				ObjectMeta: metav1.ObjectMeta{Namespace: newHostNamespace(t), Name: "holder"},
+				Spec:       corev1.ServiceSpec{ClusterIP: freeHostIP(t), Ports: []corev1.ServicePort{{Port: 80}}},
+			}
+			g.Expect(hostClient.Create(ctx, holder)).To(Succeed())
+			svc := webService(ns, "moved")
+			svc.Spec.ClusterIP = holder.Spec.ClusterIP
+			tn.createVirtual(t, svc)
+			g.Eventually(func(g Gomega) {
+				h, v := &corev1.Service{}, &corev1.Service{}
+				g.Expect(hostClient.Get(ctx, tn.HostKey(ns, svc.Name), h)).To(Succeed())
+				g.Expect(h.Spec.ClusterIP).NotTo(Equal(holder.Spec.ClusterIP))
+				g.Expect(tn.Virtual.Get(ctx, client.ObjectKeyFromObject(svc), v)).To(Succeed())
+				g.Expect(v.Spec.ClusterIP).To(Equal(h.Spec.ClusterIP))
+			}).WithTimeout(timeout).WithPolling(poll).Should(Succeed())
+			g.Expect(tn.virtualEvent(g, ns, syncer.ReasonSyncFailed)).To(BeNil(), "a refusal the fallback mended was reported")
+		})
+	})
+}
+
+// freeHostIP is an address of the host's service range, above the band it
+// keeps for asked-for addresses, that no host Service holds.
+func freeHostIP(t *testing.T) string {
+	t.Helper()
+	var services corev1.ServiceList
+	NewWithT(t).Expect(hostClient.List(context.Background(), &services)).To(Succeed())
+	taken := map[string]bool{}
+	for _, s := range services.Items {
+		taken[s.Spec.ClusterIP] = true
+	}
+	for i := 17 + rand.IntN(200); i < 255; i++ {
+		if ip := fmt.Sprintf("10.0.0.%d", i); !taken[ip] {
+			return ip
+		}
+	}
+	t.Fatal("no free address in the host's service range")
+	return ""
 }
 
 // The virtual cluster's kube-system/kube-dns is made at its DNS's host
