@@ -14,6 +14,8 @@ GO_TEST_FLAGS ?=
 # The modes of the virtual clusters `make test-conformance` runs the
 # Kubernetes conformance subset in, side by side.
 CONFORMANCE_MODES ?= single multi
+# Flags of `make bench`, such as BENCH_FLAGS="-pods=5000 -vcs=500" (docs/bench.md).
+BENCH_FLAGS ?=
 
 .PHONY: all
 all: build
@@ -60,7 +62,11 @@ vet: ## Run go vet and check formatting.
 		if [ -n "$$out" ]; then echo "gofmt would change: $$out" >&2; exit 1; fi
 
 .PHONY: bench
-bench: kube-binaries ## Run the benchmarks and print their figures.
+bench: kube-binaries ## Measure the syncer and the operator against real API servers: a table, and bench.json (docs/bench.md; BENCH_FLAGS).
+	KUBEBUILDER_ASSETS=$(KUBE_BIN_DIR) go run ./test/bench $(BENCH_FLAGS)
+
+.PHONY: bench-go
+bench-go: kube-binaries ## Run the Go benchmarks (go test -bench) and print their figures.
 	KUBEBUILDER_ASSETS=$(KUBE_BIN_DIR) NESTOR_CERT_MANAGER_DIR=$(CERT_MANAGER_DIR) go test -run '^$$' -bench . -benchmem ./...
 
 .PHONY: fuzz
