@@ -94,7 +94,7 @@ image() { # image NAME [mkimage flags and files]
 # queries in glibc-dns-testing, which this also stands in for: its dig and
 # getent are glibc's.
 image agnhost -tag "$agnhost" -tag "$agnhost_prev" -tag "$glibc_dns" \
-	-entrypoint /agnhost "${links[@]}" "$k8s/agnhost=/agnhost" "$busybox=/bin/busybox" "${shell[@]}" "${tools[@]}"
+	-entrypoint /agnhost -cmd pause "${links[@]}" "$k8s/agnhost=/agnhost" "$busybox=/bin/busybox" "${shell[@]}" "${tools[@]}"
 image busybox -tag "$busybox_ref" "${links[@]}" "$busybox=/bin/busybox" "${shell[@]}"
 # nginx: a web server on port 80, agnhost's, and a shell.
 image nginx -tag "$nginx" -tag "$nginx_new" -entrypoint /agnhost -entrypoint test-webserver \

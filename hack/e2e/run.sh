@@ -6,7 +6,8 @@
 # and that no image was pulled. docs/e2e.md says what it covers.
 # E2E_TEST_FLAGS adds flags to the test binary, e.g. -test.run=TestNestor/modes/single.
 # NESTOR_E2E_CONFORMANCE, the modes `make test-conformance` runs the
-# Kubernetes conformance subset in (docs/conformance.md), adds what that needs.
+# Kubernetes conformance subset in (docs/conformance.md), adds what that needs;
+# NESTOR_E2E_CONFORMANCE_FOCUS selects the specs it matches instead.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -110,6 +111,7 @@ step "${in_netns[@]}" env \
 	KUBECONFIG="$E2E_STATE/pki/admin.kubeconfig" NESTOR_E2E_KUBECTL="$k8s/kubectl" \
 	NESTOR_E2E_LOGS="$E2E_STATE/logs" NESTOR_E2E_IMAGE_TAG="$E2E_IMAGE_TAG" NESTOR_E2E_ROOT="$root" \
 	NESTOR_E2E_CERT_MANAGER="$cert_manager" NESTOR_E2E_CONFORMANCE="${NESTOR_E2E_CONFORMANCE:-}" NESTOR_E2E_K8S="$k8s" \
+	NESTOR_E2E_CONFORMANCE_FOCUS="${NESTOR_E2E_CONFORMANCE_FOCUS:-}" \
 	"$out/e2e.test" -test.v -test.timeout 45m ${E2E_TEST_FLAGS:-} || rc=$?
 
 # No image may have been pulled: every registry points at a closed port, and

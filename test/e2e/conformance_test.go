@@ -25,6 +25,9 @@ import (
 // conformance subset in, and where e2e.test and ginkgo are.
 var (
 	conformanceModes = os.Getenv("NESTOR_E2E_CONFORMANCE")
+	// conformanceFocus, if set, selects the specs it matches instead of the
+	// groups' (to run again those that failed).
+	conformanceFocus = os.Getenv("NESTOR_E2E_CONFORMANCE_FOCUS")
 	k8sDir           = os.Getenv("NESTOR_E2E_K8S")
 )
 
@@ -79,6 +82,9 @@ func runConformance(t *testing.T, mode string, s samplefile, procs int) {
 	}
 	e2eTest, ginkgo := filepath.Join(k8sDir, "e2e.test"), filepath.Join(k8sDir, "ginkgo")
 	focus, skip := conformance.Focus(conformance.Groups), conformance.Skip
+	if conformanceFocus != "" {
+		focus = conformanceFocus
+	}
 	// The flags of e2e.test (k8s.io/kubernetes/test/e2e/framework). The
 	// driver runs on the node, which reaches the virtual API server at its
 	// Service's cluster IP.

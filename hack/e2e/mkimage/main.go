@@ -29,14 +29,15 @@ func (l *list) String() string     { return strings.Join(*l, ",") }
 func (l *list) Set(v string) error { *l = append(*l, v); return nil }
 
 func main() {
-	var tags, entrypoint, links list
+	var tags, entrypoint, cmd, links list
 	out := flag.String("o", "", "the image tarball to write")
 	user := flag.String("user", "", "the image's numeric user, such as 65532 (an image of one binary has no user database)")
 	flag.Var(&tags, "tag", "a reference the image is known by (repeatable)")
 	flag.Var(&entrypoint, "entrypoint", "one word of the entrypoint (repeatable)")
+	flag.Var(&cmd, "cmd", "one word of the default arguments to the entrypoint (repeatable)")
 	flag.Var(&links, "link", "a symbolic link, DEST=TARGET, such as /bin/sh=busybox (repeatable)")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: mkimage -o FILE -tag REF [-entrypoint WORD]... [-user UID] [-link DEST=TARGET]... SRC=DEST...")
+		fmt.Fprintln(os.Stderr, "usage: mkimage -o FILE -tag REF [-entrypoint WORD]... [-cmd WORD]... [-user UID] [-link DEST=TARGET]... SRC=DEST...")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -44,13 +45,13 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := write(*out, tags, entrypoint, *user, flag.Args(), links); err != nil {
+	if err := write(*out, tags, entrypoint, cmd, *user, flag.Args(), links); err != nil {
 		fmt.Fprintln(os.Stderr, "mkimage:", err)
 		os.Exit(1)
 	}
 }
 
-func write(out string, tags, entrypoint []string, user string, files, links []string) error {
+func write(out string, tags, entrypoint, cmd []string, user string, files, links []string) error {
 	layer, err := layerOf(files, links)
 	if err != nil {
 		return err
@@ -61,6 +62,7 @@ func write(out string, tags, entrypoint []string, user string, files, links []st
 		"os":           "linux",
 		"config": map[string]any{
 			"Entrypoint": entrypoint,
+			"Cmd":        cmd,
 			"User":       user,
 			"Env":        []string{"PATH=/usr/local/bin:/usr/bin:/bin"},
 		},
