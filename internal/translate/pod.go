@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -19,6 +20,12 @@ const TokenKey = "token"
 // AnnotationVirtualServiceAccount records a host pod's virtual
 // ServiceAccount, for the downward API.
 const AnnotationVirtualServiceAccount = "nestor.dev/virtual-service-account"
+
+// AnnotationVirtualGeneration, on a host pod, is the generation of the
+// virtual pod it was last written from: the host's kubelet reports the host
+// pod's own generation as observed, which PodStatus turns back into the
+// virtual pod's.
+const AnnotationVirtualGeneration = "nestor.dev/virtual-generation"
 
 // TokenSecretName is the host Secret holding the token the virtual cluster
 // issued for virtual pod namespace/name.
@@ -48,6 +55,7 @@ func annotationPath(key string) string {
 func (c Context) Pod(v *corev1.Pod) *corev1.Pod {
 	h := &corev1.Pod{ObjectMeta: c.Meta(kindPod, v)}
 	h.Annotations[AnnotationVirtualServiceAccount] = v.Spec.ServiceAccountName
+	h.Annotations[AnnotationVirtualGeneration] = strconv.FormatInt(v.Generation, 10)
 	spec := v.Spec.DeepCopy()
 	ns := v.Namespace
 	name := func(n string) string { return c.Names.HostName(ns, n) }

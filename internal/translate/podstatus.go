@@ -3,6 +3,7 @@ package translate
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -43,6 +44,23 @@ func (c Context) PodStatus(v, h *corev1.Pod) corev1.PodStatus {
 	s.InitContainerStatuses = slices.DeleteFunc(s.InitContainerStatuses, func(cs corev1.ContainerStatus) bool { return cs.Name == HostsContainer })
 	own := gates(v)
 	s.Conditions = slices.DeleteFunc(s.Conditions, func(cond corev1.PodCondition) bool { return slices.Contains(own, cond.Type) })
+	// The host's kubelet counts the host pod's generations: what it has
+	// acted on is shown as the generation of v that h was written from, and
+	// a generation of h that no longer stands for one of v's is not shown.
+	generation, known := virtualGeneration(h)
+	s.ObservedGeneration = v.Status.ObservedGeneration
+	if known && h.Status.ObservedGeneration == h.Generation {
+		s.ObservedGeneration = generation
+	}
+	for i := range s.Conditions {
+		if cond := &s.Conditions[i]; cond.ObservedGeneration != 0 {
+			if known && cond.ObservedGeneration == h.Generation {
+				cond.ObservedGeneration = generation
+			} else {
+				cond.ObservedGeneration = 0
+			}
+		}
+	}
 	for _, cond := range v.Status.Conditions {
 		if !slices.Contains(hostConditions, cond.Type) && (slices.Contains(own, cond.Type) || condition(h.Status.Conditions, cond.Type) == nil) {
 			s.Conditions = append(s.Conditions, cond)
@@ -66,6 +84,13 @@ func (c Context) PodStatus(v, h *corev1.Pod) corev1.PodStatus {
 		ready.Message = fmt.Sprintf("the status of pod readiness gate %s is not True", strings.Join(missing, ", "))
 	}
 	return s
+}
+
+// virtualGeneration is the generation of the virtual pod that host pod h
+// was last written from, if h records it.
+func virtualGeneration(h *corev1.Pod) (int64, bool) {
+	g, err := strconv.ParseInt(h.Annotations[AnnotationVirtualGeneration], 10, 64)
+	return g, err == nil && g > 0
 }
 
 // GateConditions are the conditions of v's readiness gates that its host

@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func cond(t corev1.PodConditionType, s corev1.ConditionStatus) corev1.PodCondition {
@@ -89,6 +90,42 @@ func TestPodKeepsReadinessGatesOnlyWhenCarried(t *testing.T) {
 		c.CarryReadinessGates = carry
 		if got := len(c.Pod(v).Spec.ReadinessGates); got != map[bool]int{true: 1, false: 0}[carry] {
 			t.Errorf("carry %t: %d readiness gates on the host pod", carry, got)
+		}
+	}
+}
+
+// The virtual pod shows as observed the generation of its own that the host
+// pod was written from, once the host's kubelet has acted on that host
+// generation; a host generation that stands for none of its own is not
+// shown.
+func TestPodStatusObservedGeneration(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		recorded         string // the host pod's record of the virtual generation
+		hostGen, hostObs int64
+		hostCondObs      int64
+		virtualObs, want int64
+		wantCond         int64
+	}{
+		{name: "acted on", recorded: "3", hostGen: 5, hostObs: 5, hostCondObs: 5, virtualObs: 2, want: 3, wantCond: 3},
+		{name: "not yet acted on", recorded: "3", hostGen: 5, hostObs: 4, hostCondObs: 4, virtualObs: 2, want: 2, wantCond: 0},
+		{name: "no record (an older syncer's copy)", hostGen: 5, hostObs: 5, hostCondObs: 5, virtualObs: 2, want: 2, wantCond: 0},
+		{name: "a condition without a generation keeps none", recorded: "3", hostGen: 5, hostObs: 5, virtualObs: 1, want: 3, wantCond: 0},
+	} {
+		v := &corev1.Pod{Status: corev1.PodStatus{ObservedGeneration: tc.virtualObs}}
+		h := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Generation: tc.hostGen},
+			Status: corev1.PodStatus{ObservedGeneration: tc.hostObs, Conditions: []corev1.PodCondition{
+				{Type: corev1.PodReady, Status: corev1.ConditionTrue, ObservedGeneration: tc.hostCondObs},
+			}},
+		}
+		if tc.recorded != "" {
+			h.Annotations = map[string]string{AnnotationVirtualGeneration: tc.recorded}
+		}
+		got := (Context{CarryReadinessGates: true}).PodStatus(v, h)
+		if got.ObservedGeneration != tc.want || got.Conditions[0].ObservedGeneration != tc.wantCond {
+			t.Errorf("%s: observed generation %d (condition %d), want %d (condition %d)",
+				tc.name, got.ObservedGeneration, got.Conditions[0].ObservedGeneration, tc.want, tc.wantCond)
 		}
 	}
 }
