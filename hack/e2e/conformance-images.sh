@@ -95,7 +95,7 @@ image() { # image NAME [mkimage flags and files]
 # getent are glibc's.
 image agnhost -tag "$agnhost" -tag "$agnhost_prev" -tag "$glibc_dns" \
 	-entrypoint /agnhost -cmd pause "${links[@]}" "$k8s/agnhost=/agnhost" "$busybox=/bin/busybox" "${shell[@]}" "${tools[@]}"
-image busybox -tag "$busybox_ref" "${links[@]}" "$busybox=/bin/busybox" "${shell[@]}"
+image busybox -tag "$busybox_ref" -cmd sh "${links[@]}" "$busybox=/bin/busybox" "${shell[@]}"
 # nginx: a web server on port 80, agnhost's, and a shell.
 image nginx -tag "$nginx" -tag "$nginx_new" -entrypoint /agnhost -entrypoint test-webserver \
 	"${links[@]}" "$k8s/agnhost=/agnhost" "$busybox=/bin/busybox" "${shell[@]}"
