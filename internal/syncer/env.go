@@ -90,28 +90,30 @@ func (e *env) owns(kind schema.GroupKind, v client.Object) apply.OwnedFunc {
 // toHost writes desired, the host copy of v, and reports whether it did:
 // not when v's namespace is going away, nor when a host object of that name
 // is not v's copy, which is left alone while v gets a Warning event. Each of
-// fallbacks, in turn, is sent instead when the host finds the copy before it
-// invalid; only the last refusal is reported.
-func (e *env) toHost(ctx context.Context, kind schema.GroupKind, v, desired client.Object, fallbacks ...client.Object) (bool, error) {
-	return e.write(ctx, kind, v, append([]client.Object{desired}, fallbacks...), e.applier.Apply)
+// fallbacks, in turn, builds the copy sent instead when the host finds the
+// one before it invalid; only the last refusal is reported.
+func (e *env) toHost(ctx context.Context, kind schema.GroupKind, v, desired client.Object, fallbacks ...func() (client.Object, error)) (bool, error) {
+	return e.write(ctx, kind, v, desired, fallbacks, e.applier.Apply)
 }
 
 // write is toHost with the applier's method of choice.
-func (e *env) write(ctx context.Context, kind schema.GroupKind, v client.Object, copies []client.Object,
+func (e *env) write(ctx context.Context, kind schema.GroupKind, v, desired client.Object, fallbacks []func() (client.Object, error),
 	send func(context.Context, client.Object, apply.OwnedFunc) (apply.Result, error)) (bool, error) {
 	if err := e.ensureNamespace(ctx, v.GetNamespace()); errors.Is(err, errNamespaceGone) {
 		return false, nil // the namespace's deletion removes v
 	} else if err != nil {
 		return false, err
 	}
-	var desired client.Object
-	var err error
-	for i := range copies {
-		desired = copies[i]
-		if _, err = send(ctx, desired, e.owns(kind, v)); !apierrors.IsInvalid(err) || i == len(copies)-1 {
+	_, err := send(ctx, desired, e.owns(kind, v))
+	for _, next := range fallbacks {
+		if !apierrors.IsInvalid(err) {
 			break
 		}
 		logf.FromContext(ctx).V(1).Info("the host refused a copy; sending the next", "error", err.Error())
+		if desired, err = next(); err != nil {
+			return false, fmt.Errorf("building the next copy of %s %s/%s: %w", kind, v.GetNamespace(), v.GetName(), err)
+		}
+		_, err = send(ctx, desired, e.owns(kind, v))
 	}
 	if apply.IsNotOwned(err) {
 		e.recorder.Eventf(v, nil, corev1.EventTypeWarning, ReasonHostObjectNotOwned, "Sync",

@@ -129,13 +129,9 @@ func (r *kindReconciler[V]) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	} else {
 		desired = r.copy(v)
 	}
-	var fallbacks []client.Object
+	var fallbacks []func() (client.Object, error)
 	if r.fallback != nil {
-		alt, err := r.fallback(ctx, v)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		fallbacks = append(fallbacks, alt)
+		fallbacks = append(fallbacks, func() (client.Object, error) { return r.fallback(ctx, v) })
 	}
 	synced, err := r.toHost(ctx, r.gvk.GroupKind(), v, desired, fallbacks...)
 	if err != nil {

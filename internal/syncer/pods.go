@@ -121,7 +121,7 @@ func (r *podReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	// the level (which restarts the syncer), can mend it.
 	synced, syncErr := ours, error(nil)
 	if admitted {
-		synced, syncErr = r.write(ctx, kindPod, v, []client.Object{desired}, send)
+		synced, syncErr = r.write(ctx, kindPod, v, desired, nil, send)
 	} else if !ours {
 		return ctrl.Result{}, nil
 	}
