@@ -201,6 +201,9 @@ func runSyncer(args []string) error {
 		metricsAddr    = fs.String("metrics-bind-address", fmt.Sprintf(":%d", controlplane.SyncerMetricsPort), `address of the metrics endpoint; "0" turns it off`)
 		probeAddr      = fs.String("health-probe-bind-address", fmt.Sprintf(":%d", controlplane.SyncerProbePort), "address of the liveness and readiness endpoints")
 		kubeletAddr    = fs.String("kubelet-bind-address", fmt.Sprintf(":%d", controlplane.SyncerKubeletPort), `address of the kubelet API of the virtual cluster's Nodes; "0" turns it off`)
+		workers        = fs.Int("workers", syncer.DefaultWorkers, "objects of each kind synced at once")
+		qps            = fs.Float64("kube-api-qps", float64(syncer.DefaultRate.QPS), "requests a second to each API server, all kinds together; below 0, no client-side limit")
+		burst          = fs.Int("kube-api-burst", syncer.DefaultRate.Burst, "requests above --kube-api-qps sent at once")
 	)
 	opts := zap.Options{}
 	opts.BindFlags(fs)
@@ -210,6 +213,12 @@ func runSyncer(args []string) error {
 	if *config == "" || *virtual == "" {
 		return errors.New("--config and --virtual-kubeconfig are required")
 	}
+	if *workers < 1 {
+		return fmt.Errorf("--workers=%d: give 1 or more", *workers)
+	}
+	if *qps == 0 || (*qps > 0 && *burst < 1) {
+		return fmt.Errorf("--kube-api-qps=%v --kube-api-burst=%d: give a QPS above 0 with a burst of 1 or more, or a QPS below 0 for no limit", *qps, *burst)
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	host, err := clientcmd.BuildConfigFromFlags("", *hostKubeconfig)
 	if err != nil {
@@ -218,5 +227,6 @@ func runSyncer(args []string) error {
 	return syncer.Run(ctrl.SetupSignalHandler(), syncer.RunOptions{
 		ConfigFile: *config, VirtualKubeconfig: *virtual, Host: host, LeaderElection: *leaderElect,
 		MetricsBindAddress: *metricsAddr, HealthProbeBindAddress: *probeAddr, KubeletBindAddress: *kubeletAddr,
+		Workers: *workers, Rate: syncer.Rate{QPS: float32(*qps), Burst: *burst},
 	})
 }

@@ -34,6 +34,9 @@ type RunOptions struct {
 	// KubeletBindAddress: see Options.
 	LeaderElection                                                 bool
 	MetricsBindAddress, HealthProbeBindAddress, KubeletBindAddress string
+	// Workers and Rate: see Options.
+	Workers int
+	Rate    Rate
 }
 
 // Run runs the syncer until ctx ends. When the configuration file changes
@@ -73,7 +76,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		mgr, err := New(ctx, Options{
 			Config: cfg, Host: o.Host, Virtual: virtual, LeaderElection: o.LeaderElection,
 			MetricsBindAddress: o.MetricsBindAddress, HealthProbeBindAddress: o.HealthProbeBindAddress,
-			KubeletBindAddress: o.KubeletBindAddress,
+			KubeletBindAddress: o.KubeletBindAddress, Workers: o.Workers, Rate: o.Rate,
 		})
 		if err != nil {
 			return err

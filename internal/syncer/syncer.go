@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -53,7 +54,28 @@ type Options struct {
 	// KubeletBindAddress is where the kubelet API of the virtual
 	// cluster's Nodes is served (kubelet.go); "" or "0" turns it off.
 	KubeletBindAddress string
+	// Workers is how many objects of each kind sync at once; 0 is
+	// DefaultWorkers.
+	Workers int
+	// Rate limits the requests to each API server; zero is DefaultRate.
+	Rate Rate
 }
+
+// DefaultWorkers keep a syncer that starts on thousands of objects busy
+// enough that the API servers, not its queues, set the pace (docs/bench.md).
+const DefaultWorkers = 16
+
+// Rate is a client-side limit of requests to one API server, shared by
+// every kind. A QPS below zero turns it off.
+type Rate struct {
+	QPS   float32
+	Burst int
+}
+
+// DefaultRate leaves the pace to the API servers' priority and fairness,
+// which queues a busy syncer's requests behind other tenants' fairly; the
+// limit only stops a syncer gone wrong from taking all of a priority level.
+var DefaultRate = Rate{QPS: 500, Burst: 1000}
 
 // New builds the syncer's manager. Start runs it. The definitions of the
 // custom kinds are installed in the virtual cluster first, with ctx: their
@@ -67,9 +89,16 @@ func New(ctx context.Context, o Options) (manager.Manager, error) {
 	multi := cfg.Mode == tenancyv1alpha1.MultiNamespaceMode
 	tr := translate.For(cfg)
 
-	// A syncer starting on a full virtual cluster writes a burst of copies;
-	// client-go's default of 5 requests a second would take minutes.
-	o.Host, o.Virtual = withRate(o.Host), withRate(o.Virtual)
+	if o.Workers == 0 {
+		o.Workers = DefaultWorkers
+	}
+	if o.Rate == (Rate{}) {
+		o.Rate = DefaultRate
+	}
+	// The leader's lease keeps a client of its own: a syncer at its limit
+	// must not lose its lease for waiting behind its own copies.
+	lease := rest.CopyConfig(o.Host)
+	o.Host, o.Virtual = o.Rate.config(o.Host), o.Rate.config(o.Virtual)
 	direct, err := client.New(o.Virtual, client.Options{Scheme: scheme})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the virtual cluster: %w", err)
@@ -93,11 +122,11 @@ func New(ctx context.Context, o Options) (manager.Manager, error) {
 		Client: cached(),
 		// Run starts a new manager when the configuration changes, with
 		// controllers of the same names.
-		Controller:                    config.Controller{SkipNameValidation: ptr.To(true)},
+		Controller:                    config.Controller{SkipNameValidation: ptr.To(true), MaxConcurrentReconciles: o.Workers},
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsBindAddress},
 		HealthProbeBindAddress:        o.HealthProbeBindAddress,
 		LeaderElection:                o.LeaderElection,
-		LeaderElectionConfig:          o.Host,
+		LeaderElectionConfig:          lease,
 		LeaderElectionNamespace:       cfg.HostNamespace,
 		LeaderElectionID:              naming.ForVirtualCluster(cfg.HostNamespace, cfg.VirtualCluster.Name).Syncer,
 		LeaderElectionReleaseOnCancel: true,
@@ -168,12 +197,14 @@ func New(ctx context.Context, o Options) (manager.Manager, error) {
 	return mgr, nil
 }
 
-// withRate copies cfg with a client-side rate limit fit for a controller
-// that writes to two clusters, unless one is set.
-func withRate(cfg *rest.Config) *rest.Config {
+// config copies cfg with r as its one limit: controller-runtime makes a
+// client per kind, each with a limiter of its own unless the config
+// carries one, so that a limit of cfg's QPS would multiply by the kinds.
+func (r Rate) config(cfg *rest.Config) *rest.Config {
 	cfg = rest.CopyConfig(cfg)
-	if cfg.QPS == 0 {
-		cfg.QPS, cfg.Burst = 50, 100
+	cfg.QPS, cfg.Burst, cfg.RateLimiter = r.QPS, r.Burst, nil
+	if r.QPS > 0 {
+		cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(r.QPS, r.Burst)
 	}
 	return cfg
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"slices"
 	"testing"
+
+	"github.com/nestor-dev/nestor/internal/syncer"
 )
 
 func TestFlags(t *testing.T) {
@@ -31,7 +33,7 @@ func TestRawClientsEndWithTheSyncersSettings(t *testing.T) {
 	if len(clients) != 3 || clients[1].name != "unlimited" || clients[1].qps >= 0 {
 		t.Fatalf("clients %+v", clients)
 	}
-	if last := clients[2]; last.qps != 50 || last.burst != 100 || last.concurrency != 0 {
+	if last := clients[2]; last.qps != syncer.DefaultRate.QPS || last.burst != syncer.DefaultRate.Burst || last.concurrency != 0 {
 		t.Errorf("the syncer's client: %+v", last)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
+
+	"github.com/nestor-dev/nestor/internal/syncer"
 )
 
 // limitScenario names scenario 1, which every ratio compares with.
@@ -41,8 +43,7 @@ type rawClient struct {
 }
 
 // rawClients are scenario 1's: fixed concurrencies without a client-side
-// limit, then the syncer's own client settings (withRate in
-// internal/syncer/syncer.go: 50 requests a second, bursts of 100).
+// limit, then the syncer's own default client limit (syncer.DefaultRate).
 func rawClients(concurrencies []int) []rawClient {
 	var out []rawClient
 	for _, c := range concurrencies {
@@ -52,7 +53,8 @@ func rawClients(concurrencies []int) []rawClient {
 		}
 		out = append(out, rawClient{name: name, concurrency: c, qps: -1})
 	}
-	return append(out, rawClient{name: "syncer client (50 qps, burst 100)", qps: 50, burst: 100})
+	r := syncer.DefaultRate
+	return append(out, rawClient{name: fmt.Sprintf("syncer client (%v qps, burst %d)", r.QPS, r.Burst), qps: r.QPS, burst: r.Burst})
 }
 
 // limit measures what the host API server takes: pod creates and
@@ -61,7 +63,7 @@ func rawClients(concurrencies []int) []rawClient {
 // Each client and verb writes into a new namespace, as empty as the
 // syncer's.
 func (b *bench) limit(ctx context.Context) error {
-	host, err := startAPIServer("limit-host", b.dir, nil, hostServiceCIDR)
+	host, err := startAPIServer("limit-host", b.dir, nil, hostServiceCIDR, nil)
 	if err != nil {
 		return err
 	}
