@@ -21,12 +21,14 @@ import (
 	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/client-go/applyconfigurations"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
@@ -170,13 +172,31 @@ func (a *Applier) apply(ctx context.Context, want *unstructured.Unstructured) er
 	return a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(want), client.FieldOwner(a.owner), client.ForceOwnership)
 }
 
+// OwnFieldsOnly is a cache transform that keeps, of the managed fields of
+// what the cache stores, only owner's: the applier reads no others from
+// the cache (upToDate), and they are much of a small object's size. A
+// takeover reads the object afresh.
+func OwnFieldsOnly(owner string) toolscache.TransformFunc {
+	return func(in any) (any, error) {
+		if obj, err := meta.Accessor(in); err == nil && len(obj.GetManagedFields()) > 0 {
+			obj.SetManagedFields(slices.DeleteFunc(obj.GetManagedFields(), func(mf metav1.ManagedFieldsEntry) bool { return mf.Manager != owner }))
+		}
+		return in, nil
+	}
+}
+
 // takeOver makes the applier the owner of the fields that other managers
 // set through imperative updates (not applies, not subresources) in the
 // parts of the object want sets other than its metadata, so that the next
 // apply removes those it does not want. Metadata (finalizers, annotations
 // of other controllers) is never taken. It is used only when an apply is
 // rejected, never in normal operation.
-func (a *Applier) takeOver(ctx context.Context, live client.Object, want *unstructured.Unstructured) error {
+func (a *Applier) takeOver(ctx context.Context, cached client.Object, want *unstructured.Unstructured) error {
+	// The cache may keep no other manager's fields (OwnFieldsOnly).
+	live := cached.DeepCopyObject().(client.Object)
+	if err := a.reader.Get(ctx, client.ObjectKeyFromObject(cached), live); err != nil {
+		return err
+	}
 	var body []fieldpath.PathElement
 	for k := range want.Object {
 		if k != "apiVersion" && k != "kind" && k != "metadata" {

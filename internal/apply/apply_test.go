@@ -66,6 +66,8 @@ func run(m *testing.M) int {
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return counter{rt} })
 	cached, err = cluster.New(cfg, func(o *cluster.Options) {
 		o.Scheme = scheme
+		// As the operator's and the syncer's caches are.
+		o.Cache.DefaultTransform = apply.OwnFieldsOnly("test-owner")
 		o.Cache.ByObject = map[client.Object]cache.ByObject{
 			&corev1.ConfigMap{}:   {Label: operator.ManagedSelector()},
 			&corev1.Service{}:     {Label: operator.ManagedSelector()},

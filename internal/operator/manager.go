@@ -71,6 +71,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	// Nestor made; caching only the labelled ones keeps the operator's memory
 	// proportional to the virtual clusters, not to the host.
 	mo.Cache.ByObject = map[client.Object]cache.ByObject{}
+	mo.Cache.DefaultTransform = apply.OwnFieldsOnly(controllers.FieldOwner)
 	for _, obj := range controllers.WatchedChildren() {
 		mo.Cache.ByObject[obj] = cache.ByObject{Label: ManagedSelector()}
 	}

@@ -120,6 +120,7 @@ func New(ctx context.Context, o Options) (manager.Manager, error) {
 	mgr, err := manager.New(o.Virtual, manager.Options{
 		Scheme: scheme,
 		Client: cached(),
+		Cache:  cache.Options{DefaultTransform: apply.OwnFieldsOnly(FieldOwner)},
 		// Run starts a new manager when the configuration changes, with
 		// controllers of the same names.
 		Controller:                    config.Controller{SkipNameValidation: ptr.To(true), MaxConcurrentReconciles: o.Workers},
@@ -217,6 +218,7 @@ func (r Rate) config(cfg *rest.Config) *rest.Config {
 func hostCacheOptions(cfg syncerconfig.Config, tr translate.Context, multi bool) (cache.Options, error) {
 	co := cache.Options{
 		DefaultLabelSelector: labels.SelectorFromSet(tr.SelectorLabels()),
+		DefaultTransform:     apply.OwnFieldsOnly(FieldOwner),
 		// Events carry no labels: the event controller keeps those about
 		// this virtual cluster's copies.
 		ByObject: map[client.Object]cache.ByObject{&corev1.Event{}: {Label: labels.Everything()}},
