@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -14,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -43,7 +45,20 @@ const defaultTokenSeconds = 3600
 
 // podReconciler syncs pods. A pod's life is the host's: the host schedules
 // and runs it, and the virtual pod follows, down to its deletion.
-type podReconciler struct{ *env }
+type podReconciler struct {
+	*env
+	// minted holds, by the key of the host Secret, the tokens stored
+	// that the host cache may not show yet, so that the next sync does
+	// not mint another and write the Secret again.
+	minted sync.Map // client.ObjectKey → mintedToken
+}
+
+// mintedToken is a token stored for the virtual pod of UID pod, due for
+// renewal at renew.
+type mintedToken struct {
+	pod   types.UID
+	renew time.Time
+}
 
 func (e *env) setupPods(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
@@ -51,7 +66,7 @@ func (e *env) setupPods(mgr ctrl.Manager) error {
 		For(&corev1.Pod{}).
 		WatchesRawSource(e.watchHost(kindPod, func() client.Object { return &corev1.Pod{} })).
 		WatchesRawSource(e.watchHost(kindPodToken, func() client.Object { return &corev1.Secret{} })).
-		Complete(&podReconciler{e})
+		Complete(&podReconciler{env: e})
 }
 
 // Reconcile runs the steps of one virtual pod's sync.
@@ -386,6 +401,9 @@ func (r *podReconciler) deleteToken(ctx context.Context, why deletion, namespace
 	s.Namespace, s.Name = r.tr.Names.HostNamespace(namespace), r.tr.TokenSecretName(namespace, name)
 	owned := func(live client.Object) bool { return r.tr.Owns(kindPodToken, namespace, name, live) }
 	_, err := r.applier.Delete(ctx, s, r.narrow(ctx, why, owned))
+	if err == nil {
+		r.minted.Delete(client.ObjectKeyFromObject(s))
+	}
 	return err
 }
 
@@ -408,8 +426,14 @@ func (r *podReconciler) token(ctx context.Context, v *corev1.Pod) (time.Duration
 	if o, ok := r.tr.OriginOf(live); ok && o.UID == v.UID && r.tr.Current(live) {
 		if renew, err := strconv.ParseInt(live.Annotations[annotationTokenRenew], 10, 64); err == nil {
 			if wait := time.Until(time.Unix(renew, 0)); wait > 0 {
+				r.minted.Delete(key) // the cache has caught up
 				return wait, nil
 			}
+		}
+	}
+	if m, ok := r.minted.Load(key); ok && m.(mintedToken).pod == v.UID {
+		if wait := time.Until(m.(mintedToken).renew); wait > 0 {
+			return wait, nil
 		}
 	}
 
@@ -439,6 +463,7 @@ func (r *podReconciler) token(ctx context.Context, v *corev1.Pod) (time.Duration
 	if _, err := r.applier.Apply(ctx, secret, func(live client.Object) bool { return r.tr.Owns(kindPodToken, v.Namespace, v.Name, live) }); err != nil {
 		return 0, fmt.Errorf("storing the token of virtual pod %s/%s: %w", v.Namespace, v.Name, err)
 	}
+	r.minted.Store(key, mintedToken{pod: v.UID, renew: renew})
 	return time.Until(renew), nil
 }
 
