@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 
@@ -25,6 +26,11 @@ const (
 	operatorServiceCIDR = "10.96.0.0/16"
 )
 
+// virtualArgs are a virtual control plane's, as the StatefulSet's
+// (internal/controlplane): the syncer, not the API server, keeps the
+// kubernetes Service's endpoints.
+var virtualArgs = map[string]string{"endpoint-reconciler-type": "none"}
+
 // virtualControllers run beside a virtual API server: pods are rejected
 // without their namespace's default ServiceAccount, and kube-api-access
 // reads kube-root-ca.crt.
@@ -42,7 +48,7 @@ type apiServer struct {
 // startAPIServer starts a control plane named name, its files under dir.
 // Every cluster the bench starts runs the ServiceAccount admission plugin,
 // as a real one does (envtest turns it off).
-func startAPIServer(name, dir string, controllers []string, serviceCIDR string, crds ...string) (*apiServer, error) {
+func startAPIServer(name, dir string, controllers []string, serviceCIDR string, extraArgs map[string]string, crds ...string) (*apiServer, error) {
 	dir = filepath.Join(dir, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -55,6 +61,7 @@ func startAPIServer(name, dir string, controllers []string, serviceCIDR string, 
 	args := auditArgs(policy, auditLog)
 	args["disable-admission-plugins"] = ""
 	args["service-cluster-ip-range"] = serviceCIDR
+	maps.Copy(args, extraArgs)
 	c, err := localcluster.Start(localcluster.Options{
 		Controllers: controllers, CRDDirectoryPaths: crds, APIServerArgs: args, LogDir: dir,
 	})

@@ -38,6 +38,8 @@ type flags struct {
 	scenarios        map[string]bool
 	out, nestor, dir string
 	keep             bool
+	// syncerFlags and operatorFlags are added to the components' own.
+	syncerFlags, operatorFlags []string
 	// values are every flag's, for the report.
 	values map[string]string
 }
@@ -62,6 +64,8 @@ func parseFlags(args []string) (flags, error) {
 	fs.StringVar(&f.nestor, "nestor", "", "nestor binary to measure; built from ./cmd when empty")
 	fs.StringVar(&f.dir, "dir", "", "directory of the API servers' and components' files and logs; a temporary one, removed after a run without errors, when empty")
 	fs.BoolVar(&f.keep, "keep", false, "keep -dir's files after the run")
+	syncerFlags := fs.String("syncer-flags", "", "flags added to `nestor syncer`'s, space-separated, such as \"--workers=1\"")
+	operatorFlags := fs.String("operator-flags", "", "flags added to `nestor manager`'s, space-separated")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -74,6 +78,7 @@ func parseFlags(args []string) (flags, error) {
 		}
 		f.concurrency = append(f.concurrency, c)
 	}
+	f.syncerFlags, f.operatorFlags = strings.Fields(*syncerFlags), strings.Fields(*operatorFlags)
 	f.scenarios = map[string]bool{}
 	for _, s := range strings.Split(*scenarios, ",") {
 		s = strings.TrimSpace(s)

@@ -8,11 +8,11 @@ import (
 )
 
 func TestFlags(t *testing.T) {
-	f, err := parseFlags([]string{"-pods=5000", "-concurrency=4, 0", "-scenarios=limit,syncer"})
+	f, err := parseFlags([]string{"-pods=5000", "-concurrency=4, 0", "-scenarios=limit,syncer", "-syncer-flags=--workers=1  --kube-api-qps=50"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.pods != 5000 || f.vcs != 200 || !slices.Equal(f.concurrency, []int{4, 0}) {
+	if f.pods != 5000 || f.vcs != 200 || !slices.Equal(f.concurrency, []int{4, 0}) || !slices.Equal(f.syncerFlags, []string{"--workers=1", "--kube-api-qps=50"}) {
 		t.Errorf("parsed %+v", f)
 	}
 	if !f.scenarios["limit"] || !f.scenarios["syncer"] || f.scenarios["operator"] {

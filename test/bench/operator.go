@@ -52,7 +52,7 @@ type operatorRun struct {
 // Deployments rolled out (no kubelet runs them), until each is Ready.
 func (b *bench) operator(ctx context.Context, scenario string, vcs int) (*operatorRun, error) {
 	suffix := fmt.Sprintf("-%d", vcs)
-	host, err := startAPIServer("operator-host"+suffix, b.dir, nil, operatorServiceCIDR, filepath.Join(b.root, "config", "crd", "bases"))
+	host, err := startAPIServer("operator-host"+suffix, b.dir, nil, operatorServiceCIDR, nil, filepath.Join(b.root, "config", "crd", "bases"))
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +92,7 @@ func (b *bench) operator(ctx context.Context, scenario string, vcs int) (*operat
 		"--metrics-secure=false",
 		"--health-probe-bind-address=0",
 	}
+	args = append(args, b.flags.operatorFlags...)
 	proc, err := startComponent(ctx, b.nestor, args, []string{"KUBECONFIG=" + kubeconfig}, filepath.Join(dir, "operator.log"))
 	if err != nil {
 		return nil, err

@@ -59,10 +59,10 @@ func (b *bench) syncer(ctx context.Context, scenario string, pods int) (*syncerR
 	suffix := fmt.Sprintf("-%d", pods)
 	host, virtual, err := startPair(
 		func() (*apiServer, error) {
-			return startAPIServer("syncer-host"+suffix, b.dir, nil, hostServiceCIDR, filepath.Join(b.root, "config", "crd", "bases"))
+			return startAPIServer("syncer-host"+suffix, b.dir, nil, hostServiceCIDR, nil, filepath.Join(b.root, "config", "crd", "bases"))
 		},
 		func() (*apiServer, error) {
-			return startAPIServer("syncer-virtual"+suffix, b.dir, virtualControllers, virtualServiceCIDR)
+			return startAPIServer("syncer-virtual"+suffix, b.dir, virtualControllers, virtualServiceCIDR, virtualArgs)
 		})
 	if err != nil {
 		return nil, err
@@ -234,13 +234,13 @@ func (b *bench) syncerFiles(dir string, host, virtual *apiServer, vc *tenancyv1a
 	if err != nil {
 		return nil, err
 	}
-	return []string{"syncer",
+	return append([]string{"syncer",
 		"--config=" + configFile,
 		"--host-kubeconfig=" + hostKubeconfig,
 		"--virtual-kubeconfig=" + virtualKubeconfig,
 		"--health-probe-bind-address=0",
 		"--kubelet-bind-address=0",
-	}, nil
+	}, b.flags.syncerFlags...), nil
 }
 
 // fillVirtual creates the tenant's namespace and, once its default
