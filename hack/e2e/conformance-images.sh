@@ -6,7 +6,8 @@
 # built here: agnhost from its source (hack/kube-binaries.sh --conformance),
 # and a shell, nc, dig, getent and curl for the images that run shell
 # scripts, from Debian's busybox-static, bash-static, netcat-openbsd and
-# bind9-dnsutils (fetched once with apt-get download) and the host's own
+# bind9-dnsutils (fetched once with apt-get download, with the dependencies
+# the host lacks) and the host's own
 # getent and curl, each with the shared libraries ldd finds for it.
 # Usage: conformance-images.sh IMAGE_DIR (run.sh has built bin/e2e/mkimage
 # and bin/e2e/testapp).
@@ -30,14 +31,23 @@ ref() {
 	echo "$registry/$name:$version"
 }
 
-# Debian's files, unpacked once: busybox, bash, OpenBSD's nc, and dig with
-# BIND's libraries.
+# Debian's files, unpacked once: busybox, bash, OpenBSD's nc, and dig, with
+# those of their dependencies this host lacks (BIND's libraries, and what a
+# security update of them adds). $debian/packages lists what was fetched.
 debian=$e2e/conformance/debian
-if [ ! -x "$debian/root/usr/bin/dig" ] || [ ! -x "$debian/root/bin/busybox" ] ||
-	[ ! -x "$debian/root/bin/nc.openbsd" ] || [ ! -x "$debian/root/bin/bash-static" ]; then
+packages=(busybox-static bash-static netcat-openbsd bind9-dnsutils)
+lacking() {
+	apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+		--no-replaces --no-enhances "$@" | grep '^[a-z0-9]' | sort -u | while read -r pkg; do
+		dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q 'install ok installed' || echo "$pkg"
+	done
+}
+if [ ! -f "$debian/packages" ]; then
 	rm -rf "$debian.tmp"
 	mkdir -p "$debian.tmp/debs"
-	(cd "$debian.tmp/debs" && apt-get download busybox-static bash-static netcat-openbsd bind9-dnsutils bind9-libs)
+	mapfile -t fetch < <({ printf '%s\n' "${packages[@]}"; lacking "${packages[@]}"; } | sort -u)
+	(cd "$debian.tmp/debs" && apt-get download "${fetch[@]}")
+	printf '%s\n' "${fetch[@]}" >"$debian.tmp/packages"
 	for deb in "$debian.tmp"/debs/*.deb; do
 		dpkg -x "$deb" "$debian.tmp/root"
 	done
