@@ -14,14 +14,17 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/nestor-dev/nestor/internal/clientlimit"
 	"github.com/nestor-dev/nestor/internal/controlplane"
 	"github.com/nestor-dev/nestor/internal/hostsfile"
 	"github.com/nestor-dev/nestor/internal/operator"
@@ -88,6 +91,8 @@ func runManager(args []string) error {
 		webhookSecret = fs.String("webhook-secret", operator.WebhookSecret, "Secret holding the webhook's certificate")
 		webhookSvc    = fs.String("webhook-service", operator.WebhookService, "Service in front of the webhook server")
 		webhookConfig = fs.String("webhook-configuration", operator.WebhookConfiguration, "ValidatingWebhookConfiguration of the webhook")
+		workers       = fs.Int("workers", operator.DefaultWorkers, "VirtualClusters reconciled at once")
+		limitFlags    = clientlimit.Bind(fs)
 		selectors     = fromHostSelectors{}
 	)
 	fs.Var(selectors, "from-host-selector", "show tenants only the host objects of a fromHost custom resource that "+
@@ -104,6 +109,13 @@ func runManager(args []string) error {
 	if *webhooks && *manageCerts && *namespace == "" {
 		return errors.New("--namespace (or POD_NAMESPACE) is required to manage the webhook's certificate")
 	}
+	if *workers < 1 {
+		return fmt.Errorf("--workers=%d: give 1 or more", *workers)
+	}
+	limit, err := limitFlags.Limit()
+	if err != nil {
+		return err
+	}
 
 	metrics := metricsserver.Options{BindAddress: *metricsAddr, SecureServing: *metricsSecure}
 	if *metricsSecure {
@@ -113,8 +125,13 @@ func runManager(args []string) error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	mgr, err := operator.NewManager(cfg, operator.Options{
+	// The leader's lease keeps a client of its own: an operator at its
+	// limit must not lose its lease for waiting behind its own writes.
+	lease := rest.CopyConfig(cfg)
+	mgr, err := operator.NewManager(limit.Config(cfg), operator.Options{
 		Manager: manager.Options{
+			Controller:             config.Controller{MaxConcurrentReconciles: *workers},
+			LeaderElectionConfig:   lease,
 			Metrics:                metrics,
 			HealthProbeBindAddress: *probeAddr,
 			LeaderElection:         *leaderElect,
@@ -202,8 +219,7 @@ func runSyncer(args []string) error {
 		probeAddr      = fs.String("health-probe-bind-address", fmt.Sprintf(":%d", controlplane.SyncerProbePort), "address of the liveness and readiness endpoints")
 		kubeletAddr    = fs.String("kubelet-bind-address", fmt.Sprintf(":%d", controlplane.SyncerKubeletPort), `address of the kubelet API of the virtual cluster's Nodes; "0" turns it off`)
 		workers        = fs.Int("workers", syncer.DefaultWorkers, "objects of each kind synced at once")
-		qps            = fs.Float64("kube-api-qps", float64(syncer.DefaultRate.QPS), "requests a second to each API server, all kinds together; below 0, no client-side limit")
-		burst          = fs.Int("kube-api-burst", syncer.DefaultRate.Burst, "requests above --kube-api-qps sent at once")
+		limitFlags     = clientlimit.Bind(fs)
 	)
 	opts := zap.Options{}
 	opts.BindFlags(fs)
@@ -216,8 +232,9 @@ func runSyncer(args []string) error {
 	if *workers < 1 {
 		return fmt.Errorf("--workers=%d: give 1 or more", *workers)
 	}
-	if *qps == 0 || (*qps > 0 && *burst < 1) {
-		return fmt.Errorf("--kube-api-qps=%v --kube-api-burst=%d: give a QPS above 0 with a burst of 1 or more, or a QPS below 0 for no limit", *qps, *burst)
+	limit, err := limitFlags.Limit()
+	if err != nil {
+		return err
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	host, err := clientcmd.BuildConfigFromFlags("", *hostKubeconfig)
@@ -227,6 +244,6 @@ func runSyncer(args []string) error {
 	return syncer.Run(ctrl.SetupSignalHandler(), syncer.RunOptions{
 		ConfigFile: *config, VirtualKubeconfig: *virtual, Host: host, LeaderElection: *leaderElect,
 		MetricsBindAddress: *metricsAddr, HealthProbeBindAddress: *probeAddr, KubeletBindAddress: *kubeletAddr,
-		Workers: *workers, Rate: syncer.Rate{QPS: float32(*qps), Burst: *burst},
+		Workers: *workers, Limit: limit,
 	})
 }

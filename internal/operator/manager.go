@@ -59,6 +59,10 @@ func ManagedSelector() labels.Selector {
 	return labels.SelectorFromSet(labels.Set{tenancyv1alpha1.LabelManagedBy: tenancyv1alpha1.ManagedByValue})
 }
 
+// DefaultWorkers reconcile VirtualClusters at once: each waits mostly on
+// the API server, and hundreds arrive together when the operator starts.
+const DefaultWorkers = 8
+
 // NewManager returns a manager running the VirtualCluster controller.
 func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	scheme, err := Scheme()

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/nestor-dev/nestor/internal/clientlimit"
 	"github.com/nestor-dev/nestor/internal/syncerconfig"
 )
 
@@ -34,9 +35,9 @@ type RunOptions struct {
 	// KubeletBindAddress: see Options.
 	LeaderElection                                                 bool
 	MetricsBindAddress, HealthProbeBindAddress, KubeletBindAddress string
-	// Workers and Rate: see Options.
+	// Workers and Limit: see Options.
 	Workers int
-	Rate    Rate
+	Limit   clientlimit.Limit
 }
 
 // Run runs the syncer until ctx ends. When the configuration file changes
@@ -76,7 +77,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		mgr, err := New(ctx, Options{
 			Config: cfg, Host: o.Host, Virtual: virtual, LeaderElection: o.LeaderElection,
 			MetricsBindAddress: o.MetricsBindAddress, HealthProbeBindAddress: o.HealthProbeBindAddress,
-			KubeletBindAddress: o.KubeletBindAddress, Workers: o.Workers, Rate: o.Rate,
+			KubeletBindAddress: o.KubeletBindAddress, Workers: o.Workers, Limit: o.Limit,
 		})
 		if err != nil {
 			return err

@@ -18,7 +18,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,6 +28,7 @@ import (
 
 	tenancyv1alpha1 "github.com/nestor-dev/nestor/api/v1alpha1"
 	"github.com/nestor-dev/nestor/internal/apply"
+	"github.com/nestor-dev/nestor/internal/clientlimit"
 	"github.com/nestor-dev/nestor/internal/naming"
 	"github.com/nestor-dev/nestor/internal/ownership"
 	"github.com/nestor-dev/nestor/internal/syncerconfig"
@@ -57,25 +57,14 @@ type Options struct {
 	// Workers is how many objects of each kind sync at once; 0 is
 	// DefaultWorkers.
 	Workers int
-	// Rate limits the requests to each API server; zero is DefaultRate.
-	Rate Rate
+	// Limit is the client-side limit of the requests to each API server;
+	// zero is clientlimit.Default.
+	Limit clientlimit.Limit
 }
 
 // DefaultWorkers keep a syncer that starts on thousands of objects busy
 // enough that the API servers, not its queues, set the pace (docs/bench.md).
 const DefaultWorkers = 16
-
-// Rate is a client-side limit of requests to one API server, shared by
-// every kind. A QPS below zero turns it off.
-type Rate struct {
-	QPS   float32
-	Burst int
-}
-
-// DefaultRate leaves the pace to the API servers' priority and fairness,
-// which queues a busy syncer's requests behind other tenants' fairly; the
-// limit only stops a syncer gone wrong from taking all of a priority level.
-var DefaultRate = Rate{QPS: 500, Burst: 1000}
 
 // New builds the syncer's manager. Start runs it. The definitions of the
 // custom kinds are installed in the virtual cluster first, with ctx: their
@@ -92,13 +81,13 @@ func New(ctx context.Context, o Options) (manager.Manager, error) {
 	if o.Workers == 0 {
 		o.Workers = DefaultWorkers
 	}
-	if o.Rate == (Rate{}) {
-		o.Rate = DefaultRate
+	if o.Limit == (clientlimit.Limit{}) {
+		o.Limit = clientlimit.Default
 	}
 	// The leader's lease keeps a client of its own: a syncer at its limit
 	// must not lose its lease for waiting behind its own copies.
 	lease := rest.CopyConfig(o.Host)
-	o.Host, o.Virtual = o.Rate.config(o.Host), o.Rate.config(o.Virtual)
+	o.Host, o.Virtual = o.Limit.Config(o.Host), o.Limit.Config(o.Virtual)
 	direct, err := client.New(o.Virtual, client.Options{Scheme: scheme})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the virtual cluster: %w", err)
@@ -196,18 +185,6 @@ func New(ctx context.Context, o Options) (manager.Manager, error) {
 		}
 	}
 	return mgr, nil
-}
-
-// config copies cfg with r as its one limit: controller-runtime makes a
-// client per kind, each with a limiter of its own unless the config
-// carries one, so that a limit of cfg's QPS would multiply by the kinds.
-func (r Rate) config(cfg *rest.Config) *rest.Config {
-	cfg = rest.CopyConfig(cfg)
-	cfg.QPS, cfg.Burst, cfg.RateLimiter = r.QPS, r.Burst, nil
-	if r.QPS > 0 {
-		cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(r.QPS, r.Burst)
-	}
-	return cfg
 }
 
 // hostCacheOptions select this virtual cluster's copies: in its own

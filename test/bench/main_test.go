@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/nestor-dev/nestor/internal/syncer"
+	"github.com/nestor-dev/nestor/internal/clientlimit"
 )
 
 func TestFlags(t *testing.T) {
@@ -33,7 +33,7 @@ func TestRawClientsEndWithTheSyncersSettings(t *testing.T) {
 	if len(clients) != 3 || clients[1].name != "unlimited" || clients[1].qps >= 0 {
 		t.Fatalf("clients %+v", clients)
 	}
-	if last := clients[2]; last.qps != syncer.DefaultRate.QPS || last.burst != syncer.DefaultRate.Burst || last.concurrency != 0 {
+	if last := clients[2]; last.qps != clientlimit.Default.QPS || last.burst != clientlimit.Default.Burst || last.concurrency != 0 {
 		t.Errorf("the syncer's client: %+v", last)
 	}
 }

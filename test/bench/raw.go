@@ -12,7 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
-	"github.com/nestor-dev/nestor/internal/syncer"
+	"github.com/nestor-dev/nestor/internal/clientlimit"
 )
 
 // limitScenario names scenario 1, which every ratio compares with.
@@ -43,7 +43,7 @@ type rawClient struct {
 }
 
 // rawClients are scenario 1's: fixed concurrencies without a client-side
-// limit, then the syncer's own default client limit (syncer.DefaultRate).
+// limit, then the components' default client limit (clientlimit.Default).
 func rawClients(concurrencies []int) []rawClient {
 	var out []rawClient
 	for _, c := range concurrencies {
@@ -53,8 +53,8 @@ func rawClients(concurrencies []int) []rawClient {
 		}
 		out = append(out, rawClient{name: name, concurrency: c, qps: -1})
 	}
-	r := syncer.DefaultRate
-	return append(out, rawClient{name: fmt.Sprintf("syncer client (%v qps, burst %d)", r.QPS, r.Burst), qps: r.QPS, burst: r.Burst})
+	r := clientlimit.Default
+	return append(out, rawClient{name: fmt.Sprintf("default client limit (%v qps, burst %d)", r.QPS, r.Burst), qps: r.QPS, burst: r.Burst})
 }
 
 // limit measures what the host API server takes: pod creates and
