@@ -91,6 +91,7 @@ func runManager(args []string) error {
 		webhookSecret = fs.String("webhook-secret", operator.WebhookSecret, "Secret holding the webhook's certificate")
 		webhookSvc    = fs.String("webhook-service", operator.WebhookService, "Service in front of the webhook server")
 		webhookConfig = fs.String("webhook-configuration", operator.WebhookConfiguration, "ValidatingWebhookConfiguration of the webhook")
+		pprofAddr     = fs.String("pprof-bind-address", "", `address of Go's profiles (/debug/pprof/); "" turns them off`)
 		workers       = fs.Int("workers", operator.DefaultWorkers, "VirtualClusters reconciled at once")
 		limitFlags    = clientlimit.Bind(fs)
 		selectors     = fromHostSelectors{}
@@ -134,6 +135,7 @@ func runManager(args []string) error {
 			LeaderElectionConfig:   lease,
 			Metrics:                metrics,
 			HealthProbeBindAddress: *probeAddr,
+			PprofBindAddress:       *pprofAddr,
 			LeaderElection:         *leaderElect,
 			WebhookServer:          ctrlwebhook.NewServer(ctrlwebhook.Options{Port: *webhookPort, CertDir: *certDir}),
 		},
@@ -218,6 +220,7 @@ func runSyncer(args []string) error {
 		metricsAddr    = fs.String("metrics-bind-address", fmt.Sprintf(":%d", controlplane.SyncerMetricsPort), `address of the metrics endpoint; "0" turns it off`)
 		probeAddr      = fs.String("health-probe-bind-address", fmt.Sprintf(":%d", controlplane.SyncerProbePort), "address of the liveness and readiness endpoints")
 		kubeletAddr    = fs.String("kubelet-bind-address", fmt.Sprintf(":%d", controlplane.SyncerKubeletPort), `address of the kubelet API of the virtual cluster's Nodes; "0" turns it off`)
+		pprofAddr      = fs.String("pprof-bind-address", "", `address of Go's profiles (/debug/pprof/); "" turns them off`)
 		workers        = fs.Int("workers", syncer.DefaultWorkers, "objects of each kind synced at once")
 		limitFlags     = clientlimit.Bind(fs)
 	)
@@ -243,7 +246,7 @@ func runSyncer(args []string) error {
 	}
 	return syncer.Run(ctrl.SetupSignalHandler(), syncer.RunOptions{
 		ConfigFile: *config, VirtualKubeconfig: *virtual, Host: host, LeaderElection: *leaderElect,
-		MetricsBindAddress: *metricsAddr, HealthProbeBindAddress: *probeAddr, KubeletBindAddress: *kubeletAddr,
+		MetricsBindAddress: *metricsAddr, HealthProbeBindAddress: *probeAddr, PprofBindAddress: *pprofAddr, KubeletBindAddress: *kubeletAddr,
 		Workers: *workers, Limit: limit,
 	})
 }

@@ -32,9 +32,9 @@ type RunOptions struct {
 	// deployment, a kubeconfig for local runs.
 	Host *rest.Config
 	// LeaderElection, MetricsBindAddress, HealthProbeBindAddress,
-	// KubeletBindAddress: see Options.
-	LeaderElection                                                 bool
-	MetricsBindAddress, HealthProbeBindAddress, KubeletBindAddress string
+	// PprofBindAddress, KubeletBindAddress: see Options.
+	LeaderElection                                                                   bool
+	MetricsBindAddress, HealthProbeBindAddress, PprofBindAddress, KubeletBindAddress string
 	// Workers and Limit: see Options.
 	Workers int
 	Limit   clientlimit.Limit
@@ -76,7 +76,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		}
 		mgr, err := New(ctx, Options{
 			Config: cfg, Host: o.Host, Virtual: virtual, LeaderElection: o.LeaderElection,
-			MetricsBindAddress: o.MetricsBindAddress, HealthProbeBindAddress: o.HealthProbeBindAddress,
+			MetricsBindAddress: o.MetricsBindAddress, HealthProbeBindAddress: o.HealthProbeBindAddress, PprofBindAddress: o.PprofBindAddress,
 			KubeletBindAddress: o.KubeletBindAddress, Workers: o.Workers, Limit: o.Limit,
 		})
 		if err != nil {

@@ -49,8 +49,9 @@ type Options struct {
 	// LeaderElection elects one active replica, through a Lease in the
 	// host namespace.
 	LeaderElection bool
-	// MetricsBindAddress and HealthProbeBindAddress; "0" turns them off.
-	MetricsBindAddress, HealthProbeBindAddress string
+	// MetricsBindAddress, HealthProbeBindAddress and PprofBindAddress
+	// (Go's profiles); "0" turns each off, and "" the profiles too.
+	MetricsBindAddress, HealthProbeBindAddress, PprofBindAddress string
 	// KubeletBindAddress is where the kubelet API of the virtual
 	// cluster's Nodes is served (kubelet.go); "" or "0" turns it off.
 	KubeletBindAddress string
@@ -115,6 +116,7 @@ func New(ctx context.Context, o Options) (manager.Manager, error) {
 		Controller:                    config.Controller{SkipNameValidation: ptr.To(true), MaxConcurrentReconciles: o.Workers},
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsBindAddress},
 		HealthProbeBindAddress:        o.HealthProbeBindAddress,
+		PprofBindAddress:              o.PprofBindAddress,
 		LeaderElection:                o.LeaderElection,
 		LeaderElectionConfig:          lease,
 		LeaderElectionNamespace:       cfg.HostNamespace,
