@@ -38,7 +38,7 @@ test-e2e: ## Run the end-to-end suite on a real single-node cluster it brings up
 	hack/e2e/run.sh
 
 .PHONY: test-conformance
-test-conformance: ## Run a Kubernetes [Conformance] subset in a virtual cluster per mode (CONFORMANCE_MODES) on that node (root; about an hour; docs/conformance.md).
+test-conformance: ## Run a Kubernetes [Conformance] subset in a virtual cluster per mode (CONFORMANCE_MODES) on that node (root; about 20 minutes; docs/conformance.md).
 	NESTOR_E2E_CONFORMANCE="$(CONFORMANCE_MODES)" NESTOR_E2E_CONFORMANCE_FOCUS='$(CONFORMANCE_FOCUS)' E2E_TEST_FLAGS="-test.run=^TestConformance$$ -test.timeout=5h" hack/e2e/run.sh
 
 ##@ Development
