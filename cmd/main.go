@@ -17,7 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/config"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -131,7 +131,7 @@ func runManager(args []string) error {
 	lease := rest.CopyConfig(cfg)
 	mgr, err := operator.NewManager(limit.Config(cfg), operator.Options{
 		Manager: manager.Options{
-			Controller:             config.Controller{MaxConcurrentReconciles: *workers},
+			Controller:             ctrlconfig.Controller{MaxConcurrentReconciles: *workers},
 			LeaderElectionConfig:   lease,
 			Metrics:                metrics,
 			HealthProbeBindAddress: *probeAddr,
