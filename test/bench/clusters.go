@@ -92,6 +92,21 @@ func (s *apiServer) administrator(name string) (*envtest.AuthenticatedUser, erro
 	return s.Env.AddUser(envtest.User{Name: name, Groups: []string{"system:masters"}}, nil)
 }
 
+// pids finds the API server's and its etcd's processes, named for s, to
+// meter their CPU.
+func (s *apiServer) pids() (map[string]int, error) {
+	cp := s.Env.ControlPlane
+	apiserver, err := findProcess("--cert-dir=" + cp.GetAPIServer().CertDir)
+	if err != nil {
+		return nil, fmt.Errorf("the %s kube-apiserver: %w", s.Name, err)
+	}
+	etcd, err := findProcess("--data-dir=" + cp.Etcd.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("the %s etcd: %w", s.Name, err)
+	}
+	return map[string]int{s.Name + " kube-apiserver": apiserver, s.Name + " etcd": etcd}, nil
+}
+
 // requests parses the audit log.
 func (s *apiServer) requests() ([]request, error) { return readAudit(s.AuditLog) }
 

@@ -55,6 +55,7 @@ func (b *bench) syncerFigures(scenario string, r *syncerRun) {
 
 	rep.add(scenario, "peak RSS (VmHWM)", r.rss/mib, "MiB")
 	rep.add(scenario, "peak RSS per synced object", r.rss/objects/kib, "KiB")
+	b.cpuFigures(scenario, "sync", r.cpu)
 	b.queueFigures(scenario, r.queues, r.depths, r.sync)
 }
 
@@ -80,10 +81,20 @@ func (b *bench) operatorFigures(scenario string, r *operatorRun) {
 	rep.add(scenario, fmt.Sprintf("idle writes in %v", d.Round(time.Second)), float64(idle.Writes), "")
 	rep.add(scenario, fmt.Sprintf("idle requests in %v", d.Round(time.Second)), float64(idle.Requests), "")
 	rep.add(scenario, "peak RSS (VmHWM)", r.rss/mib, "MiB")
+	b.cpuFigures(scenario, "converging", r.cpu)
 	rep.requests(scenario, "host "+r.user+" converge", converge)
 	rep.requests(scenario, "host "+r.user+" rollout", rollout)
 	rep.requests(scenario, "host "+r.user+" idle", idle)
 	b.queueFigures(scenario, r.queues, r.depths, window{r.converge.From, r.rollout.To})
+}
+
+// cpuFigures reports the cores each process spent in a phase, and the
+// machine's, of how many it has: what is left of them bounds the phase.
+func (b *bench) cpuFigures(scenario, phase string, cores map[string]float64) {
+	for _, name := range slices.Sorted(maps.Keys(cores)) {
+		b.report.add(scenario, fmt.Sprintf("CPU %s: %s", phase, name), cores[name], "cores")
+	}
+	b.report.add(scenario, fmt.Sprintf("CPU %s: cores of the machine", phase), float64(b.report.CPUs), "cores")
 }
 
 // queueFigures reports each controller queue that was used: its deepest,

@@ -40,6 +40,7 @@ type operatorRun struct {
 	converge, rollout, idle  window
 	minChildren, maxChildren int
 	rss                      float64
+	cpu                      map[string]float64 // cores each process spent converging
 	depths                   map[string]float64
 	queues                   queues
 	requests                 []request
@@ -98,6 +99,10 @@ func (b *bench) operator(ctx context.Context, scenario string, vcs int) (*operat
 		return nil, err
 	}
 	defer proc.stop()
+	endCPU, err := meterCPU("operator", proc, host)
+	if err != nil {
+		return nil, err
+	}
 
 	run := &operatorRun{vcs: vcs, user: serviceAccountUser(operatorNamespace, operatorServiceAccount)}
 	done, err := vcw.wait(ctx, vcw.observed, b.flags.timeout, proc)
@@ -108,6 +113,9 @@ func (b *bench) operator(ctx context.Context, scenario string, vcs int) (*operat
 	b.logf("%s: every VirtualCluster observed after %v", scenario, run.all.Round(time.Millisecond))
 	proc.idle(ctx, time.Minute)
 	run.converge = window{proc.Started, time.Now()}
+	if run.cpu, err = endCPU(); err != nil {
+		return nil, err
+	}
 	if run.minChildren, run.maxChildren, err = countChildren(ctx, host); err != nil {
 		return nil, err
 	}

@@ -42,6 +42,7 @@ type syncerRun struct {
 	pods          int
 	all, first    time.Duration // from the syncer's start to all on the host, to its first host write
 	rss           float64
+	cpu           map[string]float64 // cores each process spent in the sync phase
 	sync, status  window
 	idle          window
 	roundTrips    []time.Duration
@@ -100,6 +101,10 @@ func (b *bench) syncer(ctx context.Context, scenario string, pods int) (*syncerR
 		return nil, err
 	}
 	defer proc.stop()
+	endCPU, err := meterCPU("syncer", proc, host, virtual)
+	if err != nil {
+		return nil, err
+	}
 
 	run := &syncerRun{pods: pods, hostUser: serviceAccountUser(vc.Namespace, naming.ForVirtualCluster(vc.Namespace, vc.Name).SyncerServiceAccount)}
 	done, err := arrived.wait(ctx, b.flags.timeout, proc)
@@ -111,6 +116,9 @@ func (b *bench) syncer(ctx context.Context, scenario string, pods int) (*syncerR
 	proc.idle(ctx, time.Minute)
 	proc.endSampling()
 	run.sync = window{proc.Started, time.Now()}
+	if run.cpu, err = endCPU(); err != nil {
+		return nil, err
+	}
 	run.depths = proc.depths()
 	if run.queues, err = proc.queues(); err != nil {
 		return nil, err

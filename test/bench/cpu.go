@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on every Linux
+// architecture Go runs the bench on.
+const clockTicks = 100
+
+// cpuSample is the CPU time each of some processes, and the machine, had
+// spent at one moment. The component and the API servers it talks to share
+// the machine's cores, so what each spends over a phase shows which of them
+// bounds the phase.
+type cpuSample struct {
+	at          time.Time
+	procs       map[string]float64 // name → CPU seconds
+	busy, total float64            // the machine's, in ticks over all cores
+}
+
+// sampleCPU reads the CPU time of each named process and of the machine.
+func sampleCPU(pids map[string]int) (cpuSample, error) {
+	s := cpuSample{at: time.Now(), procs: map[string]float64{}}
+	for name, pid := range pids {
+		secs, err := processCPU(pid)
+		if err != nil {
+			return s, fmt.Errorf("CPU time of %s: %w", name, err)
+		}
+		s.procs[name] = secs
+	}
+	var err error
+	s.busy, s.total, err = machineCPU()
+	return s, err
+}
+
+// coresUsed is what each process, and the machine as "machine", spent
+// between a and b, in cores: CPU seconds per second.
+func coresUsed(a, b cpuSample) map[string]float64 {
+	wall := b.at.Sub(a.at).Seconds()
+	out := map[string]float64{}
+	if wall <= 0 {
+		return out
+	}
+	for name, secs := range b.procs {
+		out[name] = (secs - a.procs[name]) / wall
+	}
+	if total := b.total - a.total; total > 0 {
+		out["machine"] = (b.busy - a.busy) / total * float64(runtime.NumCPU())
+	}
+	return out
+}
+
+// processCPU is a process's user and system CPU time, in seconds.
+func processCPU(pid int) (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces: fields count
+	// from after its closing one. utime and stime are fields 14 and 15.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, errors.New("no command name in /proc/<pid>/stat")
+	}
+	fields := strings.Fields(string(data[i+1:]))
+	if len(fields) < 13 {
+		return 0, errors.New("short /proc/<pid>/stat")
+	}
+	var ticks float64
+	for _, f := range fields[11:13] {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return 0, err
+		}
+		ticks += v
+	}
+	return ticks / clockTicks, nil
+}
+
+// machineCPU is the machine's busy and total time, in ticks over all cores,
+// from /proc/stat's first line (idle and iowait are not busy).
+func machineCPU() (busy, total float64, err error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 6 || fields[0] != "cpu" {
+		return 0, 0, errors.New("no cpu line in /proc/stat")
+	}
+	for i, f := range fields[1:] {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return 0, 0, err
+		}
+		// guest and guest_nice (fields 9 and 10) are already in user and nice.
+		if i >= 8 {
+			break
+		}
+		total += v
+		if i != 3 && i != 4 {
+			busy += v
+		}
+	}
+	return busy, total, nil
+}
+
+// findProcess is the process whose command line has arg, exactly, among
+// its arguments.
+func findProcess(arg string) (int, error) {
+	dirs, err := filepath.Glob("/proc/[0-9]*")
+	if err != nil {
+		return 0, err
+	}
+	for _, dir := range dirs {
+		data, err := os.ReadFile(filepath.Join(dir, "cmdline"))
+		if err != nil {
+			continue // gone since the glob
+		}
+		for _, a := range bytes.Split(data, []byte{0}) {
+			if string(a) == arg {
+				return strconv.Atoi(filepath.Base(dir))
+			}
+		}
+	}
+	return 0, fmt.Errorf("no process has the argument %s", arg)
+}
+
+// meterCPU starts metering the CPU the component, named name, the API
+// servers and the bench itself spend; the function it returns ends the
+// phase and reports each one's, and the machine's, in cores.
+func meterCPU(name string, proc *component, servers ...*apiServer) (func() (map[string]float64, error), error) {
+	pids := map[string]int{name: proc.cmd.Process.Pid, "bench": os.Getpid()}
+	for _, s := range servers {
+		p, err := s.pids()
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(pids, p)
+	}
+	from, err := sampleCPU(pids)
+	if err != nil {
+		return nil, err
+	}
+	return func() (map[string]float64, error) {
+		to, err := sampleCPU(pids)
+		if err != nil {
+			return nil, err
+		}
+		return coresUsed(from, to), nil
+	}, nil
+}
