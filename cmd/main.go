@@ -27,6 +27,7 @@ import (
 	"github.com/nestor-dev/nestor/internal/clientlimit"
 	"github.com/nestor-dev/nestor/internal/controlplane"
 	"github.com/nestor-dev/nestor/internal/hostsfile"
+	"github.com/nestor-dev/nestor/internal/memlimit"
 	"github.com/nestor-dev/nestor/internal/operator"
 	"github.com/nestor-dev/nestor/internal/syncer"
 )
@@ -73,6 +74,19 @@ func main() {
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
+// setMemoryLimit keeps the heap under the container's memory limit
+// (internal/memlimit); a limit it cannot read leaves Go's default pacing.
+func setMemoryLimit() {
+	log := ctrl.Log.WithName("memlimit")
+	soft, err := memlimit.Set()
+	switch {
+	case err != nil:
+		log.Error(err, "no Go memory limit set; set GOMEMLIMIT to give one")
+	case soft > 0:
+		log.Info("Go memory limit set below the container's", "bytes", soft)
+	}
+}
+
 func runManager(args []string) error {
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
 	var (
@@ -104,6 +118,7 @@ func runManager(args []string) error {
 		return err
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	setMemoryLimit()
 	if *syncerImage == "" {
 		return errors.New("--syncer-image (or NESTOR_SYNCER_IMAGE) is required: the syncer runs the operator's own image")
 	}
@@ -240,6 +255,7 @@ func runSyncer(args []string) error {
 		return err
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	setMemoryLimit()
 	host, err := clientcmd.BuildConfigFromFlags("", *hostKubeconfig)
 	if err != nil {
 		return fmt.Errorf("connecting to the host: %w", err)
