@@ -105,6 +105,7 @@ func (b *bench) queueFigures(scenario string, q queues, depths map[string]float6
 		if q["workqueue_adds_total"][name] == 0 {
 			continue
 		}
+		b.report.add(scenario, "queue "+name+" adds", q["workqueue_adds_total"][name], "items")
 		b.report.add(scenario, "queue "+name+" deepest", depths[name], "items")
 		b.report.add(scenario, "queue "+name+" busy workers", per(q["workqueue_work_duration_seconds_sum"][name], elapsed), "")
 		b.report.add(scenario, "queue "+name+" mean wait",
