@@ -17,7 +17,7 @@ CONFORMANCE_MODES ?= single multi
 # A regular expression that selects the specs it matches instead of the
 # subset's groups, such as the ones that failed last time (docs/conformance.md).
 CONFORMANCE_FOCUS ?=
-# Flags of `make bench`, such as BENCH_FLAGS="-pods=5000 -vcs=500" (docs/bench.md).
+# Flags of `make bench`, such as BENCH_FLAGS="-pods=5000 -vcs=500 -scale=1" (docs/bench.md).
 BENCH_FLAGS ?=
 
 .PHONY: all
