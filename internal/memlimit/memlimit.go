@@ -1,4 +1,4 @@
-// Package memlimit gives the Go runtime a soft memory limit below the
+// Package memlimit gives the Go runtime a soft memory limit below its
 // container's, so that the garbage collector works harder as memory nears
 // the limit instead of letting the heap grow to twice what is live (the
 // default pacing) and the container be killed for it.
@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path"
 	"runtime/debug"
@@ -17,33 +16,50 @@ import (
 	"strings"
 )
 
-// Share is the part of the container's limit given to the Go runtime: the
-// rest is for what the runtime does not count, such as the binary's pages.
-const Share = 0.9
+// The runtime's limit leaves a tenth of the container's, and at least
+// minHeadroom, for what the runtime does not count, such as the binary's
+// mapped pages: about 40 MiB for nestor (docs/bench.md).
+const minHeadroom = 64 << 20
 
-// unlimited is at or above what cgroup v1 reports when no limit is set
-// (the largest page-aligned int64).
-const unlimited = math.MaxInt64 &^ (1<<12 - 1)
+// noLimit is at or below what cgroup v1 reports when no limit is set (the
+// largest int64 rounded down to a page, whatever the page size) and far
+// above any real one.
+const noLimit = 1 << 62
 
-// Set gives the runtime Share of the container's memory limit, read from
-// /sys/fs/cgroup, unless GOMEMLIMIT says otherwise or there is no limit. It
-// returns the limit set, 0 when it set none.
+// Set gives the runtime a soft limit below the container's memory limit,
+// read from /sys/fs/cgroup, unless GOMEMLIMIT is set or there is no limit.
+// It returns the limit set, 0 when it set none.
 func Set() (int64, error) {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		return 0, nil
+	soft, err := softLimit(os.Getenv("GOMEMLIMIT"), os.ReadFile, os.DirFS("/sys/fs/cgroup"))
+	if soft > 0 {
+		debug.SetMemoryLimit(soft)
 	}
-	self, err := os.ReadFile("/proc/self/cgroup")
+	return soft, err
+}
+
+// softLimit is the limit Set gives, from GOMEMLIMIT's value, a way to read
+// /proc/self/cgroup and the cgroup file system.
+func softLimit(gomemlimit string, readFile func(string) ([]byte, error), cgroup fs.FS) (int64, error) {
+	if gomemlimit != "" {
+		return 0, nil // the runtime has read it already
+	}
+	self, err := readFile("/proc/self/cgroup")
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil // not Linux, or no cgroups: no container limit to keep to
+	}
 	if err != nil {
 		return 0, fmt.Errorf("reading the process's cgroup: %w", err)
 	}
 	v2, v1 := cgroupPaths(string(self))
-	limit, err := containerLimit(os.DirFS("/sys/fs/cgroup"), v2, v1)
+	limit, err := containerLimit(cgroup, v2, v1)
 	if err != nil || limit == 0 {
 		return 0, err
 	}
-	soft := int64(float64(limit) * Share)
-	debug.SetMemoryLimit(soft)
-	return soft, nil
+	headroom := max(limit/10, minHeadroom)
+	if limit <= 2*headroom {
+		return limit / 2, nil
+	}
+	return limit - headroom, nil
 }
 
 // cgroupPaths are the process's cgroup v2 path and its cgroup v1 memory
@@ -108,7 +124,7 @@ func readLimit(cgroup fs.FS, name string) (int64, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("reading the memory limit: %w", err)
+		return 0, fmt.Errorf("reading the memory limit in /sys/fs/cgroup/%s: %w", name, err)
 	}
 	v := strings.TrimSpace(string(data))
 	if v == "max" {
@@ -116,9 +132,9 @@ func readLimit(cgroup fs.FS, name string) (int64, error) {
 	}
 	limit, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("the memory limit in %s, %q: %w", name, v, err)
+		return 0, fmt.Errorf("the memory limit in /sys/fs/cgroup/%s, %q: %w", name, v, err)
 	}
-	if limit >= unlimited {
+	if limit >= noLimit {
 		return 0, nil
 	}
 	return limit, nil

@@ -1,6 +1,8 @@
 package memlimit
 
 import (
+	"fmt"
+	"io/fs"
 	"testing"
 	"testing/fstest"
 )
@@ -37,6 +39,13 @@ func TestContainerLimit(t *testing.T) {
 		{"cgroup v1, a container's own at the root", ".", "kubepods/pod1/c1", fstest.MapFS{
 			"memory/memory.limit_in_bytes": {Data: []byte("3145728\n")},
 		}, 3145728, false},
+		{"a parent's limit below its child's", "kubepods/pod1/c1", ".", fstest.MapFS{
+			"kubepods/pod1/c1/memory.max": {Data: []byte("4194304\n")},
+			"kubepods/pod1/memory.max":    {Data: []byte("2097152\n")},
+		}, 2097152, false},
+		{"cgroup v1 without a limit, 64 KiB pages", ".", ".", fstest.MapFS{
+			"memory/memory.limit_in_bytes": {Data: []byte("9223372036854710272\n")},
+		}, 0, false},
 		{"no cgroup files", ".", ".", fstest.MapFS{}, 0, false},
 		{"garbage", ".", ".", fstest.MapFS{"memory.max": {Data: []byte("lots\n")}}, 0, true},
 	} {
@@ -66,9 +75,43 @@ func TestCgroupPaths(t *testing.T) {
 	}
 }
 
-func TestGOMEMLIMITWins(t *testing.T) {
-	t.Setenv("GOMEMLIMIT", "100MiB")
-	if got, err := Set(); got != 0 || err != nil {
-		t.Errorf("Set with GOMEMLIMIT = %d, %v; want it left alone", got, err)
+func TestSoftLimit(t *testing.T) {
+	const mib = 1 << 20
+	self := func(text string) func(string) ([]byte, error) {
+		return func(name string) ([]byte, error) {
+			if name != "/proc/self/cgroup" {
+				t.Errorf("read %s, want /proc/self/cgroup", name)
+			}
+			return []byte(text), nil
+		}
+	}
+	limited := func(bytes int64) fstest.MapFS {
+		return fstest.MapFS{"kubepods/c1/memory.max": {Data: fmt.Appendf(nil, "%d\n", bytes)}}
+	}
+	for _, tc := range []struct {
+		name       string
+		gomemlimit string
+		readFile   func(string) ([]byte, error)
+		cgroup     fstest.MapFS
+		want       int64
+		wantErr    bool
+	}{
+		{"a tenth left free", "", self("0::/kubepods/c1\n"), limited(2048 * mib), 2048*mib - 2048*mib/10, false},
+		{"at least 64 MiB left free", "", self("0::/kubepods/c1\n"), limited(512 * mib), 448 * mib, false},
+		{"half of a small limit", "", self("0::/kubepods/c1\n"), limited(100 * mib), 50 * mib, false},
+		{"GOMEMLIMIT wins", "300MiB", self("0::/kubepods/c1\n"), limited(512 * mib), 0, false},
+		{"no limit", "", self("0::/kubepods/c1\n"), fstest.MapFS{}, 0, false},
+		{"no cgroups", "", func(string) ([]byte, error) { return nil, fs.ErrNotExist }, limited(512 * mib), 0, false},
+		{"unreadable cgroup", "", func(string) ([]byte, error) { return nil, fs.ErrPermission }, limited(512 * mib), 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := softLimit(tc.gomemlimit, tc.readFile, tc.cgroup)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want an error: %t", err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Errorf("soft limit = %d MiB, want %d MiB", got/mib, tc.want/mib)
+			}
+		})
 	}
 }
