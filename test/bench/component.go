@@ -53,7 +53,9 @@ func startComponent(ctx context.Context, binary string, args, env []string, logF
 		maxDepth: map[string]float64{},
 	}
 	c.cmd.Stdout, c.cmd.Stderr = log, log
-	c.cmd.Env = append(os.Environ(), env...)
+	// Go's default memory pacing, whatever memory limit the bench itself
+	// runs under: nestor would otherwise keep to that (internal/memlimit).
+	c.cmd.Env = append(append(os.Environ(), "GOMEMLIMIT=off"), env...)
 	if err := c.cmd.Start(); err != nil {
 		log.Close()
 		return nil, fmt.Errorf("starting %s: %w", binary, err)

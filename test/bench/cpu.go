@@ -7,7 +7,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -22,24 +21,31 @@ const clockTicks = 100
 // the machine's cores, so what each spends over a phase shows which of them
 // bounds the phase.
 type cpuSample struct {
-	at          time.Time
-	procs       map[string]float64 // name → CPU seconds
-	busy, total float64            // the machine's, in ticks over all cores
+	at    time.Time
+	procs map[string]float64 // name → CPU seconds
+	busy  float64            // the machine's, CPU seconds over all its cores
 }
 
 // sampleCPU reads the CPU time of each named process and of the machine.
 func sampleCPU(pids map[string]int) (cpuSample, error) {
 	s := cpuSample{at: time.Now(), procs: map[string]float64{}}
 	for name, pid := range pids {
-		secs, err := processCPU(pid)
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil {
 			return s, fmt.Errorf("CPU time of %s: %w", name, err)
 		}
-		s.procs[name] = secs
+		if s.procs[name], err = processCPU(data); err != nil {
+			return s, fmt.Errorf("CPU time of %s, /proc/%d/stat: %w", name, pid, err)
+		}
 	}
-	var err error
-	s.busy, s.total, err = machineCPU()
-	return s, err
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return s, fmt.Errorf("the machine's CPU time: %w", err)
+	}
+	if s.busy, _, err = machineCPU(string(data)); err != nil {
+		return s, fmt.Errorf("the machine's CPU time, /proc/stat: %w", err)
+	}
+	return s, nil
 }
 
 // coresUsed is what each process, and the machine as "machine", spent
@@ -53,27 +59,23 @@ func coresUsed(a, b cpuSample) map[string]float64 {
 	for name, secs := range b.procs {
 		out[name] = (secs - a.procs[name]) / wall
 	}
-	if total := b.total - a.total; total > 0 {
-		out["machine"] = (b.busy - a.busy) / total * float64(runtime.NumCPU())
-	}
+	out["machine"] = (b.busy - a.busy) / wall
 	return out
 }
 
-// processCPU is a process's user and system CPU time, in seconds.
-func processCPU(pid int) (float64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name, in parentheses, may hold spaces: fields count
-	// from after its closing one. utime and stime are fields 14 and 15.
-	i := bytes.LastIndexByte(data, ')')
+// processCPU is a process's user and system CPU time, in seconds, from its
+// /proc/<pid>/stat.
+func processCPU(stat []byte) (float64, error) {
+	// The command name, in parentheses, may hold spaces and parentheses:
+	// fields count from after its last closing one. utime and stime are
+	// fields 14 and 15, the 12th and 13th after it.
+	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, errors.New("no command name in /proc/<pid>/stat")
+		return 0, errors.New("no command name")
 	}
-	fields := strings.Fields(string(data[i+1:]))
+	fields := strings.Fields(string(stat[i+1:]))
 	if len(fields) < 13 {
-		return 0, errors.New("short /proc/<pid>/stat")
+		return 0, errors.New("too few fields")
 	}
 	var ticks float64
 	for _, f := range fields[11:13] {
@@ -86,33 +88,43 @@ func processCPU(pid int) (float64, error) {
 	return ticks / clockTicks, nil
 }
 
-// machineCPU is the machine's busy and total time, in ticks over all cores,
-// from /proc/stat's first line (idle and iowait are not busy).
-func machineCPU() (busy, total float64, err error) {
-	data, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0, err
-	}
-	line, _, _ := strings.Cut(string(data), "\n")
+// machineCPU is the machine's busy CPU time, in seconds over all its
+// cores, and how many cores it has, from /proc/stat: its first line sums
+// every core (idle and iowait are not busy; steal is, as top counts it;
+// guest time is already in user and nice), and each core has a line of
+// its own.
+func machineCPU(stat string) (busy float64, cores int, err error) {
+	line, rest, _ := strings.Cut(stat, "\n")
 	fields := strings.Fields(line)
-	if len(fields) < 6 || fields[0] != "cpu" {
-		return 0, 0, errors.New("no cpu line in /proc/stat")
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return 0, 0, errors.New("no cpu line with 8 times")
 	}
-	for i, f := range fields[1:] {
+	for i, f := range fields[1:9] {
 		v, err := strconv.ParseFloat(f, 64)
 		if err != nil {
 			return 0, 0, err
 		}
-		// guest and guest_nice (fields 9 and 10) are already in user and nice.
-		if i >= 8 {
-			break
-		}
-		total += v
 		if i != 3 && i != 4 {
 			busy += v
 		}
 	}
-	return busy, total, nil
+	for l := range strings.Lines(rest) {
+		if name, _, _ := strings.Cut(l, " "); strings.HasPrefix(name, "cpu") && len(name) > 3 {
+			cores++
+		}
+	}
+	return busy / clockTicks, cores, nil
+}
+
+// machineCores is how many cores the machine has, all of them, not only
+// those the bench may run on.
+func machineCores() (int, error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	_, cores, err := machineCPU(string(data))
+	return cores, err
 }
 
 // findProcess is the process whose command line has arg, exactly, among

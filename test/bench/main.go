@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -117,7 +116,11 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	b := &bench{flags: f, log: os.Stderr, report: report{Started: time.Now().UTC(), CPUs: runtime.NumCPU(), Flags: f.values}}
+	cores, err := machineCores()
+	if err != nil {
+		return fmt.Errorf("counting the machine's cores: %w", err)
+	}
+	b := &bench{flags: f, log: os.Stderr, report: report{Started: time.Now().UTC(), CPUs: cores, Flags: f.values}}
 	if b.root, err = moduleRoot(); err != nil {
 		return err
 	}

@@ -101,7 +101,7 @@ func (b *bench) operator(ctx context.Context, scenario string, vcs int) (*operat
 	defer proc.stop()
 	endCPU, err := meterCPU("operator", proc, host)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("metering CPU: %w", err)
 	}
 
 	run := &operatorRun{vcs: vcs, user: serviceAccountUser(operatorNamespace, operatorServiceAccount)}
@@ -114,7 +114,7 @@ func (b *bench) operator(ctx context.Context, scenario string, vcs int) (*operat
 	proc.idle(ctx, time.Minute)
 	run.converge = window{proc.Started, time.Now()}
 	if run.cpu, err = endCPU(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("metering CPU: %w", err)
 	}
 	if run.minChildren, run.maxChildren, err = countChildren(ctx, host); err != nil {
 		return nil, err

@@ -28,7 +28,7 @@ type figure struct {
 type report struct {
 	Started time.Time         `json:"started"`
 	Flags   map[string]string `json:"flags"`
-	CPUs    int               `json:"cpus"`
+	CPUs    int               `json:"cpus"` // the machine's, not only those the bench may use
 	Figures []figure          `json:"figures"`
 	// Requests are the audit-log counts per scenario, then per
 	// "<api server> <identity> <phase>".

@@ -103,7 +103,7 @@ func (b *bench) syncer(ctx context.Context, scenario string, pods int) (*syncerR
 	defer proc.stop()
 	endCPU, err := meterCPU("syncer", proc, host, virtual)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("metering CPU: %w", err)
 	}
 
 	run := &syncerRun{pods: pods, hostUser: serviceAccountUser(vc.Namespace, naming.ForVirtualCluster(vc.Namespace, vc.Name).SyncerServiceAccount)}
@@ -117,7 +117,7 @@ func (b *bench) syncer(ctx context.Context, scenario string, pods int) (*syncerR
 	proc.endSampling()
 	run.sync = window{proc.Started, time.Now()}
 	if run.cpu, err = endCPU(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("metering CPU: %w", err)
 	}
 	run.depths = proc.depths()
 	if run.queues, err = proc.queues(); err != nil {
