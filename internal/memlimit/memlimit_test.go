@@ -7,6 +7,9 @@ import (
 	"testing/fstest"
 )
 
+// line is a cgroup file holding value.
+func line(value string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(value + "\n")} }
+
 func TestContainerLimit(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -15,39 +18,39 @@ func TestContainerLimit(t *testing.T) {
 		want    int64
 		wantErr bool
 	}{
-		{"cgroup v2 limit", ".", ".", fstest.MapFS{"memory.max": {Data: []byte("536870912\n")}}, 536870912, false},
-		{"cgroup v2 without a limit", ".", ".", fstest.MapFS{"memory.max": {Data: []byte("max\n")}}, 0, false},
-		{"cgroup v1 limit", ".", ".", fstest.MapFS{"memory/memory.limit_in_bytes": {Data: []byte("268435456\n")}}, 268435456, false},
-		{"cgroup v1 without a limit", ".", ".", fstest.MapFS{"memory/memory.limit_in_bytes": {Data: []byte("9223372036854771712\n")}}, 0, false},
+		{"cgroup v2 limit", ".", ".", fstest.MapFS{"memory.max": line("536870912")}, 536870912, false},
+		{"cgroup v2 without a limit", ".", ".", fstest.MapFS{"memory.max": line("max")}, 0, false},
+		{"cgroup v1 limit", ".", ".", fstest.MapFS{"memory/memory.limit_in_bytes": line("268435456")}, 268435456, false},
+		{"cgroup v1 without a limit", ".", ".", fstest.MapFS{"memory/memory.limit_in_bytes": line("9223372036854771712")}, 0, false},
 		{"v2 wins over v1", ".", ".", fstest.MapFS{
-			"memory.max":                   {Data: []byte("1048576\n")},
-			"memory/memory.limit_in_bytes": {Data: []byte("2097152\n")},
+			"memory.max":                   line("1048576"),
+			"memory/memory.limit_in_bytes": line("2097152"),
 		}, 1048576, false},
 		{"own cgroup's limit", "kubepods/pod1/c1", ".", fstest.MapFS{
-			"kubepods/pod1/c1/memory.max": {Data: []byte("1048576\n")},
-			"kubepods/pod1/memory.max":    {Data: []byte("max\n")},
+			"kubepods/pod1/c1/memory.max": line("1048576"),
+			"kubepods/pod1/memory.max":    line("max"),
 		}, 1048576, false},
 		{"a parent's lower limit", "kubepods/pod1/c1", ".", fstest.MapFS{
-			"kubepods/pod1/c1/memory.max": {Data: []byte("max\n")},
-			"kubepods/pod1/memory.max":    {Data: []byte("2097152\n")},
-			"kubepods/memory.max":         {Data: []byte("4194304\n")},
+			"kubepods/pod1/c1/memory.max": line("max"),
+			"kubepods/pod1/memory.max":    line("2097152"),
+			"kubepods/memory.max":         line("4194304"),
 		}, 2097152, false},
 		{"cgroup v1, own cgroup", ".", "process_api/abc", fstest.MapFS{
-			"memory/memory.limit_in_bytes":                 {Data: []byte("9223372036854771712\n")},
-			"memory/process_api/abc/memory.limit_in_bytes": {Data: []byte("3145728\n")},
+			"memory/memory.limit_in_bytes":                 line("9223372036854771712"),
+			"memory/process_api/abc/memory.limit_in_bytes": line("3145728"),
 		}, 3145728, false},
 		{"cgroup v1, a container's own at the root", ".", "kubepods/pod1/c1", fstest.MapFS{
-			"memory/memory.limit_in_bytes": {Data: []byte("3145728\n")},
+			"memory/memory.limit_in_bytes": line("3145728"),
 		}, 3145728, false},
 		{"a parent's limit below its child's", "kubepods/pod1/c1", ".", fstest.MapFS{
-			"kubepods/pod1/c1/memory.max": {Data: []byte("4194304\n")},
-			"kubepods/pod1/memory.max":    {Data: []byte("2097152\n")},
+			"kubepods/pod1/c1/memory.max": line("4194304"),
+			"kubepods/pod1/memory.max":    line("2097152"),
 		}, 2097152, false},
 		{"cgroup v1 without a limit, 64 KiB pages", ".", ".", fstest.MapFS{
-			"memory/memory.limit_in_bytes": {Data: []byte("9223372036854710272\n")},
+			"memory/memory.limit_in_bytes": line("9223372036854710272"),
 		}, 0, false},
 		{"no cgroup files", ".", ".", fstest.MapFS{}, 0, false},
-		{"garbage", ".", ".", fstest.MapFS{"memory.max": {Data: []byte("lots\n")}}, 0, true},
+		{"garbage", ".", ".", fstest.MapFS{"memory.max": line("lots")}, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := containerLimit(tc.files, tc.v2, tc.v1)
@@ -86,7 +89,7 @@ func TestSoftLimit(t *testing.T) {
 		}
 	}
 	limited := func(bytes int64) fstest.MapFS {
-		return fstest.MapFS{"kubepods/c1/memory.max": {Data: fmt.Appendf(nil, "%d\n", bytes)}}
+		return fstest.MapFS{"kubepods/c1/memory.max": line(fmt.Sprint(bytes))}
 	}
 	for _, tc := range []struct {
 		name       string

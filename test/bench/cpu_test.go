@@ -30,10 +30,10 @@ func TestCPUMeterSeesABusyProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	cores := coresUsed(from, to)
-	// A spinning process on a machine of several cores gets most of one;
-	// a sleeping one none, to the tick.
-	if cores["spin"] < 0.3 || cores["spin"] > 1.1 {
-		t.Errorf("the spinning process used %.2f cores, want about 1", cores["spin"])
+	// A spinning process gets at most one core, and some of one even on a
+	// machine that make test keeps busy; a sleeping one none, to the tick.
+	if cores["spin"] < 0.05 || cores["spin"] > 1.1 {
+		t.Errorf("the spinning process used %.2f cores, want some of one and no more", cores["spin"])
 	}
 	if cores["sleep"] > 0.02 {
 		t.Errorf("the sleeping process used %.2f cores, want 0", cores["sleep"])
